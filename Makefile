@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/python scripts/demo.py
+	$(BIN)/carbon-aware demo
 
 test: install
 	$(BIN)/ruff check .

@@ -242,7 +242,9 @@ class SignalMatrix:
         base += slope * (x - self.grid[idx])[:, None]
         return base
 
-    def run_integrals(self, cols: np.ndarray | None, starts: np.ndarray, length: float) -> np.ndarray:
+    def run_integrals(
+        self, cols: np.ndarray | None, starts: np.ndarray, length: float
+    ) -> np.ndarray:
         """Integral (g/kWh x h) over ``[start, start + length)``: ``(len(starts), len(cols))``.
 
         ``inf`` where the region's data does not cover the whole run.

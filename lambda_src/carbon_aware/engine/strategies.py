@@ -32,7 +32,7 @@ import numpy as np
 from carbon_aware.engine.placement import PLACED, Placement, Segment
 from carbon_aware.engine.segments import plan_segments
 from carbon_aware.engine.signal import SECONDS_PER_HOUR, SignalSet
-from carbon_aware.engine.windows import WindowTable, best_cell, ordered_regions, window_table
+from carbon_aware.engine.windows import WindowTable, best_cell, window_table
 from carbon_aware.engine.workload import Workload
 
 
@@ -71,11 +71,11 @@ class Strategy:
 
 
 def usable_regions(workload: Workload, signals: SignalSet, regions: Sequence[str]) -> list[str]:
-    """Allowed regions that have data, in tie-break order; Infeasible when there are none."""
-    with_data = [r for r in regions if r in signals]
+    """Allowed regions that have data, sorted by name; Infeasible when there are none."""
+    with_data = sorted({r for r in regions if r in signals})
     if not with_data:
         raise Infeasible(f"no allowed region has carbon data: {', '.join(regions)}")
-    return ordered_regions(workload.home_region, with_data)
+    return with_data
 
 
 def _cost(workload: Workload, segments: Sequence[Segment]) -> float | None:
@@ -115,7 +115,7 @@ class _WindowStrategy(Strategy):
         if workload.interruptible and self.segments_interruptible and not self.only_now:
             return self._segmented(workload, signals, regions, math.inf)
         table = self._table(workload, signals, regions)
-        cell = best_cell(self._score(workload, table))
+        cell = best_cell(self._score(workload, table), table.home)
         if cell is None:
             raise self._nothing_fits(regions)
         return self._from_cell(workload, table, *cell)
@@ -124,6 +124,7 @@ class _WindowStrategy(Strategy):
         return window_table(
             signals.matrix,
             regions,
+            workload.home_region,
             workload.start_after,
             workload.latest_start,
             workload.duration,
@@ -197,7 +198,7 @@ class CarbonTime(_WindowStrategy):
         integral = table.integral[:, 0]
         now = integral[0]
         if not np.isfinite(now):
-            cell = best_cell(table.integral)
+            cell = best_cell(table.integral, table.home)
             if cell is None:
                 raise _no_coverage(regions)
             return self._from_cell(workload, table, *cell)

@@ -29,6 +29,7 @@ class WindowTable:
     starts: np.ndarray
     duration: float
     integral: np.ndarray
+    home: int | None = None
 
     def feasible(self) -> np.ndarray:
         """Boolean mask of covered (region, start) cells."""
@@ -39,13 +40,9 @@ class WindowTable:
         return self.integral * (SECONDS_PER_HOUR / self.duration)
 
 
-def ordered_regions(home: str, regions: Sequence[str]) -> list[str]:
-    """Tie-break order: home region first, then by name."""
-    rest = sorted(r for r in regions if r != home)
-    return [home, *rest] if home in regions else rest
-
-
-def candidate_starts(grid: np.ndarray, earliest: float, latest: float, duration: float) -> np.ndarray:
+def candidate_starts(
+    grid: np.ndarray, earliest: float, latest: float, duration: float
+) -> np.ndarray:
     """Sorted starts in ``[earliest, latest]`` where ``f`` can change slope, plus both ends."""
     lo, hi, lo_shifted, hi_shifted = np.searchsorted(
         grid, (earliest, latest, earliest + duration, latest + duration)
@@ -60,23 +57,24 @@ def candidate_starts(grid: np.ndarray, earliest: float, latest: float, duration:
 def window_table(
     matrix: SignalMatrix,
     regions: Sequence[str],
+    home: str,
     earliest: float,
     latest: float,
     duration: float,
     *,
     only_earliest: bool = False,
 ) -> WindowTable:
-    """Evaluate runs of ``duration`` starting in ``[earliest, latest]`` in each region."""
+    """Evaluate runs of ``duration`` starting in ``[earliest, latest]`` in each region.
+
+    ``regions`` must be in the matrix's (sorted) order; ``home`` is remembered for tie-breaks.
+    """
     if only_earliest or latest <= earliest:
         starts = np.array([earliest])
     else:
         starts = candidate_starts(matrix.grid, earliest, latest, duration)
-    return WindowTable(
-        tuple(regions),
-        starts,
-        duration,
-        matrix.run_integrals(columns(matrix, regions), starts, duration),
-    )
+    integral = matrix.run_integrals(columns(matrix, regions), starts, duration)
+    home_col = list(regions).index(home) if home in regions else None
+    return WindowTable(tuple(regions), starts, duration, integral, home_col)
 
 
 def columns(matrix: SignalMatrix, regions: Sequence[str]) -> np.ndarray | None:
@@ -86,12 +84,17 @@ def columns(matrix: SignalMatrix, regions: Sequence[str]) -> np.ndarray | None:
     return np.array([matrix.index[r] for r in regions], dtype=np.intp)
 
 
-def best_cell(score: np.ndarray) -> tuple[int, int] | None:
-    """(start row, region column) of the lowest finite score; ties: earliest start, then column."""
+def best_cell(score: np.ndarray, home: int | None = None) -> tuple[int, int] | None:
+    """(start row, region column) of the lowest finite score, or None.
+
+    Ties (within a relative 1e-9) go to the earliest start, then the home column, then the first
+    column (regions are sorted by name).
+    """
     best = score.min() if score.size else np.inf
     if not np.isfinite(best):
         return None
     tied = score <= best + TIE_TOLERANCE * max(1.0, abs(float(best)))
-    # Rows are sorted by start, columns by (home, name): the first tied cell in row-major order.
-    row, col = np.unravel_index(np.argmax(tied), tied.shape)
-    return int(row), int(col)
+    row = int(np.argmax(tied.any(axis=1)))
+    if home is not None and tied[row, home]:
+        return row, home
+    return row, int(np.argmax(tied[row]))

@@ -1,0 +1,191 @@
+"""Reading the CLI's input files, with errors that name the file, the line or field, and the problem.
+
+Signals CSV, either shape:
+- wide: ``datetime,<region>,<region>...`` (one column per region);
+- long: ``region,datetime,carbon_intensity`` (any column order).
+Datetimes are ISO-8601; ``Z`` or an offset is honoured and naive times are UTC. Column names are
+region keys: any name is valid (zone ids such as ``DE`` as well as AWS region names).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from carbon_aware.engine import Signal, SignalError, SignalSet, SignalType, Workload, WorkloadError
+from carbon_aware.engine.timeutil import iso, parse_iso, to_seconds
+
+LONG_COLUMNS = {"region", "datetime", "carbon_intensity"}
+DEFAULT_MAX_GAP_MINUTES = 180.0
+
+
+class InputError(ValueError):
+    """Bad input file; the message is one line naming the file, the place and the problem."""
+
+
+def read_signals(
+    path: str | Path,
+    *,
+    signal_type: SignalType | str = SignalType.AVERAGE,
+    source: str | None = None,
+    max_gap_minutes: float = DEFAULT_MAX_GAP_MINUTES,
+) -> SignalSet:
+    """Load a wide or long signals CSV into a :class:`SignalSet`."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: not a UTF-8 CSV file: {exc}") from None
+    if len(rows) < 2:
+        raise InputError(f"{path}: needs a header row and at least one data row")
+    header = [h.strip() for h in rows[0]]
+    points = (_long_points if LONG_COLUMNS <= set(header) else _wide_points)(path, header, rows)
+    signals = []
+    for region, series in points.items():
+        signals.append(_signal(path, region, series, signal_type, source, max_gap_minutes))
+    return SignalSet.of(signals)
+
+
+def _wide_points(path: Path, header: list[str], rows: list[list[str]]) -> dict:
+    if not header or header[0].lower() not in ("datetime", "time", "timestamp"):
+        raise InputError(
+            f"{path}:1: header must be 'datetime,<region>,...' (wide) or contain "
+            "'region,datetime,carbon_intensity' (long)"
+        )
+    regions = header[1:]
+    if not regions:
+        raise InputError(f"{path}:1: no region columns")
+    for name in regions:
+        if not name:
+            raise InputError(f"{path}:1: empty region column name")
+    if len(set(regions)) != len(regions):
+        raise InputError(f"{path}:1: duplicate region column")
+    points: dict[str, list[tuple[float, float, int]]] = {r: [] for r in regions}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise InputError(f"{path}:{line}: expected {len(header)} columns, found {len(row)}")
+        when = _when(path, line, row[0])
+        for region, cell in zip(regions, row[1:], strict=True):
+            points[region].append((when, _intensity(path, line, region, cell), line))
+    return points
+
+
+def _long_points(path: Path, header: list[str], rows: list[list[str]]) -> dict:
+    col = {name: header.index(name) for name in LONG_COLUMNS}
+    points: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise InputError(f"{path}:{line}: expected {len(header)} columns, found {len(row)}")
+        region = row[col["region"]].strip()
+        if not region:
+            raise InputError(f"{path}:{line}: column region: empty")
+        when = _when(path, line, row[col["datetime"]])
+        value = _intensity(path, line, "carbon_intensity", row[col["carbon_intensity"]])
+        points[region].append((when, value, line))
+    return points
+
+
+def _when(path: Path, line: int, cell: str) -> float:
+    try:
+        return to_seconds(parse_iso(cell))
+    except ValueError:
+        raise InputError(f"{path}:{line}: column datetime: not ISO-8601: {cell!r}") from None
+
+
+def _intensity(path: Path, line: int, column: str, cell: str) -> float:
+    text = cell.strip()
+    if not text:
+        raise InputError(f"{path}:{line}: column {column}: missing value (gap in the signal)")
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"{path}:{line}: column {column}: not a number: {cell!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"{path}:{line}: column {column}: must be a finite number >= 0")
+    return value
+
+
+def _signal(
+    path: Path,
+    region: str,
+    series: list[tuple[float, float, int]],
+    signal_type: SignalType | str,
+    source: str | None,
+    max_gap_minutes: float,
+) -> Signal:
+    series.sort()
+    times = np.array([p[0] for p in series])
+    steps = np.diff(times)
+    for i in np.flatnonzero(steps == 0):
+        raise InputError(f"{path}:{series[i + 1][2]}: {region}: duplicate datetime {iso(times[i])}")
+    for i in np.flatnonzero(steps > max_gap_minutes * 60.0):
+        raise InputError(
+            f"{path}:{series[i + 1][2]}: {region}: gap in the signal: nothing between "
+            f"{iso(times[i])} and {iso(times[i + 1])} (more than {max_gap_minutes:g} minutes)"
+        )
+    try:
+        return Signal.from_points(
+            region,
+            times,
+            [p[1] for p in series],
+            source=source or f"file:{path.name}",
+            signal_type=signal_type,
+        )
+    except SignalError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def read_json(path: str | Path) -> object:
+    """Parse a JSON file; errors give the line and column."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+
+
+def read_jobs(path: str | Path, known_regions: Sequence[str] | None = None) -> list[Workload]:
+    """Load a jobs JSON array (a single object is one job)."""
+    data = read_json(path)
+    items = data if isinstance(data, list) else [data]
+    jobs, seen = [], set()
+    for i, item in enumerate(items):
+        place = f"{path}: job {i}" + (
+            f" ({item['id']})" if isinstance(item, dict) and isinstance(item.get("id"), str) else ""
+        )
+        try:
+            job = Workload.from_mapping(item)
+        except WorkloadError as exc:
+            raise InputError(f"{place}: field {exc}") from None
+        if job.id in seen:
+            raise InputError(f"{place}: field id: duplicate id {job.id!r}")
+        seen.add(job.id)
+        if known_regions is not None:
+            for region in {job.home_region, *job.regions}:
+                if region not in known_regions:
+                    field = "home_region" if region == job.home_region else "regions"
+                    raise InputError(
+                        f"{place}: field {field}: unknown region {region!r} "
+                        f"(the signals have: {', '.join(sorted(known_regions))})"
+                    )
+        jobs.append(job)
+    if not jobs:
+        raise InputError(f"{path}: no jobs")
+    return jobs
