@@ -1,0 +1,1 @@
+"""Lambda handlers and DynamoDB repositories (AWS-facing layer)."""

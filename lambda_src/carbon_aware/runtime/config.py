@@ -1,0 +1,104 @@
+"""Every environment variable the Lambda handlers read, in one place.
+
+Terraform sets exactly these (a drift test compares ``FUNCTION_ENV`` with the module). Secrets are
+never passed as values: only the names/ARNs of Secrets Manager secrets or SSM parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+WORKLOADS_TABLE = "CARBON_AWARE_WORKLOADS_TABLE"
+IDEMPOTENCY_TABLE = "CARBON_AWARE_IDEMPOTENCY_TABLE"
+REGIONS = "CARBON_AWARE_REGIONS"
+HOME_REGION = "CARBON_AWARE_HOME_REGION"
+DEFAULT_STRATEGY = "CARBON_AWARE_DEFAULT_STRATEGY"
+REPLAN_THRESHOLD = "CARBON_AWARE_REPLAN_THRESHOLD"
+SCHEDULE_GROUP = "CARBON_AWARE_SCHEDULE_GROUP"
+SCHEDULER_ROLE_ARN = "CARBON_AWARE_SCHEDULER_ROLE_ARN"
+EXECUTOR_ARN = "CARBON_AWARE_EXECUTOR_ARN"
+TARGET_ALLOWLIST = "CARBON_AWARE_TARGET_ALLOWLIST"
+DEAD_LETTER_QUEUE_URL = "CARBON_AWARE_DLQ_URL"
+DISPATCH_TIMEOUT = "CARBON_AWARE_DISPATCH_TIMEOUT_SECONDS"
+
+
+class ConfigError(ValueError):
+    """A required environment variable is missing or malformed; the message names it."""
+
+
+def required(environ: Mapping[str, str], name: str) -> str:
+    """The variable's value; ConfigError naming it when missing or empty."""
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is required")
+    return value
+
+
+def number(environ: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number from the environment, or ``default``."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be a number, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"environment variable {name} must be positive")
+    return value
+
+
+def names(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list (at least one entry)."""
+    items = tuple(p.strip() for p in required(environ, name).split(",") if p.strip())
+    if not items:
+        raise ConfigError(f"environment variable {name} must list at least one entry")
+    return items
+
+
+@dataclass(frozen=True)
+class WorkloadSettings:
+    """What the api, scheduler, executor and completion handlers need."""
+
+    workloads_table: str
+    regions: tuple[str, ...]
+    home_region: str
+    default_strategy: str = "combined"
+    replan_threshold: float = 0.05
+    schedule_group: str = "default"
+    scheduler_role_arn: str = ""
+    executor_arn: str = ""
+    target_allowlist: tuple[str, ...] = ()
+    dead_letter_queue_url: str = ""
+    dispatch_timeout: float = 900.0
+    idempotency_table: str = ""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkloadSettings:
+        """Read the settings; ConfigError names the first bad variable."""
+        env = os.environ if environ is None else environ
+        allow = env.get(TARGET_ALLOWLIST, "[]") or "[]"
+        try:
+            allowlist = json.loads(allow)
+        except json.JSONDecodeError:
+            raise ConfigError(f"environment variable {TARGET_ALLOWLIST} must be JSON") from None
+        if not isinstance(allowlist, list) or not all(isinstance(a, str) for a in allowlist):
+            raise ConfigError(f"environment variable {TARGET_ALLOWLIST} must be a list of ARNs")
+        regions = names(env, REGIONS)
+        return cls(
+            workloads_table=required(env, WORKLOADS_TABLE),
+            regions=regions,
+            home_region=env.get(HOME_REGION, "").strip() or regions[0],
+            default_strategy=env.get(DEFAULT_STRATEGY, "").strip() or "combined",
+            replan_threshold=number(env, REPLAN_THRESHOLD, 0.05),
+            schedule_group=env.get(SCHEDULE_GROUP, "").strip() or "default",
+            scheduler_role_arn=env.get(SCHEDULER_ROLE_ARN, "").strip(),
+            executor_arn=env.get(EXECUTOR_ARN, "").strip(),
+            target_allowlist=tuple(allowlist),
+            dead_letter_queue_url=env.get(DEAD_LETTER_QUEUE_URL, "").strip(),
+            dispatch_timeout=number(env, DISPATCH_TIMEOUT, 900.0),
+            idempotency_table=env.get(IDEMPOTENCY_TABLE, "").strip(),
+        )

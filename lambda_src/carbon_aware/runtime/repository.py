@@ -1,0 +1,232 @@
+"""Workloads in DynamoDB: create once, read, and move through the lifecycle with conditional writes.
+
+Every transition is one UpdateItem conditioned on the expected status and version, bumps the
+version, and appends to the item's ``history`` (the audit trail) in the same write, so two racing
+invocations can never both win and the trail never misses a step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from carbon_aware.runtime.states import State, check_transition
+from carbon_aware.runtime.tables import (
+    DUE_AT,
+    DUE_INDEX,
+    DUE_KEY,
+    DUE_SHARDS,
+    EXPIRES_AT,
+    WORKLOADS_KEY,
+)
+
+FINAL_RETENTION_SECONDS = 90 * 86400
+
+
+class Conflict(Exception):
+    """The workload changed (or does not exist) since it was read: another writer won."""
+
+
+@dataclass(frozen=True)
+class WorkloadRecord:
+    """A workload as stored: its submitted spec and everything the lifecycle added."""
+
+    workload_id: str
+    status: State
+    version: int
+    spec: dict[str, Any]
+    due_at: float | None = None
+    decision: dict[str, Any] | None = None
+    dispatch: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> WorkloadRecord:
+        """Build from a DynamoDB item (numbers arrive as Decimal)."""
+        plain = _plain(item)
+        return cls(
+            workload_id=plain[WORKLOADS_KEY],
+            status=State(plain["status"]),
+            version=int(plain["version"]),
+            spec=plain["spec"],
+            due_at=plain.get(DUE_AT),
+            decision=plain.get("decision"),
+            dispatch=plain.get("dispatch"),
+            result=plain.get("result"),
+            history=plain.get("history", []),
+            created_at=plain.get("created_at", 0.0),
+            updated_at=plain.get("updated_at", 0.0),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view for the API."""
+        return {
+            "id": self.workload_id,
+            "status": str(self.status),
+            "version": self.version,
+            "spec": self.spec,
+            "decision": self.decision,
+            "dispatch": self.dispatch,
+            "result": self.result,
+            "history": self.history,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+def due_shard(workload_id: str) -> int:
+    """Stable shard of a workload in the due index."""
+    return int(hashlib.sha256(workload_id.encode()).hexdigest()[:8], 16) % DUE_SHARDS
+
+
+def _due_key(status: State, workload_id: str) -> str:
+    return f"{status}#{due_shard(workload_id)}"
+
+
+class WorkloadRepository:
+    """Conditional reads and writes of the workloads table."""
+
+    def __init__(self, table: Any) -> None:
+        """``table`` is a boto3 ``dynamodb.Table`` resource."""
+        self.table = table
+
+    def create(self, workload_id: str, spec: Mapping[str, Any], now: float) -> WorkloadRecord:
+        """Store a new PENDING workload; raises :class:`Conflict` if the id exists."""
+        item = {
+            WORKLOADS_KEY: workload_id,
+            "status": str(State.PENDING),
+            "version": 1,
+            "spec": dict(spec),
+            DUE_KEY: _due_key(State.PENDING, workload_id),
+            DUE_AT: now,
+            "history": [{"at": now, "to": str(State.PENDING), "reason": "submitted"}],
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            self.table.put_item(
+                Item=_dynamo(item), ConditionExpression="attribute_not_exists(workload_id)"
+            )
+        except ClientError as exc:
+            raise _conflict_or(exc, f"workload {workload_id} already exists") from None
+        return WorkloadRecord.from_item(_dynamo(item))
+
+    def get(self, workload_id: str) -> WorkloadRecord | None:
+        """The stored workload, read with strong consistency, or None."""
+        item = self.table.get_item(Key={WORKLOADS_KEY: workload_id}, ConsistentRead=True)
+        return WorkloadRecord.from_item(item["Item"]) if "Item" in item else None
+
+    def transition(
+        self,
+        current: WorkloadRecord,
+        to: State,
+        *,
+        now: float,
+        reason: str,
+        due_at: float | None = None,
+        updates: Mapping[str, Any] | None = None,
+    ) -> WorkloadRecord:
+        """Move ``current`` to ``to`` if nobody changed it since it was read.
+
+        ``due_at`` places the workload in the due index under its new status; final states leave
+        the index and get a retention TTL. Raises :class:`Conflict` when another writer won.
+        """
+        check_transition(current.status, to)
+        if not to.final and due_at is None:
+            raise ValueError(
+                f"a transition to {to} needs due_at (live work stays in the due index)"
+            )
+        names = {"#s": "status", "#v": "version", "#h": "history"}
+        values: dict[str, Any] = {
+            ":from": str(current.status),
+            ":to": str(to),
+            ":v0": current.version,
+            ":v1": current.version + 1,
+            ":now": now,
+            ":entry": [{"at": now, "from": str(current.status), "to": str(to), "reason": reason}],
+        }
+        sets = ["#s = :to", "#v = :v1", "updated_at = :now", "#h = list_append(#h, :entry)"]
+        removes = []
+        if to.final:
+            removes += [DUE_KEY, DUE_AT]
+            sets.append(f"{EXPIRES_AT} = :ttl")
+            values[":ttl"] = int(now + FINAL_RETENTION_SECONDS)
+        else:
+            sets += [f"{DUE_KEY} = :dk", f"{DUE_AT} = :da"]
+            values[":dk"], values[":da"] = _due_key(to, current.workload_id), due_at
+        for i, (name, value) in enumerate((updates or {}).items()):
+            names[f"#u{i}"] = name
+            values[f":u{i}"] = value
+            sets.append(f"#u{i} = :u{i}")
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        try:
+            response = self.table.update_item(
+                Key={WORKLOADS_KEY: current.workload_id},
+                UpdateExpression=expression,
+                ConditionExpression="#s = :from AND #v = :v0",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_dynamo(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            raise _conflict_or(
+                exc, f"workload {current.workload_id} changed concurrently"
+            ) from None
+        return WorkloadRecord.from_item(response["Attributes"])
+
+    def due(self, status: State, before: float | None = None) -> Iterator[WorkloadRecord]:
+        """Workloads in ``status`` whose due time is at or before ``before`` (all when None)."""
+        for shard in range(DUE_SHARDS):
+            condition = f"{DUE_KEY} = :k" + (f" AND {DUE_AT} <= :t" if before is not None else "")
+            values: dict[str, Any] = {":k": f"{status}#{shard}"}
+            if before is not None:
+                values[":t"] = before
+            kwargs: dict[str, Any] = {
+                "IndexName": DUE_INDEX,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": _dynamo(values),
+            }
+            while True:
+                page = self.table.query(**kwargs)
+                for item in page.get("Items", []):
+                    yield WorkloadRecord.from_item(item)
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _conflict_or(exc: ClientError, message: str) -> Exception:
+    if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        return Conflict(message)
+    return exc
+
+
+def _dynamo(value: Any) -> Any:
+    """Floats to Decimal (DynamoDB numbers), recursively; NaN/inf are not storable."""
+    if isinstance(value, float):
+        return Decimal(json.dumps(value))
+    if isinstance(value, Mapping):
+        return {k: _dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_dynamo(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """Decimals back to int or float, recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

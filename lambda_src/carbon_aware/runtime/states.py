@@ -1,0 +1,51 @@
+"""Workload lifecycle: states and the transitions allowed between them.
+
+PENDING -> SCHEDULED -> DISPATCHING -> RUNNING -> SUCCEEDED | FAILED, and CANCELLED or EXPIRED
+(deadline missed) from any non-final state. SCHEDULED -> SCHEDULED is a re-plan; DISPATCHING ->
+SCHEDULED hands a workload back after a transient failure or a dispatcher that died mid-way.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    """A workload's lifecycle state."""
+
+    PENDING = "PENDING"
+    SCHEDULED = "SCHEDULED"
+    DISPATCHING = "DISPATCHING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def final(self) -> bool:
+        """Whether no transition leaves this state."""
+        return self in FINAL
+
+
+FINAL = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED, State.EXPIRED})
+LIVE = tuple(s for s in State if s not in FINAL)
+
+_ALWAYS = {State.CANCELLED, State.EXPIRED}
+ALLOWED: dict[State, frozenset[State]] = {
+    State.PENDING: frozenset({State.SCHEDULED, State.FAILED, *_ALWAYS}),
+    State.SCHEDULED: frozenset({State.SCHEDULED, State.DISPATCHING, *_ALWAYS}),
+    State.DISPATCHING: frozenset({State.RUNNING, State.SCHEDULED, State.FAILED, *_ALWAYS}),
+    State.RUNNING: frozenset({State.SUCCEEDED, State.FAILED, *_ALWAYS}),
+    **{s: frozenset() for s in FINAL},
+}
+
+
+class InvalidTransition(ValueError):
+    """The lifecycle does not allow this transition."""
+
+
+def check_transition(current: State, target: State) -> None:
+    """Raise :class:`InvalidTransition` unless ``current -> target`` is allowed."""
+    if target not in ALLOWED[current]:
+        raise InvalidTransition(f"{current} -> {target} is not allowed")

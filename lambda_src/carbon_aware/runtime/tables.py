@@ -1,0 +1,50 @@
+"""DynamoDB tables of the runtime, shared by the local stack and checked against Terraform.
+
+Workloads table access patterns (no Scan anywhere):
+- get / conditional update one workload: GetItem / UpdateItem on ``workload_id``;
+- "due by status and time" (scheduler, dispatch sweeper, expiry): Query on the ``due`` index with
+  ``due_key = "<STATUS>#<shard>"`` and ``due_at <= now``, over every shard. Final states drop both
+  attributes, so the index is sparse and holds only live work. Shards spread a popular status
+  over several partitions.
+- list by status (API): the same index and key, without the time bound.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+WORKLOADS_KEY = "workload_id"
+DUE_INDEX = "due"
+DUE_KEY = "due_key"
+DUE_AT = "due_at"
+EXPIRES_AT = "expires_at"
+DUE_SHARDS = 8
+
+WORKLOADS_TABLE: dict[str, Any] = {
+    "AttributeDefinitions": [
+        {"AttributeName": WORKLOADS_KEY, "AttributeType": "S"},
+        {"AttributeName": DUE_KEY, "AttributeType": "S"},
+        {"AttributeName": DUE_AT, "AttributeType": "N"},
+    ],
+    "KeySchema": [{"AttributeName": WORKLOADS_KEY, "KeyType": "HASH"}],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": DUE_INDEX,
+            "KeySchema": [
+                {"AttributeName": DUE_KEY, "KeyType": "HASH"},
+                {"AttributeName": DUE_AT, "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+WORKLOADS_TTL_ATTRIBUTE = EXPIRES_AT
+
+# Powertools idempotency persistence layer defaults (key "id", TTL "expiration").
+IDEMPOTENCY_TABLE: dict[str, Any] = {
+    "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+    "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
