@@ -20,6 +20,7 @@ REPLAN_THRESHOLD = "CARBON_AWARE_REPLAN_THRESHOLD"
 SCHEDULE_GROUP = "CARBON_AWARE_SCHEDULE_GROUP"
 SCHEDULER_ROLE_ARN = "CARBON_AWARE_SCHEDULER_ROLE_ARN"
 EXECUTOR_ARN = "CARBON_AWARE_EXECUTOR_ARN"
+SCHEDULER_ARN = "CARBON_AWARE_SCHEDULER_ARN"
 TARGET_ALLOWLIST = "CARBON_AWARE_TARGET_ALLOWLIST"
 DEAD_LETTER_QUEUE_URL = "CARBON_AWARE_DLQ_URL"
 DISPATCH_TIMEOUT = "CARBON_AWARE_DISPATCH_TIMEOUT_SECONDS"
@@ -71,6 +72,7 @@ class WorkloadSettings:
     schedule_group: str = "default"
     scheduler_role_arn: str = ""
     executor_arn: str = ""
+    scheduler_arn: str = ""
     target_allowlist: tuple[str, ...] = ()
     dead_letter_queue_url: str = ""
     dispatch_timeout: float = 900.0
@@ -97,6 +99,7 @@ class WorkloadSettings:
             schedule_group=env.get(SCHEDULE_GROUP, "").strip() or "default",
             scheduler_role_arn=env.get(SCHEDULER_ROLE_ARN, "").strip(),
             executor_arn=env.get(EXECUTOR_ARN, "").strip(),
+            scheduler_arn=env.get(SCHEDULER_ARN, "").strip(),
             target_allowlist=tuple(allowlist),
             dead_letter_queue_url=env.get(DEAD_LETTER_QUEUE_URL, "").strip(),
             dispatch_timeout=number(env, DISPATCH_TIMEOUT, 900.0),

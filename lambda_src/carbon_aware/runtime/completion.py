@@ -1,0 +1,178 @@
+"""Completion: turn target state-change events into SUCCEEDED/FAILED with final emissions.
+
+Understood events (all via EventBridge, except the Lambda destination record):
+- ``ECS Task State Change`` with ``lastStatus`` STOPPED (workload id in ``startedBy``);
+- ``Batch Job State Change`` SUCCEEDED/FAILED (id in the workload-id tag or the job name);
+- ``Step Functions Execution Status Change`` (id in the execution input);
+- a Lambda on-success/on-failure destination record (id in ``requestPayload``);
+- ``Workload Completed`` from source ``carbon-aware`` sent by custom runners.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from carbon_aware.engine.backtest import actual_emissions_g
+from carbon_aware.engine.placement import Segment
+from carbon_aware.engine.signal import SignalError
+from carbon_aware.engine.timeutil import parse_iso, to_seconds
+from carbon_aware.runtime.planner import SignalSource
+from carbon_aware.runtime.repository import Conflict, WorkloadRecord, WorkloadRepository
+from carbon_aware.runtime.states import State
+from carbon_aware.runtime.submission import workload_of
+from carbon_aware.runtime.targets import EVENT_SOURCE
+
+WORKLOAD_TAG = "carbon-aware:workload-id"
+SFN_FAILED = {"FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What a completion event says: which workload, whether it succeeded, and when it ran."""
+
+    workload_id: str
+    succeeded: bool
+    started_at: float | None
+    ended_at: float | None
+    detail: str
+
+
+def parse_event(event: Mapping[str, Any]) -> Finished | None:
+    """The completion in ``event``, or None for events that are not (yet) a completion."""
+    if "requestContext" in event and "requestPayload" in event:
+        return _lambda_destination(event)
+    detail = event.get("detail") or {}
+    kind = event.get("detail-type", "")
+    if kind == "ECS Task State Change":
+        if detail.get("lastStatus") != "STOPPED" or not detail.get("startedBy"):
+            return None
+        codes = [c.get("exitCode") for c in detail.get("containers", [])]
+        ok = bool(codes) and all(code == 0 for code in codes)
+        return Finished(
+            detail["startedBy"],
+            ok,
+            _iso(detail.get("startedAt")),
+            _iso(detail.get("stoppedAt")),
+            detail.get("stoppedReason", ""),
+        )
+    if kind == "Batch Job State Change":
+        if detail.get("status") not in ("SUCCEEDED", "FAILED"):
+            return None
+        wid = (detail.get("tags") or {}).get(WORKLOAD_TAG) or detail.get("jobName")
+        return Finished(
+            wid,
+            detail["status"] == "SUCCEEDED",
+            _millis(detail.get("startedAt")),
+            _millis(detail.get("stoppedAt")),
+            detail.get("statusReason", ""),
+        )
+    if kind == "Step Functions Execution Status Change":
+        status = detail.get("status")
+        if status != "SUCCEEDED" and status not in SFN_FAILED:
+            return None
+        wid = json.loads(detail.get("input") or "{}").get("workload_id")
+        return Finished(
+            wid,
+            status == "SUCCEEDED",
+            _millis(detail.get("startDate")),
+            _millis(detail.get("stopDate")),
+            status,
+        )
+    if event.get("source") == EVENT_SOURCE and kind == "Workload Completed":
+        return Finished(
+            detail.get("workload_id"),
+            detail.get("status") == "SUCCEEDED",
+            _iso(detail.get("started_at")),
+            _iso(detail.get("ended_at")),
+            detail.get("message", ""),
+        )
+    return None
+
+
+def _lambda_destination(event: Mapping[str, Any]) -> Finished | None:
+    payload = event.get("requestPayload") or {}
+    if isinstance(payload, str):
+        payload = json.loads(payload or "{}")
+    condition = event["requestContext"].get("condition", "")
+    ended = _iso(event.get("timestamp"))
+    return Finished(payload.get("workload_id"), condition == "Success", None, ended, condition)
+
+
+def _iso(value: object) -> float | None:
+    return to_seconds(parse_iso(value)) if isinstance(value, str) and value else None
+
+
+def _millis(value: object) -> float | None:
+    return float(value) / 1000.0 if isinstance(value, int | float) else None
+
+
+@dataclass(frozen=True)
+class Completer:
+    """Records the end of a run with its emissions and savings against the baseline."""
+
+    repo: WorkloadRepository
+    signals: SignalSource
+
+    def complete(self, finished: Finished, now: float) -> WorkloadRecord | None:
+        """Move the workload to SUCCEEDED/FAILED; None when unknown or already final."""
+        if not finished.workload_id:
+            return None
+        record = self.repo.get(finished.workload_id)
+        if record is None or record.status.final:
+            return record
+        try:
+            if record.status == State.DISPATCHING:
+                record = self.repo.transition(
+                    record, State.RUNNING, now=now, reason="completion arrived first", due_at=now
+                )
+            if record.status != State.RUNNING:
+                return record
+            result = self._result(record, finished, now)
+            to = State.SUCCEEDED if finished.succeeded else State.FAILED
+            reason = "completed" if finished.succeeded else f"target failed: {finished.detail}"
+            return self.repo.transition(
+                record, to, now=now, reason=reason, updates={"result": result}
+            )
+        except Conflict:
+            return self.repo.get(finished.workload_id)
+
+    def _result(self, record: WorkloadRecord, finished: Finished, now: float) -> dict[str, Any]:
+        workload = workload_of(record.spec)
+        dispatch = record.dispatch or {}
+        region = dispatch.get("region") or (record.decision or {}).get("region")
+        started = finished.started_at or dispatch.get("started_at") or now
+        ended = max(finished.ended_at or now, started)
+        duration = ended - started
+        result: dict[str, Any] = {
+            "started_at": started,
+            "ended_at": ended,
+            "duration_seconds": duration,
+            "region": region,
+        }
+        if duration <= 0:
+            return {**result, "emissions_g": 0.0, "baseline_g": 0.0, "saved_g": 0.0}
+        home = workload.home_region
+        base_start = workload.submitted_at
+        try:
+            ran = self.signals.signal_set([region], started, ended)
+            baseline_signals = self.signals.signal_set([home], base_start, base_start + duration)
+            emitted = actual_emissions_g(
+                [Segment(region, started, ended)], workload.power_watts, ran
+            )
+            baseline = actual_emissions_g(
+                [Segment(home, base_start, base_start + duration)],
+                workload.power_watts,
+                baseline_signals,
+            )
+        except SignalError as exc:
+            return {**result, "accounting_error": str(exc)}
+        return {
+            **result,
+            "emissions_g": emitted,
+            "baseline_g": baseline,
+            "saved_g": baseline - emitted,
+            "estimated": ran[region].estimated or baseline_signals[home].estimated,
+        }

@@ -1,0 +1,158 @@
+"""``api``: submit, get, cancel and list workloads (API Gateway HTTP API, IAM auth).
+
+POST /workloads        submit; 201 with the stored workload. An ``Idempotency-Key`` header makes a
+                       retried submit return the first response (Powertools idempotency).
+GET /workloads/{id}    200 or 404.
+DELETE /workloads/{id} cancel: 200, 404, or 409 when the workload already finished.
+GET /workloads?status= list live workloads in one state (due index; no Scan).
+Invalid input is a 400 with ``{"errors": [{"field", "message"}]}``; nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from carbon_aware.runtime import wiring
+from carbon_aware.runtime.observability import logger, metrics, tracer
+from carbon_aware.runtime.repository import Conflict
+from carbon_aware.runtime.states import LIVE, State
+from carbon_aware.runtime.submission import SubmissionError, parse_submission
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+MAX_LIST = 100
+app = APIGatewayHttpResolver()
+
+
+def _json(status: int, body: object) -> Response:
+    return Response(status, "application/json", json.dumps(body, default=str))
+
+
+def _errors(status: int, field: str, message: str) -> Response:
+    return _json(status, {"errors": [{"field": field, "message": message}]})
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def submit(request: dict[str, Any]) -> dict[str, Any]:
+    """Validate and store one submission; returns ``{"status", "body"}`` for the response."""
+    now = time.time()
+    try:
+        spec = parse_submission(request["body"], now)
+    except SubmissionError as exc:
+        return {"status": 400, "body": {"errors": [{"field": exc.field, "message": exc.message}]}}
+    try:
+        record = wiring.repository().create(spec["id"], spec, now)
+    except Conflict:
+        return {"status": 409, "body": {"errors": [{"field": "id", "message": "already exists"}]}}
+    scheduler_arn = wiring.settings().scheduler_arn
+    if scheduler_arn:
+        wiring.client("lambda").invoke(
+            FunctionName=scheduler_arn,
+            InvocationType="Event",
+            Payload=json.dumps({"workload_id": record.workload_id}).encode(),
+        )
+    metrics.add_metric(name="WorkloadSubmitted", unit="Count", value=1)
+    return {"status": 201, "body": record.to_dict()}
+
+
+@cache
+def _idempotent_submit() -> Any:
+    store = DynamoDBPersistenceLayer(table_name=wiring.settings().idempotency_table)
+    config = IdempotencyConfig(
+        event_key_jmespath="key", payload_validation_jmespath="body", expires_after_seconds=86400
+    )
+    return idempotent_function(
+        submit, data_keyword_argument="request", persistence_store=store, config=config
+    )
+
+
+@app.post("/workloads")
+def post_workload() -> Response:
+    """Submit a workload."""
+    try:
+        body = json.loads(app.current_event.body or "", parse_constant=_reject_constant)
+    except (ValueError, TypeError):
+        return _errors(400, "body", "must be valid JSON")
+    key = (app.current_event.headers or {}).get(IDEMPOTENCY_HEADER)
+    request = {"key": key, "body": body}
+    try:
+        if key and wiring.settings().idempotency_table:
+            outcome = _idempotent_submit()(request=request)
+        else:
+            outcome = submit(request)
+    except IdempotencyValidationError:
+        return _errors(422, "Idempotency-Key", "reused with a different body")
+    except IdempotencyAlreadyInProgressError:
+        return _errors(409, "Idempotency-Key", "a request with this key is in progress")
+    return _json(outcome["status"], outcome["body"])
+
+
+@app.get("/workloads/<workload_id>")
+def get_workload(workload_id: str) -> Response:
+    """One workload with its decision, dispatch, result and history."""
+    record = wiring.repository().get(workload_id)
+    if record is None:
+        return _errors(404, "id", "no such workload")
+    return _json(200, record.to_dict())
+
+
+@app.delete("/workloads/<workload_id>")
+def cancel_workload(workload_id: str) -> Response:
+    """Cancel a workload that has not finished."""
+    repo = wiring.repository()
+    for _ in range(3):
+        record = repo.get(workload_id)
+        if record is None:
+            return _errors(404, "id", "no such workload")
+        if record.status.final:
+            return _errors(409, "status", f"already {record.status}")
+        try:
+            cancelled = repo.transition(
+                record, State.CANCELLED, now=time.time(), reason="cancelled"
+            )
+        except Conflict:
+            continue
+        schedule = (record.decision or {}).get("schedule")
+        if schedule:
+            wiring.schedules().delete(schedule)
+        return _json(200, cancelled.to_dict())
+    return _errors(409, "status", "changed concurrently; retry")
+
+
+@app.get("/workloads")
+def list_workloads() -> Response:
+    """Live workloads in one state: ``?status=PENDING`` (default) … ``RUNNING``."""
+    status = (app.current_event.query_string_parameters or {}).get("status", "PENDING")
+    if status not in LIVE:
+        return _errors(400, "status", f"must be one of {', '.join(LIVE)}")
+    records = []
+    for record in wiring.repository().due(State(status)):
+        records.append(record.to_dict())
+        if len(records) >= MAX_LIST:
+            break
+    return _json(200, {"workloads": records})
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """API Gateway HTTP API (payload v2) entry point."""
+    return app.resolve(event, context)

@@ -1,0 +1,26 @@
+"""``executor``: invoked by a one-time EventBridge Scheduler schedule to dispatch one workload."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from carbon_aware.runtime import wiring
+from carbon_aware.runtime.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Dispatch ``{"workload_id", "version"}``; a lost race or stale schedule is a no-op."""
+    record = wiring.dispatcher().dispatch(event["workload_id"], event.get("version"), time.time())
+    if record is None:
+        metrics.add_metric(name="DispatchRaceLost", unit=MetricUnit.Count, value=1)
+        return {"workload_id": event["workload_id"], "status": None}
+    metrics.add_metric(name=f"Dispatch{record.status.title()}", unit=MetricUnit.Count, value=1)
+    logger.info("dispatch", extra={"workload_id": record.workload_id, "status": record.status})
+    return {"workload_id": record.workload_id, "status": str(record.status)}

@@ -1,0 +1,36 @@
+"""``scheduler``: plans a workload on submit; on its timer, sweeps the due index."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from carbon_aware.runtime import wiring
+from carbon_aware.runtime.observability import logger, metrics, tracer
+from carbon_aware.runtime.states import State
+from carbon_aware.runtime.sweeper import Sweeper
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """``{"workload_id"}`` plans that workload; anything else (the timer) runs a sweep."""
+    now = time.time()
+    if "workload_id" in event:
+        record = wiring.repository().get(event["workload_id"])
+        if record is None or record.status != State.PENDING:
+            return {"planned": False}
+        record = wiring.planner().plan(record, now)
+        metrics.add_metric(name=f"Planned{record.status.title()}", unit=MetricUnit.Count, value=1)
+        return {"planned": True, "status": str(record.status)}
+    counts = Sweeper(wiring.repository(), wiring.planner(), wiring.dispatcher()).sweep(now)
+    for name, value in counts.items():
+        metrics.add_metric(
+            name=f"Sweep_{name.replace(':', '_')}", unit=MetricUnit.Count, value=value
+        )
+    logger.info("sweep", extra={"counts": dict(counts)})
+    return {"sweep": dict(counts)}

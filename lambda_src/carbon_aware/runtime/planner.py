@@ -1,0 +1,164 @@
+"""Planning: place pending workloads with the engine, persist the decision, schedule the executor.
+
+Re-planning moves a not-yet-started workload only when the fresh forecast says the new placement
+beats the current one by more than ``replan_threshold`` (hysteresis), so schedules do not churn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from carbon_aware.engine import Placement, SignalError, SignalSet
+from carbon_aware.engine.backtest import actual_emissions_g
+from carbon_aware.engine.placement import Segment
+from carbon_aware.engine.timeutil import iso
+from carbon_aware.engine.workload import Workload
+from carbon_aware.runtime.config import WorkloadSettings
+from carbon_aware.runtime.repository import WorkloadRecord, WorkloadRepository
+from carbon_aware.runtime.schedules import ScheduleGateway, schedule_name
+from carbon_aware.runtime.states import State
+from carbon_aware.runtime.submission import SubmissionError, strategy_of, workload_of
+
+MIN_SCHEDULE_LEAD = 60.0
+REPLAN_LEAD = 300.0
+
+
+class SignalSource(Protocol):
+    """Carbon signals (forecast ahead, observations behind) for regions over a time range."""
+
+    def signal_set(self, regions: Sequence[str], start: float, end: float) -> SignalSet: ...
+
+
+@dataclass(frozen=True)
+class Planner:
+    """Turns PENDING workloads into SCHEDULED ones, and re-plans them when it pays."""
+
+    repo: WorkloadRepository
+    signals: SignalSource
+    schedules: ScheduleGateway
+    settings: WorkloadSettings
+
+    def plan(self, record: WorkloadRecord, now: float) -> WorkloadRecord:
+        """Place a PENDING workload; infeasible ones end FAILED or EXPIRED with the reason."""
+        try:
+            workload = self._workload(record, now)
+        except SubmissionError as exc:
+            return self.repo.transition(record, State.FAILED, now=now, reason=f"invalid: {exc}")
+        if workload.latest_start < workload.start_after:
+            return self.repo.transition(
+                record, State.EXPIRED, now=now, reason="deadline can no longer be met"
+            )
+        signals = self._signals(workload)
+        placement = strategy_of(record.spec, self.settings.default_strategy).place(
+            workload, signals
+        )
+        if not placement.placed:
+            return self.repo.transition(
+                record, State.FAILED, now=now, reason=f"infeasible: {placement.reason}"
+            )
+        return self._schedule(record, workload, placement, signals, now, "planned")
+
+    def replan(self, record: WorkloadRecord, now: float) -> WorkloadRecord:
+        """Move a SCHEDULED workload if the fresh forecast beats its decision by the threshold."""
+        decision = record.decision or {}
+        start = decision.get("start_epoch", 0.0)
+        if record.status != State.SCHEDULED or start < now + REPLAN_LEAD:
+            return record
+        workload = self._workload(record, now)
+        signals = self._signals(workload)
+        placement = strategy_of(record.spec, self.settings.default_strategy).place(
+            workload, signals
+        )
+        if not placement.placed:
+            return record
+        segments = [
+            Segment(s["region"], s["start_epoch"], s["end_epoch"]) for s in decision["segments"]
+        ]
+        try:
+            current = actual_emissions_g(segments, workload.power_watts, signals)
+        except SignalError:
+            current = float("inf")
+        if placement.emissions_g >= current * (1.0 - self.settings.replan_threshold):
+            return record
+        old_schedule = record.decision.get("schedule")
+        updated = self._schedule(record, workload, placement, signals, now, "re-planned")
+        if old_schedule:
+            self.schedules.delete(old_schedule)
+        return updated
+
+    def _workload(self, record: WorkloadRecord, now: float) -> Workload:
+        workload = workload_of(record.spec)
+        return dataclasses.replace(workload, earliest_start=max(now, workload.start_after))
+
+    def _signals(self, workload: Workload) -> SignalSet:
+        regions = sorted({workload.home_region, *workload.regions})
+        return self.signals.signal_set(regions, workload.start_after, workload.deadline)
+
+    def _schedule(
+        self,
+        record: WorkloadRecord,
+        workload: Workload,
+        placement: Placement,
+        signals: SignalSet,
+        now: float,
+        reason: str,
+    ) -> WorkloadRecord:
+        start = max(placement.start, now + MIN_SCHEDULE_LEAD)
+        decision = _decision(workload, placement, signals, now, start)
+        decision["schedule"] = schedule_name(record.workload_id, record.version + 1)
+        updated = self.repo.transition(
+            record,
+            State.SCHEDULED,
+            now=now,
+            reason=f"{reason}: {placement.region} at {iso(start)}",
+            due_at=start,
+            updates={"decision": decision},
+        )
+        self.schedules.create(updated.workload_id, updated.version, start)
+        return updated
+
+
+def _decision(
+    workload: Workload, placement: Placement, signals: SignalSet, now: float, start: float
+) -> dict[str, Any]:
+    shift = start - placement.start
+    segments = [
+        {
+            "region": s.region,
+            "start": iso(s.start + shift),
+            "end": iso(s.end + shift),
+            "start_epoch": s.start + shift,
+            "end_epoch": s.end + shift,
+        }
+        for s in placement.segments
+    ]
+    baseline = None
+    home = workload.home_region
+    if home in signals and signals[home].covers(
+        workload.start_after, workload.start_after + workload.duration
+    ):
+        baseline = signals[home].emissions_g(
+            workload.power_watts, workload.start_after, workload.start_after + workload.duration
+        )
+    return {
+        "strategy": placement.strategy,
+        "region": placement.region,
+        "start": iso(start),
+        "start_epoch": start,
+        "segments": segments,
+        "expected_g": placement.emissions_g,
+        "baseline_g": baseline,
+        "cost_usd": placement.cost_usd,
+        "planned_at": iso(now),
+        "signals": {
+            r: {
+                "source": signals[r].source,
+                "signal_type": str(signals[r].signal_type),
+                "estimated": signals[r].estimated,
+            }
+            for r in signals.regions
+        },
+    }

@@ -1,0 +1,119 @@
+"""Submitted workloads: the API's JSON schema, field-level validation, and the engine view.
+
+A submission is the jobs-JSON shape (see the README) without ``submitted_at`` (the service sets it),
+plus ``strategy``, ``strategy_options`` and the ``target`` (or per-region ``targets``) to start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import fastjsonschema
+
+from carbon_aware.engine import STRATEGIES, StrategyError, Workload, WorkloadError, get_strategy
+from carbon_aware.engine.strategies import Strategy
+from carbon_aware.engine.timeutil import iso
+from carbon_aware.runtime.targets import TargetError, validate_target
+
+MAX_ID_LENGTH = 128
+_NUMBER = {"type": "number"}
+_REGION = {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,63}$"}
+
+SUBMISSION_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["duration_minutes", "deadline", "home_region"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"},
+        "duration_minutes": {"type": "number", "exclusiveMinimum": 0, "maximum": 10080},
+        "deadline": {"type": "string", "minLength": 10, "maxLength": 40},
+        "earliest_start": {"type": "string", "minLength": 10, "maxLength": 40},
+        "home_region": _REGION,
+        "regions": {"type": "array", "items": _REGION, "minItems": 1, "maxItems": 50},
+        "interruptible": {"type": "boolean"},
+        "min_segment_minutes": {"type": "number", "exclusiveMinimum": 0},
+        "power_watts": {"type": "number", "exclusiveMinimum": 0, "maximum": 10_000_000},
+        "vcpus": {"type": "number", "minimum": 0, "maximum": 100_000},
+        "memory_gb": {"type": "number", "minimum": 0, "maximum": 1_000_000},
+        "gpus": {"type": "number", "minimum": 0, "maximum": 10_000},
+        "gpu_type": {"type": "string", "maxLength": 16},
+        "prices": {"type": "object", "maxProperties": 50},
+        "use_spot": {"type": "boolean"},
+        "strategy": {"type": "string", "enum": sorted(STRATEGIES)},
+        "strategy_options": {
+            "type": "object",
+            "additionalProperties": _NUMBER,
+            "maxProperties": 8,
+        },
+        "target": {"type": "object"},
+        "targets": {"type": "object", "additionalProperties": {"type": "object"}},
+    },
+}
+_validate_schema = fastjsonschema.compile(SUBMISSION_SCHEMA)
+RUNTIME_FIELDS = ("strategy", "strategy_options", "target", "targets")
+
+
+class SubmissionError(ValueError):
+    """An invalid submission; ``field`` names the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def parse_submission(body: object, now: float) -> dict[str, Any]:
+    """Validate a submission and return the spec to store (with ``id`` and ``submitted_at``)."""
+    if not isinstance(body, Mapping):
+        raise SubmissionError("body", "must be a JSON object")
+    try:
+        _validate_schema(dict(body))
+    except fastjsonschema.JsonSchemaValueException as exc:
+        field = exc.name.removeprefix("data").lstrip(".") or "body"
+        raise SubmissionError(field, exc.message.removeprefix(exc.name).strip()) from None
+    spec = dict(body)
+    spec.setdefault("id", str(uuid.uuid4()))
+    spec["submitted_at"] = iso(now)
+    if "target" not in spec and "targets" not in spec:
+        raise SubmissionError("target", "is required (or targets per region)")
+    if "target" in spec:
+        _target(spec["target"], "target")
+    for region, target in spec.get("targets", {}).items():
+        _target(target, f"targets.{region}")
+    workload = workload_of(spec)
+    if "target" not in spec:
+        missing = [r for r in workload.regions if r not in spec["targets"]]
+        if missing:
+            raise SubmissionError(f"targets.{missing[0]}", "no target for an allowed region")
+    strategy_of(spec, "combined")
+    return spec
+
+
+def _target(target: object, field: str) -> None:
+    try:
+        validate_target(target, field)
+    except TargetError as exc:
+        name, _, message = str(exc).partition(": ")
+        raise SubmissionError(name, message) from None
+
+
+def workload_of(spec: Mapping[str, Any]) -> Workload:
+    """The engine's view of a stored spec; runtime runs are uninterrupted (see the README)."""
+    fields = {k: v for k, v in spec.items() if k not in RUNTIME_FIELDS}
+    try:
+        workload = Workload.from_mapping(fields)
+    except WorkloadError as exc:
+        raise SubmissionError(exc.field, str(exc).partition(": ")[2]) from None
+    return dataclasses.replace(workload, interruptible=False)
+
+
+def strategy_of(spec: Mapping[str, Any], default: str) -> Strategy:
+    """The workload's strategy with its options."""
+    try:
+        return get_strategy(spec.get("strategy", default), **spec.get("strategy_options", {}))
+    except StrategyError as exc:
+        raise SubmissionError("strategy_options", str(exc)) from None

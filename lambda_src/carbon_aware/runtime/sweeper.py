@@ -1,0 +1,66 @@
+"""The periodic sweep: plan what is pending, re-plan what is scheduled, recover what was lost.
+
+- PENDING workloads are placed (in case the on-submit planning did not happen);
+- SCHEDULED workloads whose start passed by more than ``LOST_AFTER`` are dispatched directly (their
+  schedule was lost or failed); later ones are re-planned when the forecast changed enough;
+- DISPATCHING workloads past their dispatch timeout (the executor died between claim and start)
+  go back to SCHEDULED and are dispatched again.
+Every step goes through the same conditional writes, so a sweep racing an executor is harmless.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from carbon_aware.runtime.dispatcher import Dispatcher
+from carbon_aware.runtime.planner import Planner
+from carbon_aware.runtime.repository import Conflict, WorkloadRepository
+from carbon_aware.runtime.states import State
+
+LOST_AFTER = 120.0
+
+
+@dataclass(frozen=True)
+class Sweeper:
+    """One pass over the due index."""
+
+    repo: WorkloadRepository
+    planner: Planner
+    dispatcher: Dispatcher
+
+    def sweep(self, now: float, *, replan: bool = True) -> Counter:
+        """Run every step once; returns counts of what happened."""
+        counts: Counter = Counter()
+        for record in self.repo.due(State.PENDING, now):
+            counts[f"planned:{self._guard(lambda r=record: self.planner.plan(r, now))}"] += 1
+        for record in self.repo.due(State.DISPATCHING, now):
+            try:
+                self.repo.transition(
+                    record,
+                    State.SCHEDULED,
+                    now=now,
+                    reason="recovered: dispatch did not finish in time",
+                    due_at=now,
+                )
+                counts["recovered"] += 1
+            except Conflict:
+                counts["conflict"] += 1
+        for record in self.repo.due(State.SCHEDULED, now - LOST_AFTER):
+            result = self.dispatcher.dispatch(record.workload_id, None, now)
+            counts[f"dispatched:{result.status if result else 'lost-race'}"] += 1
+        if replan:
+            for record in self.repo.due(State.SCHEDULED):
+                if record.due_at is not None and record.due_at > now:
+                    before = record.version
+                    after = self._guard(lambda r=record: self.planner.replan(r, now), version=True)
+                    counts["replanned" if after not in (before, None) else "kept"] += 1
+        return counts
+
+    @staticmethod
+    def _guard(step: object, *, version: bool = False) -> object:
+        try:
+            record = step()
+        except Conflict:
+            return None
+        return record.version if version else str(record.status)

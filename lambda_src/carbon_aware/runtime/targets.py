@@ -1,0 +1,234 @@
+"""Execution targets: what a workload starts, in the region it was placed in.
+
+A workload's ``target`` is ``{"type": ..., "arn": ..., ...}``; any string in it may contain
+``{region}``, filled with the chosen region. ``targets`` (``{region: target}``) overrides it per
+region. Types and the API each calls:
+
+| type | API | handle | idempotent |
+|---|---|---|---|
+| ``lambda`` | Lambda Invoke (Event) | request id | no |
+| ``ecs`` | ECS RunTask (Fargate or Fargate Spot) | task ARN | yes (clientToken) |
+| ``batch`` | Batch SubmitJob | job id | no |
+| ``stepfunctions`` | Step Functions StartExecution | execution ARN | yes (execution name) |
+| ``eventbridge`` | EventBridge PutEvents to a bus, for custom runners | event id | no |
+
+Every target ARN must match the configured allow-list (``fnmatch`` patterns; the executor's IAM
+policy grants the same resources).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+TARGET_TYPES = ("lambda", "ecs", "batch", "stepfunctions", "eventbridge")
+EVENT_SOURCE = "carbon-aware"
+TARGET_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "lambda": {"arn": str, "payload": dict},
+    "ecs": {
+        "arn": str,
+        "cluster": str,
+        "spot": bool,
+        "subnets": list,
+        "security_groups": list,
+        "assign_public_ip": bool,
+        "overrides": dict,
+    },
+    "batch": {"arn": str, "job_queue": str, "parameters": dict, "overrides": dict},
+    "stepfunctions": {"arn": str, "input": dict},
+    "eventbridge": {"arn": str, "detail_type": str, "detail": dict},
+}
+
+
+class TargetError(ValueError):
+    """The target is malformed or not allowed: never retried."""
+
+
+@dataclass(frozen=True)
+class Started:
+    """A started target: its type, region and the handle its completion event will carry."""
+
+    type: str
+    region: str
+    handle: str
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON shape stored on the workload."""
+        return {"type": self.type, "region": self.region, "handle": self.handle}
+
+
+def validate_target(target: object, field: str = "target") -> None:
+    """Raise TargetError naming the field when ``target`` is not a well-formed target."""
+    if not isinstance(target, Mapping):
+        raise TargetError(f"{field}: must be an object")
+    kind = target.get("type")
+    if kind not in TARGET_TYPES:
+        raise TargetError(f"{field}.type: must be one of {', '.join(TARGET_TYPES)}")
+    allowed = TARGET_FIELDS[kind]
+    for name, value in target.items():
+        if name == "type":
+            continue
+        if name not in allowed:
+            raise TargetError(f"{field}.{name}: unknown field for a {kind} target")
+        if not isinstance(value, allowed[name]):
+            raise TargetError(f"{field}.{name}: wrong type")
+    if not isinstance(target.get("arn"), str) or not target["arn"]:
+        raise TargetError(f"{field}.arn: is required")
+    if kind == "ecs" and not target.get("cluster"):
+        raise TargetError(f"{field}.cluster: is required for an ecs target")
+    if kind == "batch" and not target.get("job_queue"):
+        raise TargetError(f"{field}.job_queue: is required for a batch target")
+
+
+def resolve_target(spec: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """The target for ``region``: a per-region entry, else the template with {region} filled."""
+    per_region = spec.get("targets") or {}
+    target = per_region.get(region) or spec.get("target")
+    if target is None:
+        raise TargetError(f"targets.{region}: no target for the chosen region")
+    return _fill(target, region)
+
+
+def _fill(value: Any, region: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("{region}", region)
+    if isinstance(value, Mapping):
+        return {k: _fill(v, region) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, region) for v in value]
+    return value
+
+
+def allowed(arns: Sequence[str], allowlist: Sequence[str]) -> bool:
+    """Whether every ARN matches a pattern of the allow-list."""
+    return all(any(fnmatch.fnmatchcase(a, p) for p in allowlist) for a in arns)
+
+
+ClientFactory = Callable[[str, str], Any]
+
+
+def start_target(
+    target: Mapping[str, Any],
+    *,
+    region: str,
+    workload_id: str,
+    token: str,
+    allowlist: Sequence[str],
+    client: ClientFactory,
+) -> Started:
+    """Start ``target`` in ``region``; ``token`` makes retries idempotent where the API allows.
+
+    ``client(service, region)`` returns a boto3 client. Raises TargetError (permanent) or the
+    boto3 error (classified by the caller).
+    """
+    validate_target(target)
+    kind = target["type"]
+    resources = [target["arn"]] + ([target["job_queue"]] if kind == "batch" else [])
+    if kind == "ecs":
+        resources.append(target["cluster"])
+    if not allowed(resources, allowlist):
+        raise TargetError(f"target {', '.join(resources)} is not in the allow-list")
+    starter = _STARTERS[kind]
+    return Started(kind, region, starter(target, client, region, workload_id, token))
+
+
+def _lambda(t: Mapping[str, Any], client: ClientFactory, region: str, wid: str, token: str) -> str:
+    payload = {**t.get("payload", {}), "workload_id": wid, "dispatch_token": token}
+    response = client("lambda", region).invoke(
+        FunctionName=t["arn"], InvocationType="Event", Payload=json.dumps(payload).encode()
+    )
+    return response.get("ResponseMetadata", {}).get("RequestId", token)
+
+
+def _ecs(t: Mapping[str, Any], client: ClientFactory, region: str, wid: str, token: str) -> str:
+    kwargs: dict[str, Any] = {
+        "cluster": t["cluster"],
+        "taskDefinition": t["arn"],
+        "startedBy": wid[:36],
+        "clientToken": token[:64],
+        "tags": [{"key": "carbon-aware:workload-id", "value": wid}],
+        "propagateTags": "TASK_DEFINITION",
+    }
+    provider = "FARGATE_SPOT" if t.get("spot") else "FARGATE"
+    kwargs["capacityProviderStrategy"] = [{"capacityProvider": provider, "weight": 1}]
+    if t.get("subnets"):
+        kwargs["networkConfiguration"] = {
+            "awsvpcConfiguration": {
+                "subnets": t["subnets"],
+                "securityGroups": t.get("security_groups", []),
+                "assignPublicIp": "ENABLED" if t.get("assign_public_ip") else "DISABLED",
+            }
+        }
+    if t.get("overrides"):
+        kwargs["overrides"] = t["overrides"]
+    response = client("ecs", region).run_task(**kwargs)
+    failures = response.get("failures") or []
+    if not response.get("tasks"):
+        reason = failures[0].get("reason", "unknown") if failures else "no task started"
+        raise RuntimeError(f"ECS RunTask started nothing: {reason}")
+    return response["tasks"][0]["taskArn"]
+
+
+def _batch(t: Mapping[str, Any], client: ClientFactory, region: str, wid: str, token: str) -> str:
+    kwargs: dict[str, Any] = {
+        "jobName": _batch_name(wid),
+        "jobQueue": t["job_queue"],
+        "jobDefinition": t["arn"],
+        "tags": {"carbon-aware:workload-id": wid},
+        "parameters": {**t.get("parameters", {}), "workload_id": wid},
+    }
+    if t.get("overrides"):
+        kwargs["containerOverrides"] = t["overrides"]
+    return client("batch", region).submit_job(**kwargs)["jobId"]
+
+
+def _batch_name(workload_id: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in workload_id)
+    return cleaned[:128] or "workload"
+
+
+def _sfn(t: Mapping[str, Any], client: ClientFactory, region: str, wid: str, token: str) -> str:
+    response = client("stepfunctions", region).start_execution(
+        stateMachineArn=t["arn"],
+        name=execution_name(token),
+        input=json.dumps({**t.get("input", {}), "workload_id": wid}),
+    )
+    return response["executionArn"]
+
+
+def execution_name(token: str) -> str:
+    """A Step Functions execution name from the dispatch token (80 chars, safe characters)."""
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in token)[:80]
+
+
+def _events(t: Mapping[str, Any], client: ClientFactory, region: str, wid: str, token: str) -> str:
+    response = client("events", region).put_events(
+        Entries=[
+            {
+                "EventBusName": t["arn"],
+                "Source": EVENT_SOURCE,
+                "DetailType": t.get("detail_type", "Workload Dispatched"),
+                "Detail": json.dumps(
+                    {**t.get("detail", {}), "workload_id": wid, "dispatch_token": token}
+                ),
+            }
+        ]
+    )
+    entry = response["Entries"][0]
+    if "EventId" not in entry:
+        raise RuntimeError(
+            f"PutEvents failed: {entry.get('ErrorCode')} {entry.get('ErrorMessage')}"
+        )
+    return entry["EventId"]
+
+
+_STARTERS = {
+    "lambda": _lambda,
+    "ecs": _ecs,
+    "batch": _batch,
+    "stepfunctions": _sfn,
+    "eventbridge": _events,
+}
