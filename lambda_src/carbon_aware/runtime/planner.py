@@ -44,13 +44,14 @@ class Planner:
     def plan(self, record: WorkloadRecord, now: float) -> WorkloadRecord:
         """Place a PENDING workload; infeasible ones end FAILED or EXPIRED with the reason."""
         try:
-            workload = self._workload(record, now)
+            submitted = workload_of(record.spec)
         except SubmissionError as exc:
             return self.repo.transition(record, State.FAILED, now=now, reason=f"invalid: {exc}")
-        if workload.latest_start < workload.start_after:
+        if submitted.latest_start < max(now, submitted.start_after):
             return self.repo.transition(
                 record, State.EXPIRED, now=now, reason="deadline can no longer be met"
             )
+        workload = self._workload(record, now)
         signals = self._signals(workload)
         placement = strategy_of(record.spec, self.settings.default_strategy).place(
             workload, signals
@@ -66,6 +67,8 @@ class Planner:
         decision = record.decision or {}
         start = decision.get("start_epoch", 0.0)
         if record.status != State.SCHEDULED or start < now + REPLAN_LEAD:
+            return record
+        if workload_of(record.spec).latest_start < now:
             return record
         workload = self._workload(record, now)
         signals = self._signals(workload)

@@ -70,6 +70,9 @@ def parse_submission(body: object, now: float) -> dict[str, Any]:
     """Validate a submission and return the spec to store (with ``id`` and ``submitted_at``)."""
     if not isinstance(body, Mapping):
         raise SubmissionError("body", "must be a JSON object")
+    for name in sorted(set(body) - set(SUBMISSION_SCHEMA["properties"])):
+        reason = "is set by the service" if name == "submitted_at" else "unknown field"
+        raise SubmissionError(str(name), reason)
     try:
         _validate_schema(dict(body))
     except fastjsonschema.JsonSchemaValueException as exc:

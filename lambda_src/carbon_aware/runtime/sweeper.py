@@ -4,7 +4,9 @@
 - SCHEDULED workloads whose start passed by more than ``LOST_AFTER`` are dispatched directly (their
   schedule was lost or failed); later ones are re-planned when the forecast changed enough;
 - DISPATCHING workloads past their dispatch timeout (the executor died between claim and start)
-  go back to SCHEDULED and are dispatched again.
+  go back to SCHEDULED and are dispatched again at once. Targets with idempotent starts (ECS client
+  token, Step Functions execution name) cannot run twice even if the dead executor had started
+  them; the others may, which the README states.
 Every step goes through the same conditional writes, so a sweep racing an executor is harmless.
 """
 
@@ -36,16 +38,18 @@ class Sweeper:
             counts[f"planned:{self._guard(lambda r=record: self.planner.plan(r, now))}"] += 1
         for record in self.repo.due(State.DISPATCHING, now):
             try:
-                self.repo.transition(
+                back = self.repo.transition(
                     record,
                     State.SCHEDULED,
                     now=now,
                     reason="recovered: dispatch did not finish in time",
                     due_at=now,
                 )
-                counts["recovered"] += 1
             except Conflict:
                 counts["conflict"] += 1
+                continue
+            counts["recovered"] += 1
+            self.dispatcher.dispatch(back.workload_id, back.version, now)
         for record in self.repo.due(State.SCHEDULED, now - LOST_AFTER):
             result = self.dispatcher.dispatch(record.workload_id, None, now)
             counts[f"dispatched:{result.status if result else 'lost-race'}"] += 1

@@ -1,0 +1,173 @@
+"""A whole runtime environment in moto (in-process): tables, schedule group, DLQ and real targets.
+
+DynamoDB applies each request atomically; moto in-process does not lock its backends, so the
+``aws`` fixture serialises moto's request handling the way the service does. Our own code still
+runs concurrently (the race tests use real threads).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
+
+from carbon_aware.runtime import config, wiring
+from carbon_aware.runtime.tables import IDEMPOTENCY_TABLE, WORKLOADS_TABLE
+
+HOME = "eu-west-1"
+OTHER = "eu-north-1"
+REGIONS = (HOME, OTHER)
+
+
+@dataclass
+class AwsEnv:
+    """Names and ARNs of everything the fixture created."""
+
+    dlq_url: str
+    executor_arn: str
+    scheduler_role: str
+    targets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        sqs = boto3.client("sqs", region_name=HOME)
+        messages = sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10)
+        return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+
+def _serialised(process_request: Any) -> Any:
+    lock = threading.Lock()
+
+    def locked(self: Any, request: Any) -> Any:
+        with lock:
+            return process_request(self, request)
+
+    return locked
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
+    monkeypatch.setattr(
+        BotocoreStubber, "process_request", _serialised(BotocoreStubber.process_request)
+    )
+    monkeypatch.setenv("AWS_REGION", HOME)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", HOME)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "CarbonAwareTest")
+    with mock_aws(config={"lambda": {"use_docker": False}, "batch": {"use_docker": False}}):
+        env = _create(monkeypatch)
+        _clear_caches()
+        yield env
+        _clear_caches()
+
+
+def _clear_caches() -> None:
+    for name in ("client", "settings", "repository", "signal_source"):
+        getattr(wiring, name).cache_clear()
+
+
+def _create(monkeypatch: pytest.MonkeyPatch) -> AwsEnv:
+    ddb = boto3.client("dynamodb", region_name=HOME)
+    ddb.create_table(TableName="workloads", **WORKLOADS_TABLE)
+    ddb.create_table(TableName="idempotency", **IDEMPOTENCY_TABLE)
+    iam = boto3.client("iam", region_name=HOME)
+    role = iam.create_role(RoleName="role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    boto3.client("scheduler", region_name=HOME).create_schedule_group(Name="carbon-aware")
+    dlq = boto3.client("sqs", region_name=HOME).create_queue(QueueName="dlq")["QueueUrl"]
+    executor = _function(HOME, role, "executor")
+    scheduler = _function(HOME, role, "scheduler")
+    env = AwsEnv(dlq_url=dlq, executor_arn=executor, scheduler_role=role)
+    for region in REGIONS:
+        env.targets[region] = _targets(region, role)
+    allow = [arn for t in env.targets.values() for target in t.values() for arn in _arns(target)]
+    monkeypatch.setenv(config.WORKLOADS_TABLE, "workloads")
+    monkeypatch.setenv(config.IDEMPOTENCY_TABLE, "idempotency")
+    monkeypatch.setenv(config.REGIONS, ",".join(REGIONS))
+    monkeypatch.setenv(config.HOME_REGION, HOME)
+    monkeypatch.setenv(config.SCHEDULE_GROUP, "carbon-aware")
+    monkeypatch.setenv(config.SCHEDULER_ROLE_ARN, role)
+    monkeypatch.setenv(config.EXECUTOR_ARN, executor)
+    monkeypatch.setenv(config.SCHEDULER_ARN, scheduler)
+    monkeypatch.setenv(config.TARGET_ALLOWLIST, json.dumps(allow))
+    monkeypatch.setenv(config.DEAD_LETTER_QUEUE_URL, dlq)
+    return env
+
+
+def _arns(target: dict[str, Any]) -> list[str]:
+    return [target[k] for k in ("arn", "cluster", "job_queue") if k in target]
+
+
+def _function(region: str, role: str, name: str) -> str:
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    return boto3.client("lambda", region_name=region).create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": code.getvalue()},
+    )["FunctionArn"]
+
+
+def _targets(region: str, role: str) -> dict[str, dict[str, Any]]:
+    ecs = boto3.client("ecs", region_name=region)
+    cluster = ecs.create_cluster(clusterName="jobs", capacityProviders=["FARGATE", "FARGATE_SPOT"])
+    task = ecs.register_task_definition(
+        family="job",
+        containerDefinitions=[{"name": "job", "image": "busybox", "memory": 512, "cpu": 256}],
+    )
+    ec2 = boto3.client("ec2", region_name=region)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="jobs", Description="jobs", VpcId=vpc)["GroupId"]
+    batch = boto3.client("batch", region_name=region)
+    environment = batch.create_compute_environment(
+        computeEnvironmentName="jobs",
+        type="MANAGED",
+        state="ENABLED",
+        computeResources={
+            "type": "FARGATE",
+            "maxvCpus": 4,
+            "subnets": [subnet],
+            "securityGroupIds": [group],
+        },
+        serviceRole=role,
+    )["computeEnvironmentArn"]
+    queue = batch.create_job_queue(
+        jobQueueName="jobs",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
+    )["jobQueueArn"]
+    definition = batch.register_job_definition(
+        jobDefinitionName="job",
+        type="container",
+        containerProperties={"image": "busybox", "vcpus": 1, "memory": 128},
+    )["jobDefinitionArn"]
+    machine = boto3.client("stepfunctions", region_name=region).create_state_machine(
+        name="job",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        roleArn=role,
+    )["stateMachineArn"]
+    bus = boto3.client("events", region_name=region).create_event_bus(Name="jobs")["EventBusArn"]
+    return {
+        "lambda": {"type": "lambda", "arn": _function(region, role, "job")},
+        "ecs": {
+            "type": "ecs",
+            "arn": task["taskDefinition"]["taskDefinitionArn"],
+            "cluster": cluster["cluster"]["clusterArn"],
+            "spot": True,
+        },
+        "batch": {"type": "batch", "arn": definition, "job_queue": queue},
+        "stepfunctions": {"type": "stepfunctions", "arn": machine},
+        "eventbridge": {"type": "eventbridge", "arn": bus},
+    }

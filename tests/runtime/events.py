@@ -1,0 +1,111 @@
+"""Event builders for the runtime tests: HTTP API requests, Lambda contexts, completion events."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from carbon_aware.engine.timeutil import iso
+from carbon_aware.runtime.completion import WORKLOAD_TAG
+
+
+@dataclass
+class Context:
+    """The parts of a LambdaContext that Powertools reads."""
+
+    function_name: str = "test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:test"
+    aws_request_id: str = "request-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def http(
+    method: str,
+    path: str,
+    body: object = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    raw_body: str | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload v2) event."""
+    text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
+        "headers": {"content-type": "application/json", **(headers or {})},
+        "queryStringParameters": query,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api",
+            "domainName": "api.example.com",
+            "domainPrefix": "api",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "test",
+            },
+            "requestId": "r",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "01/Jan/2030:00:00:00 +0000",
+            "timeEpoch": 0,
+        },
+        "body": text,
+        "isBase64Encoded": False,
+    }
+
+
+def completion(kind: str, workload_id: str, start: float, end: float, ok: bool = True) -> dict:
+    """The state-change event each target type emits when its run ends."""
+    if kind == "lambda":
+        return {
+            "version": "1.0",
+            "timestamp": iso(end),
+            "requestContext": {"condition": "Success" if ok else "RetriesExhausted"},
+            "requestPayload": {"workload_id": workload_id},
+        }
+    if kind == "ecs":
+        detail = {
+            "lastStatus": "STOPPED",
+            "startedBy": workload_id,
+            "containers": [{"exitCode": 0 if ok else 1}],
+            "startedAt": iso(start),
+            "stoppedAt": iso(end),
+        }
+        return {"source": "aws.ecs", "detail-type": "ECS Task State Change", "detail": detail}
+    if kind == "batch":
+        detail = {
+            "status": "SUCCEEDED" if ok else "FAILED",
+            "jobName": workload_id,
+            "tags": {WORKLOAD_TAG: workload_id},
+            "startedAt": int(start * 1000),
+            "stoppedAt": int(end * 1000),
+        }
+        return {"source": "aws.batch", "detail-type": "Batch Job State Change", "detail": detail}
+    if kind == "stepfunctions":
+        detail = {
+            "status": "SUCCEEDED" if ok else "FAILED",
+            "input": json.dumps({"workload_id": workload_id}),
+            "startDate": int(start * 1000),
+            "stopDate": int(end * 1000),
+        }
+        return {
+            "source": "aws.states",
+            "detail-type": "Step Functions Execution Status Change",
+            "detail": detail,
+        }
+    detail = {
+        "workload_id": workload_id,
+        "status": "SUCCEEDED" if ok else "FAILED",
+        "started_at": iso(start),
+        "ended_at": iso(end),
+    }
+    return {"source": "carbon-aware", "detail-type": "Workload Completed", "detail": detail}
