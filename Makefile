@@ -3,8 +3,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Lambda bundle architecture (arm64 or x86_64).
+ARCH ?= arm64
+# checkov has heavy dependencies: it gets its own venv so the package's pins stay untouched.
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+# The offline Terraform toolchain (Terraform 1.15 + a schema-only hashicorp/aws), when it is beside
+# this checkout: tests/terraform run with it first on PATH.
+TF_ENV := ../shared/tools/terraform-offline/env.sh
+WITH_TF := bash -c 'if [ -f $(TF_ENV) ]; then source $(TF_ENV); fi; exec "$$@"' --
+CHECKOV_RUN := $(CHECKOV) --directory . --framework terraform --skip-download --quiet --compact \
+	--skip-path '\.venv' --skip-path '\.terraform' --skip-path build --skip-path dist
 
-.PHONY: install demo test lint format bench build clean
+.PHONY: install demo test lint format bench build package docs checkov validate-tf clean
 
 install: $(STAMP)
 
@@ -17,10 +28,12 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(BIN)/carbon-aware demo
 
-test: install
+# tests/terraform need the bundle (built first) and `terraform` (they skip, saying so, without it).
+test: install build $(CHECKOV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(WITH_TF) $(BIN)/python -m pytest
+	$(CHECKOV_RUN)
 
 lint: install
 	$(BIN)/ruff check .
@@ -33,5 +46,29 @@ format: install
 bench: install
 	$(BIN)/python scripts/bench.py
 
+# Reproducible Lambda bundle: dist/carbon-aware-lambda-$(ARCH).zip and its .sha256.
+build: install
+	$(BIN)/python scripts/build.py --arch $(ARCH)
+
+# Release archive of the module with the prebuilt bundle, for a private registry.
+package: install
+	$(BIN)/python scripts/build.py --arch $(ARCH) --package
+
+# Regenerate the Inputs/Outputs tables of the module READMEs.
+docs: install
+	$(BIN)/python scripts/tfdocs.py
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==3.3.30
+
+checkov: $(CHECKOV)
+	$(CHECKOV_RUN)
+
+# Terraform fmt/validate/test of the module and examples, docs, drift and build tests, checkov.
+validate-tf: install build $(CHECKOV)
+	$(WITH_TF) $(BIN)/python -m pytest tests/terraform tests/build
+	$(CHECKOV_RUN)
+
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) build dist .pytest_cache .ruff_cache .hypothesis

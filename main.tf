@@ -1,2 +1,712 @@
-# Root module: the whole carbon-aware compute system. Filled in by the Terraform module work
-# (control plane in a home region, per-region stacks for every region in var.regions).
+# The whole carbon-aware compute system. One apply deploys the control plane in the home Region
+# (tables, functions, API, schedules, control event bus, dashboard) and a regional stack in every
+# Region of var.regions, using the AWS provider 6 per-resource `region` argument.
+
+data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  home_region = coalesce(var.home_region, var.regions[0])
+  partition   = data.aws_partition.current.partition
+  account_id  = data.aws_caller_identity.current.account_id
+
+  lambda_zip         = coalesce(var.lambda_zip_path, "${path.module}/dist/carbon-aware-lambda-${var.architecture}.zip")
+  lambda_source_hash = fileexists(local.lambda_zip) ? filebase64sha256(local.lambda_zip) : null
+
+  metrics_namespace = "CarbonAware"
+  alarm_actions     = compact([var.alarm_topic_arn != null ? var.alarm_topic_arn : try(aws_sns_topic.alarms[0].arn, "")])
+
+  ################################################################################
+  # DynamoDB tables: keys, indexes and TTL attribute of each, as the runtime defines them
+  # (carbon_aware.runtime.tables, carbon_aware.signals.cache; a drift test compares the two).
+  ################################################################################
+
+  tables = {
+    signals = {
+      hash_key      = "pk"
+      range_key     = "sk"
+      attributes    = { pk = "S", sk = "S" }
+      indexes       = {}
+      ttl_attribute = "expires_at"
+    }
+    workloads = {
+      hash_key      = "workload_id"
+      range_key     = null
+      attributes    = { workload_id = "S", due_key = "S", due_at = "N" }
+      indexes       = { due = { hash_key = "due_key", range_key = "due_at" } }
+      ttl_attribute = "expires_at"
+    }
+    idempotency = {
+      hash_key      = "id"
+      range_key     = null
+      attributes    = { id = "S" }
+      indexes       = {}
+      ttl_attribute = "expiration"
+    }
+  }
+
+  # A table and its indexes, for DynamoDB statements.
+  table_resources = { for k, t in aws_dynamodb_table.this : k => [t.arn, "${t.arn}/index/*"] }
+
+  ################################################################################
+  # Functions: handler, settings, environment and IAM statements of each. Everything the
+  # handlers read or call is here, so syncing with the runtime means editing this map.
+  ################################################################################
+
+  function_names = { for k in ["api", "monitor", "scheduler", "executor", "completion"] : k => "${var.name}-${k}" }
+  function_arns  = { for k, n in local.function_names : k => "arn:${local.partition}:lambda:${local.home_region}:${local.account_id}:function:${n}" }
+
+  # Functions invoked asynchronously (events, schedules) get a dead-letter queue.
+  async_functions = toset(["monitor", "scheduler", "executor", "completion"])
+
+  function_defaults = {
+    api        = { memory_size = 256, timeout = 15 }
+    monitor    = { memory_size = 512, timeout = 300 }
+    scheduler  = { memory_size = 1024, timeout = 300 }
+    executor   = { memory_size = 256, timeout = 60 }
+    completion = { memory_size = 256, timeout = 60 }
+  }
+
+  # Environment variable names: carbon_aware.runtime.config (api, scheduler, executor, completion)
+  # and carbon_aware.runtime.monitor_config (monitor); tests/terraform/test_drift.py compares.
+  common_environment = {
+    POWERTOOLS_SERVICE_NAME      = var.name
+    POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
+    POWERTOOLS_LOG_LEVEL         = var.log_level
+    CARBON_AWARE_REGIONS         = join(",", var.regions)
+  }
+
+  workload_environment = {
+    CARBON_AWARE_HOME_REGION      = local.home_region
+    CARBON_AWARE_WORKLOADS_TABLE  = aws_dynamodb_table.this["workloads"].name
+    CARBON_AWARE_DEFAULT_STRATEGY = var.strategy
+  }
+
+  # What the executor may start: every resource ARN of the allow-list (fnmatch patterns), and
+  # the module's own runner event buses.
+  target_allowlist = flatten([
+    [for k, arns in var.execution_targets : arns if k != "pass_role_arns"],
+    values(local.runner_event_bus_arns),
+  ])
+
+  # Starting targets: the executor does it, and so does the scheduler's sweeper when a schedule
+  # was lost or an executor died mid-dispatch (carbon_aware.runtime.sweeper).
+  dispatch_environment = {
+    CARBON_AWARE_DLQ_URL          = aws_sqs_queue.dlq["executor"].url
+    CARBON_AWARE_TARGET_ALLOWLIST = jsonencode(local.target_allowlist)
+  }
+  dispatch_statements = concat(
+    length(local.targets.lambda_function_arns) == 0 ? [] : [{
+      Sid      = "LambdaTargets"
+      Effect   = "Allow"
+      Action   = ["lambda:InvokeFunction"]
+      Resource = local.targets.lambda_function_arns
+    }],
+    length(local.targets.ecs_task_definition_arns) == 0 ? [] : [{
+      Sid       = "EcsTargets"
+      Effect    = "Allow"
+      Action    = ["ecs:RunTask"]
+      Resource  = local.targets.ecs_task_definition_arns
+      Condition = { ArnEquals = { "ecs:cluster" = local.targets.ecs_cluster_arns } }
+    }],
+    length(local.targets.pass_role_arns) == 0 ? [] : [{
+      Sid       = "PassTargetRoles"
+      Effect    = "Allow"
+      Action    = ["iam:PassRole"]
+      Resource  = local.targets.pass_role_arns
+      Condition = { StringEquals = { "iam:PassedToService" = ["ecs-tasks.amazonaws.com"] } }
+    }],
+    length(local.targets.batch_job_queue_arns) == 0 ? [] : [{
+      Sid      = "BatchTargets"
+      Effect   = "Allow"
+      Action   = ["batch:SubmitJob"]
+      Resource = concat(local.targets.batch_job_queue_arns, local.targets.batch_job_definition_arns)
+    }],
+    length(local.targets.state_machine_arns) == 0 ? [] : [{
+      Sid      = "StepFunctionsTargets"
+      Effect   = "Allow"
+      Action   = ["states:StartExecution"]
+      Resource = local.targets.state_machine_arns
+    }],
+    length(local.targets.event_bus_arns) + length(local.runner_event_bus_arns) == 0 ? [] : [{
+      Sid      = "EventTargets"
+      Effect   = "Allow"
+      Action   = ["events:PutEvents"]
+      Resource = concat(local.targets.event_bus_arns, values(local.runner_event_bus_arns))
+    }],
+  )
+
+  credential_arns = { for k, c in var.provider_credentials : k => coalesce(c.secret_arn, c.ssm_parameter_arn) }
+  secret_arns     = compact([for c in values(var.provider_credentials) : c.secret_arn])
+  parameter_arns  = compact([for c in values(var.provider_credentials) : c.ssm_parameter_arn])
+
+  targets = var.execution_targets
+  runner_event_bus_arns = {
+    for r, m in module.regional : r => m.runner_event_bus_arn if m.runner_event_bus_arn != null
+  }
+
+  functions = {
+    api = {
+      description = "Submit, get, cancel and list workloads."
+      handler     = "carbon_aware.runtime.handlers.api.handler"
+      environment = merge(local.workload_environment, {
+        CARBON_AWARE_IDEMPOTENCY_TABLE = aws_dynamodb_table.this["idempotency"].name
+        CARBON_AWARE_SCHEDULER_ARN     = local.function_arns["scheduler"]
+      })
+      statements = [
+        {
+          Sid      = "Workloads"
+          Effect   = "Allow"
+          Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+          Resource = local.table_resources["workloads"]
+        },
+        {
+          Sid      = "Idempotency"
+          Effect   = "Allow"
+          Action   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+          Resource = [aws_dynamodb_table.this["idempotency"].arn]
+        },
+        {
+          Sid      = "PlanOnSubmit"
+          Effect   = "Allow"
+          Action   = ["lambda:InvokeFunction"]
+          Resource = [local.function_arns["scheduler"]]
+        },
+      ]
+    }
+
+    monitor = {
+      description = "Refreshes carbon observations and forecasts for every Region."
+      handler     = "carbon_aware.runtime.handlers.monitor.handler"
+      environment = {
+        CARBON_AWARE_SIGNALS_TABLE          = aws_dynamodb_table.this["signals"].name
+        CARBON_AWARE_SIGNAL_TYPE            = var.signal_type
+        CARBON_AWARE_REFRESH_MINUTES        = var.refresh_interval_minutes
+        CARBON_AWARE_OBSERVATION_TTL_DAYS   = var.observation_ttl_days
+        CARBON_AWARE_FORECAST_TTL_DAYS      = var.forecast_ttl_days
+        CARBON_AWARE_ELECTRICITYMAPS_SECRET = try(local.credential_arns["electricitymaps"], null)
+        CARBON_AWARE_WATTTIME_SECRET        = try(local.credential_arns["watttime"], null)
+        CARBON_AWARE_ELECTRICITYMAPS_URL    = try(var.provider_base_urls["electricitymaps"], null)
+        CARBON_AWARE_WATTTIME_URL           = try(var.provider_base_urls["watttime"], null)
+        CARBON_AWARE_UKCI_URL               = try(var.provider_base_urls["ukci"], null)
+      }
+      statements = concat(
+        [{
+          Sid      = "SignalsCache"
+          Effect   = "Allow"
+          Action   = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query"]
+          Resource = [aws_dynamodb_table.this["signals"].arn]
+        }],
+        length(local.secret_arns) == 0 ? [] : [{
+          Sid      = "ProviderSecrets"
+          Effect   = "Allow"
+          Action   = ["secretsmanager:GetSecretValue"]
+          Resource = local.secret_arns
+        }],
+        length(local.parameter_arns) == 0 ? [] : [{
+          Sid      = "ProviderParameters"
+          Effect   = "Allow"
+          Action   = ["ssm:GetParameter"]
+          Resource = local.parameter_arns
+        }],
+        var.provider_credentials_kms_key_arn == null ? [] : [{
+          Sid      = "ProviderCredentialsKey"
+          Effect   = "Allow"
+          Action   = ["kms:Decrypt"]
+          Resource = [var.provider_credentials_kms_key_arn]
+        }],
+      )
+    }
+
+    scheduler = {
+      description = "Places pending workloads, creates their one-time schedules, re-plans and sweeps."
+      handler     = "carbon_aware.runtime.handlers.scheduler.handler"
+      environment = merge(local.workload_environment, local.dispatch_environment, {
+        CARBON_AWARE_SCHEDULE_GROUP     = aws_scheduler_schedule_group.this.name
+        CARBON_AWARE_SCHEDULER_ROLE_ARN = aws_iam_role.service["schedules"].arn
+        CARBON_AWARE_EXECUTOR_ARN       = local.function_arns["executor"]
+        CARBON_AWARE_REPLAN_THRESHOLD   = var.replan_threshold_percent / 100
+        # Read by the blended strategies once the runtime supports them (see test_drift.py).
+        CARBON_AWARE_CARBON_WEIGHT            = try(var.strategy_weights.carbon, null)
+        CARBON_AWARE_COST_WEIGHT              = try(var.strategy_weights.cost, null)
+        CARBON_AWARE_CARBON_PRICE_USD_PER_TON = var.carbon_price_usd_per_tonne
+        CARBON_AWARE_MAX_CARBON_INTENSITY     = var.max_carbon_intensity
+        CARBON_AWARE_MAX_COST_PER_HOUR        = var.max_cost_per_hour
+      })
+      statements = concat([
+        {
+          Sid      = "Workloads"
+          Effect   = "Allow"
+          Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+          Resource = local.table_resources["workloads"]
+        },
+        {
+          Sid      = "Schedules"
+          Effect   = "Allow"
+          Action   = ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"]
+          Resource = ["${replace(aws_scheduler_schedule_group.this.arn, ":schedule-group/", ":schedule/")}/*"]
+        },
+        {
+          Sid       = "PassSchedulerRole"
+          Effect    = "Allow"
+          Action    = ["iam:PassRole"]
+          Resource  = [aws_iam_role.service["schedules"].arn]
+          Condition = { StringEquals = { "iam:PassedToService" = "scheduler.amazonaws.com" } }
+        },
+        {
+          Sid      = "DispatchDeadLetters"
+          Effect   = "Allow"
+          Action   = ["sqs:SendMessage"]
+          Resource = [aws_sqs_queue.dlq["executor"].arn]
+        },
+      ], local.dispatch_statements)
+    }
+
+    executor = {
+      description = "Claims a due workload and starts its target in the chosen Region."
+      handler     = "carbon_aware.runtime.handlers.executor.handler"
+      environment = merge(local.workload_environment, local.dispatch_environment)
+      statements = concat([{
+        Sid      = "Workloads"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+        Resource = [aws_dynamodb_table.this["workloads"].arn]
+      }], local.dispatch_statements)
+    }
+
+    completion = {
+      description = "Records the end, duration, emissions and savings of finished workloads."
+      handler     = "carbon_aware.runtime.handlers.completion.handler"
+      environment = local.workload_environment
+      statements = [
+        {
+          Sid      = "Workloads"
+          Effect   = "Allow"
+          Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+          Resource = [aws_dynamodb_table.this["workloads"].arn]
+        },
+      ]
+    }
+  }
+
+  # Periodic invocations from the home Region's default event bus.
+  periodic = {
+    monitor = { function = "monitor", minutes = var.refresh_interval_minutes, input = null }
+    sweeper = { function = "scheduler", minutes = var.sweeper_interval_minutes, input = jsonencode({ action = "sweep" }) }
+  }
+
+  # Target state changes the regional stacks forward to the control plane. The executor names
+  # what it starts with the `name` prefix (ECS startedBy, Batch job name, Step Functions execution).
+  target_state_event_pattern = jsonencode({
+    "$or" = [
+      {
+        source        = ["aws.ecs"]
+        "detail-type" = ["ECS Task State Change"]
+        detail        = { startedBy = [{ prefix = var.name }], lastStatus = ["STOPPED"] }
+      },
+      {
+        source        = ["aws.batch"]
+        "detail-type" = ["Batch Job State Change"]
+        detail        = { jobName = [{ prefix = var.name }], status = ["FAILED", "SUCCEEDED"] }
+      },
+      {
+        source        = ["aws.states"]
+        "detail-type" = ["Step Functions Execution Status Change"]
+        detail        = { name = [{ prefix = var.name }], status = ["ABORTED", "FAILED", "SUCCEEDED", "TIMED_OUT"] }
+      },
+    ]
+  })
+}
+
+################################################################################
+# DynamoDB
+################################################################################
+
+resource "aws_dynamodb_table" "this" {
+  for_each = local.tables
+
+  #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS managed key by default; var.kms_key_arn switches to a customer managed key.
+  region                      = local.home_region
+  name                        = "${var.name}-${each.key}"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = each.value.hash_key
+  range_key                   = each.value.range_key
+  deletion_protection_enabled = var.deletion_protection
+
+  dynamic "attribute" {
+    for_each = each.value.attributes
+    content {
+      name = attribute.key
+      type = attribute.value
+    }
+  }
+
+  dynamic "global_secondary_index" {
+    for_each = each.value.indexes
+    content {
+      name            = global_secondary_index.key
+      hash_key        = global_secondary_index.value.hash_key
+      range_key       = global_secondary_index.value.range_key
+      projection_type = "ALL"
+    }
+  }
+
+  ttl {
+    enabled        = true
+    attribute_name = each.value.ttl_attribute
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = var.tags
+}
+
+################################################################################
+# Functions
+################################################################################
+
+resource "aws_sqs_queue" "dlq" {
+  for_each = local.async_functions
+
+  region                            = local.home_region
+  name                              = "${var.name}-${each.key}-dlq"
+  message_retention_seconds         = 1209600
+  sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : 3600
+
+  tags = var.tags
+}
+
+module "function" {
+  source   = "./modules/function"
+  for_each = local.functions
+
+  region        = local.home_region
+  function_name = local.function_names[each.key]
+  description   = each.value.description
+  handler       = each.value.handler
+  architecture  = var.architecture
+
+  filename         = local.lambda_zip
+  source_code_hash = local.lambda_source_hash
+
+  memory_size                    = coalesce(try(var.function_settings[each.key].memory_size, null), local.function_defaults[each.key].memory_size)
+  timeout                        = coalesce(try(var.function_settings[each.key].timeout, null), local.function_defaults[each.key].timeout)
+  reserved_concurrent_executions = coalesce(try(var.function_settings[each.key].reserved_concurrent_executions, null), -1)
+
+  environment_variables = {
+    for k, v in merge(local.common_environment, each.value.environment) : k => tostring(v) if v != null
+  }
+  policy_statements        = each.value.statements
+  attach_dead_letter_queue = contains(local.async_functions, each.key)
+  dead_letter_target_arn   = try(aws_sqs_queue.dlq[each.key].arn, null)
+  dead_letter_queue_name   = try(aws_sqs_queue.dlq[each.key].name, null)
+
+  log_retention_in_days = var.log_retention_in_days
+  kms_key_arn           = var.kms_key_arn
+  vpc_config            = var.vpc_config
+  create_alarms         = var.create_alarms
+  alarm_actions         = local.alarm_actions
+
+  tags = var.tags
+}
+
+################################################################################
+# Periodic invocations: carbon data refresh (monitor) and sweeper (scheduler)
+################################################################################
+
+resource "aws_cloudwatch_event_rule" "periodic" {
+  for_each = local.periodic
+
+  region              = local.home_region
+  name                = "${var.name}-${each.key}"
+  description         = "Invokes ${local.function_names[each.value.function]} every ${each.value.minutes} minute(s)."
+  schedule_expression = "rate(${each.value.minutes} ${each.value.minutes == 1 ? "minute" : "minutes"})"
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "periodic" {
+  for_each = local.periodic
+
+  region = local.home_region
+  rule   = aws_cloudwatch_event_rule.periodic[each.key].name
+  arn    = module.function[each.value.function].function_arn
+  input  = each.value.input
+}
+
+resource "aws_lambda_permission" "periodic" {
+  for_each = local.periodic
+
+  region        = local.home_region
+  statement_id  = "AllowEventBridge-${each.key}"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function[each.value.function].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.periodic[each.key].arn
+}
+
+################################################################################
+# EventBridge Scheduler: one-time schedules that invoke the executor
+################################################################################
+
+resource "aws_scheduler_schedule_group" "this" {
+  region = local.home_region
+  name   = var.name
+
+  tags = var.tags
+}
+
+################################################################################
+# Roles AWS services assume for the module: EventBridge Scheduler invokes the executor;
+# EventBridge forwards target state changes from every Region to the control event bus.
+################################################################################
+
+locals {
+  service_roles = {
+    schedules = {
+      service = "scheduler.amazonaws.com"
+      condition = {
+        StringEquals = { "aws:SourceAccount" = local.account_id }
+        ArnEquals    = { "aws:SourceArn" = aws_scheduler_schedule_group.this.arn }
+      }
+    }
+    event-forwarder = {
+      service   = "events.amazonaws.com"
+      condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+    }
+  }
+
+  service_role_statements = {
+    schedules = [{
+      Sid      = "InvokeExecutor"
+      Effect   = "Allow"
+      Action   = ["lambda:InvokeFunction"]
+      Resource = [module.function["executor"].function_arn]
+    }]
+    event-forwarder = [{
+      Sid      = "PutOnControlBus"
+      Effect   = "Allow"
+      Action   = ["events:PutEvents"]
+      Resource = [aws_cloudwatch_event_bus.control.arn]
+    }]
+  }
+}
+
+resource "aws_iam_role" "service" {
+  for_each = local.service_roles
+
+  name = "${var.name}-${each.key}"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = each.value.service }
+      Condition = each.value.condition
+    }]
+  })
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "service" {
+  for_each = local.service_role_statements
+
+  name   = "${var.name}-${each.key}"
+  role   = aws_iam_role.service[each.key].id
+  policy = jsonencode({ Version = "2012-10-17", Statement = each.value })
+}
+
+################################################################################
+# Control event bus: target state changes from every Region reach the completion function
+################################################################################
+
+resource "aws_cloudwatch_event_bus" "control" {
+  region = local.home_region
+  name   = "${var.name}-control"
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_rule" "completion" {
+  region         = local.home_region
+  name           = "${var.name}-completion"
+  description    = "Target state changes of carbon-aware workloads, from every Region."
+  event_bus_name = aws_cloudwatch_event_bus.control.name
+  event_pattern  = jsonencode({ account = [local.account_id] })
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "completion" {
+  region         = local.home_region
+  rule           = aws_cloudwatch_event_rule.completion.name
+  event_bus_name = aws_cloudwatch_event_bus.control.name
+  arn            = module.function["completion"].function_arn
+}
+
+resource "aws_lambda_permission" "completion" {
+  region        = local.home_region
+  statement_id  = "AllowControlBus"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function["completion"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.completion.arn
+}
+
+module "regional" {
+  source   = "./modules/regional"
+  for_each = toset(var.regions)
+
+  region                     = each.key
+  name                       = var.name
+  control_event_bus_arn      = aws_cloudwatch_event_bus.control.arn
+  event_forwarder_role_arn   = aws_iam_role.service["event-forwarder"].arn
+  target_state_event_pattern = local.target_state_event_pattern
+  create_runner_event_bus    = var.create_runner_event_buses
+
+  tags = var.tags
+}
+
+################################################################################
+# Submit API (AWS_IAM auth)
+################################################################################
+
+locals {
+  api_routes = toset([
+    "POST /workloads",
+    "GET /workloads",
+    "GET /workloads/{workload_id}",
+    "DELETE /workloads/{workload_id}",
+  ])
+  create_http_api = var.api_type == "http_api"
+}
+
+resource "aws_apigatewayv2_api" "this" {
+  count = local.create_http_api ? 1 : 0
+
+  region        = local.home_region
+  name          = var.name
+  description   = "Carbon-aware workload submission."
+  protocol_type = "HTTP"
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "api" {
+  count = local.create_http_api ? 1 : 0
+
+  #checkov:skip=CKV_AWS_158:Encrypted with the CloudWatch Logs service key by default; var.kms_key_arn switches to a customer managed key.
+  #checkov:skip=CKV_AWS_338:Retention is var.log_retention_in_days (default 30 days, to bound cost); raise it where policy requires a year.
+  region            = local.home_region
+  name              = "/aws/apigateway/${var.name}"
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+resource "aws_apigatewayv2_stage" "this" {
+  count = local.create_http_api ? 1 : 0
+
+  region      = local.home_region
+  api_id      = aws_apigatewayv2_api.this[0].id
+  name        = "$default"
+  auto_deploy = true
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.api[0].arn
+    format = jsonencode({
+      requestId      = "$context.requestId"
+      requestTime    = "$context.requestTime"
+      routeKey       = "$context.routeKey"
+      status         = "$context.status"
+      caller         = "$context.identity.caller"
+      userArn        = "$context.identity.userArn"
+      responseLength = "$context.responseLength"
+      latency        = "$context.integrationLatency"
+    })
+  }
+
+  default_route_settings {
+    throttling_burst_limit = 50
+    throttling_rate_limit  = 100
+  }
+
+  tags = var.tags
+}
+
+resource "aws_apigatewayv2_integration" "this" {
+  count = local.create_http_api ? 1 : 0
+
+  region                 = local.home_region
+  api_id                 = aws_apigatewayv2_api.this[0].id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = module.function["api"].invoke_arn
+  payload_format_version = "2.0"
+}
+
+resource "aws_apigatewayv2_route" "this" {
+  for_each = local.create_http_api ? local.api_routes : toset([])
+
+  region             = local.home_region
+  api_id             = aws_apigatewayv2_api.this[0].id
+  route_key          = each.key
+  authorization_type = "AWS_IAM"
+  target             = "integrations/${aws_apigatewayv2_integration.this[0].id}"
+}
+
+resource "aws_lambda_permission" "api" {
+  count = local.create_http_api ? 1 : 0
+
+  region        = local.home_region
+  statement_id  = "AllowHttpApi"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function["api"].function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this[0].execution_arn}/*/*"
+}
+
+resource "aws_lambda_function_url" "api" {
+  count = var.api_type == "function_url" ? 1 : 0
+
+  region             = local.home_region
+  function_name      = module.function["api"].function_name
+  authorization_type = "AWS_IAM"
+}
+
+################################################################################
+# Alarms and dashboard
+################################################################################
+
+resource "aws_sns_topic" "alarms" {
+  count = var.create_alarm_topic && var.alarm_topic_arn == null ? 1 : 0
+
+  #checkov:skip=CKV_AWS_26:CloudWatch alarms cannot publish to a topic under the AWS managed SNS key; the topic is encrypted when var.kms_key_arn (a key CloudWatch may use) is set.
+  region            = local.home_region
+  name              = "${var.name}-alarms"
+  kms_master_key_id = var.kms_key_arn
+
+  tags = var.tags
+}
+
+module "dashboard" {
+  source = "./modules/dashboard"
+
+  create            = var.create_dashboard
+  region            = local.home_region
+  dashboard_name    = var.name
+  function_names    = [for m in module.function : m.function_name]
+  table_names       = [for t in aws_dynamodb_table.this : t.name]
+  queue_names       = [for q in aws_sqs_queue.dlq : q.name]
+  metrics_namespace = local.metrics_namespace
+}

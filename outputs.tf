@@ -1,2 +1,77 @@
-# Root module: the whole carbon-aware compute system. Filled in by the Terraform module work
-# (control plane in a home region, per-region stacks for every region in var.regions).
+output "home_region" {
+  description = "Region of the control plane."
+  value       = local.home_region
+}
+
+output "regions" {
+  description = "Regions with a regional stack."
+  value       = keys(module.regional)
+}
+
+output "table_names" {
+  description = "DynamoDB table names, keyed by role (signals, workloads, idempotency)."
+  value       = { for k, t in aws_dynamodb_table.this : k => t.name }
+}
+
+output "table_arns" {
+  description = "DynamoDB table ARNs, keyed by role (signals, workloads, idempotency)."
+  value       = { for k, t in aws_dynamodb_table.this : k => t.arn }
+}
+
+output "function_names" {
+  description = "Lambda function names, keyed by role (api, monitor, scheduler, executor, completion)."
+  value       = { for k, m in module.function : k => m.function_name }
+}
+
+output "function_arns" {
+  description = "Lambda function ARNs, keyed by role (api, monitor, scheduler, executor, completion)."
+  value       = { for k, m in module.function : k => m.function_arn }
+}
+
+output "function_role_arns" {
+  description = "IAM role ARNs of the functions, keyed by role."
+  value       = { for k, m in module.function : k => m.role_arn }
+}
+
+output "api_endpoint" {
+  description = "Base URL of the submit API (SigV4-signed requests, service `execute-api` for the HTTP API or `lambda` for the function URL); null when api_type is none."
+  value = (
+    var.api_type == "http_api" ? try(aws_apigatewayv2_api.this[0].api_endpoint, null) :
+    var.api_type == "function_url" ? try(aws_lambda_function_url.api[0].function_url, null) : null
+  )
+}
+
+output "schedule_group_name" {
+  description = "EventBridge Scheduler group holding the workloads' one-time schedules."
+  value       = aws_scheduler_schedule_group.this.name
+}
+
+output "schedule_group_arn" {
+  description = "ARN of the EventBridge Scheduler group."
+  value       = aws_scheduler_schedule_group.this.arn
+}
+
+output "control_event_bus_arn" {
+  description = "ARN of the control event bus: target state changes and custom runners' completion events go here."
+  value       = aws_cloudwatch_event_bus.control.arn
+}
+
+output "runner_event_bus_arns" {
+  description = "ARNs of the custom-runner event buses, keyed by Region."
+  value       = local.runner_event_bus_arns
+}
+
+output "dead_letter_queue_urls" {
+  description = "URLs of the dead-letter queues, keyed by function."
+  value       = { for k, q in aws_sqs_queue.dlq : k => q.url }
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify, if any."
+  value       = try(local.alarm_actions[0], null)
+}
+
+output "dashboard_url" {
+  description = "Console URL of the CloudWatch dashboard; null when create_dashboard is false."
+  value       = module.dashboard.dashboard_url
+}

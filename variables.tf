@@ -1,2 +1,432 @@
-# Root module: the whole carbon-aware compute system. Filled in by the Terraform module work
-# (control plane in a home region, per-region stacks for every region in var.regions).
+################################################################################
+# General
+################################################################################
+
+variable "name" {
+  description = "Name prefix of every resource (functions, roles, tables, buses). Unique per account, since IAM role names are global."
+  type        = string
+  default     = "carbon-aware"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{0,31}$", var.name))
+    error_message = "name must start with a letter and have at most 32 letters, digits or hyphens."
+  }
+}
+
+variable "regions" {
+  description = "AWS Regions where workloads may run. Each gets a regional stack (target state forwarding, runner event bus) and is monitored for carbon intensity."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.regions) > 0
+    error_message = "regions must list at least one AWS Region."
+  }
+
+  validation {
+    condition     = alltrue([for r in var.regions : can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", r))])
+    error_message = "Every entry of regions must be an AWS Region name such as eu-west-1 or us-gov-west-1."
+  }
+
+  validation {
+    condition     = length(distinct(var.regions)) == length(var.regions)
+    error_message = "regions must not repeat a Region."
+  }
+}
+
+variable "home_region" {
+  description = "Region of the control plane (tables, functions, API, schedules, dashboard). Null uses the first entry of `regions`."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.home_region == null || can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", var.home_region))
+    error_message = "home_region must be an AWS Region name such as eu-west-1."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+################################################################################
+# Placement policy
+################################################################################
+
+variable "strategy" {
+  description = "Default placement strategy for workloads that do not name one: time_shift, location_shift, combined, carbon_time, carbon_first, balanced, cost_first or follow_the_sun."
+  type        = string
+  default     = "combined"
+
+  validation {
+    condition     = contains(["time_shift", "location_shift", "combined", "carbon_time", "carbon_first", "balanced", "cost_first", "follow_the_sun"], var.strategy)
+    error_message = "strategy must be one of time_shift, location_shift, combined, carbon_time, carbon_first, balanced, cost_first, follow_the_sun."
+  }
+}
+
+variable "strategy_weights" {
+  description = "Carbon and cost weights of the blended strategies (carbon_first, balanced, cost_first), each in [0, 1] and summing to 1. Null keeps each strategy's own weights (0.8/0.2, 0.5/0.5, 0.2/0.8)."
+  type = object({
+    carbon = number
+    cost   = number
+  })
+  default = null
+
+  validation {
+    condition = var.strategy_weights == null || try(
+      var.strategy_weights.carbon >= 0 && var.strategy_weights.cost >= 0 &&
+      abs(var.strategy_weights.carbon + var.strategy_weights.cost - 1) < 0.000001,
+    false)
+    error_message = "strategy_weights.carbon and strategy_weights.cost must be non-negative and sum to 1."
+  }
+}
+
+variable "carbon_price_usd_per_tonne" {
+  description = "Carbon price in USD per tCO2e that puts carbon and cost on one scale in the blended strategies. Null normalises both instead."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.carbon_price_usd_per_tonne == null || try(var.carbon_price_usd_per_tonne > 0, false)
+    error_message = "carbon_price_usd_per_tonne must be positive."
+  }
+}
+
+variable "max_carbon_intensity" {
+  description = "Placement constraint: never choose a slot above this intensity (gCO2e/kWh). Null sets no limit."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_carbon_intensity == null || try(var.max_carbon_intensity > 0, false)
+    error_message = "max_carbon_intensity must be positive."
+  }
+}
+
+variable "max_cost_per_hour" {
+  description = "Placement constraint: never choose a Region above this price (USD/h). Null sets no limit."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_cost_per_hour == null || try(var.max_cost_per_hour > 0, false)
+    error_message = "max_cost_per_hour must be positive."
+  }
+}
+
+variable "replan_threshold_percent" {
+  description = "Hysteresis: a scheduled workload is re-planned only when a new forecast improves its expected emissions by more than this percentage."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.replan_threshold_percent > 0 && var.replan_threshold_percent <= 100
+    error_message = "replan_threshold_percent must be in (0, 100]."
+  }
+}
+
+################################################################################
+# Carbon data
+################################################################################
+
+variable "signal_type" {
+  description = "Carbon signal that ranks Regions: `average` (Electricity Maps, UK NESO) or `marginal` (WattTime MOER). Regions are never compared across types."
+  type        = string
+  default     = "average"
+
+  validation {
+    condition     = contains(["average", "marginal"], var.signal_type)
+    error_message = "signal_type must be average or marginal."
+  }
+}
+
+variable "refresh_interval_minutes" {
+  description = "How often the monitor refreshes carbon data for every Region, in minutes (5-60)."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.refresh_interval_minutes >= 5 && var.refresh_interval_minutes <= 60 && floor(var.refresh_interval_minutes) == var.refresh_interval_minutes
+    error_message = "refresh_interval_minutes must be a whole number from 5 to 60."
+  }
+}
+
+variable "sweeper_interval_minutes" {
+  description = "How often the sweeper looks for overdue workloads and lost schedules, in minutes (1-60)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.sweeper_interval_minutes >= 1 && var.sweeper_interval_minutes <= 60 && floor(var.sweeper_interval_minutes) == var.sweeper_interval_minutes
+    error_message = "sweeper_interval_minutes must be a whole number from 1 to 60."
+  }
+}
+
+variable "observation_ttl_days" {
+  description = "Days the cache keeps carbon observations (DynamoDB TTL)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.observation_ttl_days > 0
+    error_message = "observation_ttl_days must be positive."
+  }
+}
+
+variable "forecast_ttl_days" {
+  description = "Days the cache keeps carbon forecasts (DynamoDB TTL)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.forecast_ttl_days > 0
+    error_message = "forecast_ttl_days must be positive."
+  }
+}
+
+variable "workload_ttl_days" {
+  description = "Days a finished workload stays in the workloads table (DynamoDB TTL)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.workload_ttl_days > 0
+    error_message = "workload_ttl_days must be positive."
+  }
+}
+
+variable "provider_credentials" {
+  description = "Where each carbon-data provider's key lives, keyed by provider (`electricitymaps`, `watttime`): the ARN of an existing Secrets Manager secret or SSM SecureString parameter. Only the reference reaches the functions, which read the value at run time. Providers without an entry are skipped (UK NESO and the built-in profiles need no key)."
+  type = map(object({
+    secret_arn        = optional(string)
+    ssm_parameter_arn = optional(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.provider_credentials) : contains(["electricitymaps", "watttime"], k)])
+    error_message = "provider_credentials keys must be electricitymaps or watttime."
+  }
+
+  validation {
+    condition     = alltrue([for c in values(var.provider_credentials) : (c.secret_arn == null) != (c.ssm_parameter_arn == null)])
+    error_message = "Each provider_credentials entry needs exactly one of secret_arn or ssm_parameter_arn."
+  }
+
+  validation {
+    condition = alltrue([for c in values(var.provider_credentials) : (
+      c.secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", c.secret_arn))) && (
+      c.ssm_parameter_arn == null || can(regex("^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+$", c.ssm_parameter_arn))
+    )])
+    error_message = "secret_arn must be a Secrets Manager secret ARN and ssm_parameter_arn an SSM parameter ARN."
+  }
+}
+
+variable "provider_credentials_kms_key_arn" {
+  description = "Customer managed KMS key that encrypts the provider credentials, if any; the monitor may decrypt with it."
+  type        = string
+  default     = null
+}
+
+variable "provider_base_urls" {
+  description = "Override of the carbon-data providers' base URLs, keyed by provider (`electricitymaps`, `watttime`, `ukci`); empty uses the public endpoints."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.provider_base_urls : contains(["electricitymaps", "watttime", "ukci"], k) && can(regex("^https?://", v))])
+    error_message = "provider_base_urls keys must be electricitymaps, watttime or ukci, and values http(s) URLs."
+  }
+}
+
+################################################################################
+# Execution targets
+################################################################################
+
+variable "execution_targets" {
+  description = "Allow-list of what the executor may start, in any listed Region. The executor's IAM policy grants exactly these (plus the module's own runner event buses); anything else is refused at run time too."
+  type = object({
+    lambda_function_arns      = optional(list(string), [])
+    ecs_cluster_arns          = optional(list(string), [])
+    ecs_task_definition_arns  = optional(list(string), [])
+    batch_job_queue_arns      = optional(list(string), [])
+    batch_job_definition_arns = optional(list(string), [])
+    state_machine_arns        = optional(list(string), [])
+    event_bus_arns            = optional(list(string), [])
+    pass_role_arns            = optional(list(string), [])
+  })
+  default = {}
+
+  validation {
+    condition = alltrue(flatten([
+      [for a in var.execution_targets.lambda_function_arns : can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[^*]+$", a))],
+      [for a in var.execution_targets.ecs_cluster_arns : can(regex("^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/[^*]+$", a))],
+      [for a in var.execution_targets.ecs_task_definition_arns : can(regex("^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:task-definition/.+$", a))],
+      [for a in var.execution_targets.batch_job_queue_arns : can(regex("^arn:aws[a-z-]*:batch:[a-z0-9-]+:[0-9]{12}:job-queue/[^*]+$", a))],
+      [for a in var.execution_targets.batch_job_definition_arns : can(regex("^arn:aws[a-z-]*:batch:[a-z0-9-]+:[0-9]{12}:job-definition/.+$", a))],
+      [for a in var.execution_targets.state_machine_arns : can(regex("^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[^*]+$", a))],
+      [for a in var.execution_targets.event_bus_arns : can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[^*]+$", a))],
+      [for a in var.execution_targets.pass_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[^*]+$", a))],
+    ]))
+    error_message = "Every execution_targets entry must be a full ARN of its kind (no wildcards except task and job definition revisions)."
+  }
+
+  validation {
+    condition     = length(var.execution_targets.ecs_task_definition_arns) == 0 || length(var.execution_targets.ecs_cluster_arns) > 0
+    error_message = "execution_targets.ecs_task_definition_arns needs at least one entry in ecs_cluster_arns."
+  }
+
+  validation {
+    condition     = (length(var.execution_targets.batch_job_queue_arns) == 0) == (length(var.execution_targets.batch_job_definition_arns) == 0)
+    error_message = "execution_targets.batch_job_queue_arns and batch_job_definition_arns go together."
+  }
+}
+
+variable "create_runner_event_buses" {
+  description = "Whether each regional stack creates an event bus for custom runners (the executor's `events` target)."
+  type        = bool
+  default     = true
+}
+
+################################################################################
+# Lambda
+################################################################################
+
+variable "architecture" {
+  description = "Instruction set of every function: `arm64` (Graviton, default) or `x86_64`. The bundle must be built for it (`make build ARCH=...`)."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "lambda_zip_path" {
+  description = "Path of the Lambda bundle built by `make build`. Null uses `dist/carbon-aware-lambda-<architecture>.zip` inside the module, which release archives ship prebuilt."
+  type        = string
+  default     = null
+}
+
+variable "function_settings" {
+  description = "Per-function overrides of memory (MB), timeout (s) and reserved concurrency, keyed by function: api, monitor, scheduler, executor, completion."
+  type = map(object({
+    memory_size                    = optional(number)
+    timeout                        = optional(number)
+    reserved_concurrent_executions = optional(number)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.function_settings) : contains(["api", "monitor", "scheduler", "executor", "completion"], k)])
+    error_message = "function_settings keys must be api, monitor, scheduler, executor or completion."
+  }
+
+  validation {
+    condition = alltrue([for s in values(var.function_settings) : (
+      (s.memory_size == null || try(s.memory_size >= 128 && s.memory_size <= 10240, false)) &&
+      (s.timeout == null || try(s.timeout >= 1 && s.timeout <= 900, false)) &&
+      (s.reserved_concurrent_executions == null || try(s.reserved_concurrent_executions >= -1, false))
+    )])
+    error_message = "memory_size must be 128-10240 MB, timeout 1-900 s and reserved_concurrent_executions -1 or more."
+  }
+}
+
+variable "log_level" {
+  description = "Log level of the functions (Powertools)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of every CloudWatch log group the module creates."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "vpc_config" {
+  description = "Subnets (in the home Region) and security groups to attach the functions to a VPC. They need a route to the carbon-data APIs and to AWS endpoints (NAT or VPC endpoints). Null runs them outside any VPC."
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.vpc_config == null || try(length(var.vpc_config.subnet_ids) > 0 && length(var.vpc_config.security_group_ids) > 0, false)
+    error_message = "vpc_config needs at least one subnet and one security group."
+  }
+}
+
+################################################################################
+# Encryption, API, observability
+################################################################################
+
+variable "kms_key_arn" {
+  description = "Customer managed KMS key (home Region) for the tables, log groups, queues, alarm topic and function environments. Its key policy must allow CloudWatch Logs and CloudWatch alarms. Null uses AWS owned or AWS managed keys."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Whether the DynamoDB tables refuse deletion."
+  type        = bool
+  default     = true
+}
+
+variable "api_type" {
+  description = "How the submit API is exposed, always with AWS_IAM (SigV4) auth: `http_api` (API Gateway HTTP API), `function_url` (Lambda function URL) or `none`."
+  type        = string
+  default     = "http_api"
+
+  validation {
+    condition     = contains(["http_api", "function_url", "none"], var.api_type)
+    error_message = "api_type must be http_api, function_url or none."
+  }
+}
+
+variable "create_alarms" {
+  description = "Whether to create CloudWatch alarms (function errors, dead-letter messages). They notify the alarm topic."
+  type        = bool
+  default     = true
+}
+
+variable "create_alarm_topic" {
+  description = "Whether to create an SNS topic for the alarms. Ignored when alarm_topic_arn is set."
+  type        = bool
+  default     = false
+}
+
+variable "alarm_topic_arn" {
+  description = "ARN of an existing SNS topic the alarms notify."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "create_dashboard" {
+  description = "Whether to create the CloudWatch dashboard."
+  type        = bool
+  default     = true
+}

@@ -1,4 +1,4 @@
-"""``make bench``: placement throughput/latency/memory and forecast quality; writes build/bench.json.
+"""``make bench``: placement speed and memory, and forecast quality; writes build/bench.json.
 
 Throughput: a batch of 10,000 workloads over 25 regions x 72 h at 5-minute resolution (combined
 strategy), single-decision p50/p99 latency and peak memory, plus the same decision written in plain

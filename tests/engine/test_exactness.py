@@ -1,8 +1,8 @@
 """With a perfect forecast, time_shift, location_shift and combined return the true optimum.
 
 The brute force below shares no code with the engine: it integrates the step series directly, for
-every start on a one-minute grid. Signals here have integer-minute breakpoints and integer values and
-durations, so every breakpoint the engine considers lies on that grid and the sums are exact.
+every start on a one-minute grid. Signals here have integer-minute breakpoints, integer values and
+integer durations, so every breakpoint the engine considers lies on that grid and sums are exact.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reading the CLI's input files, with errors that name the file, the line or field, and the problem.
+"""Reading the CLI's input files; errors name the file, the line or field, and the problem.
 
 Signals CSV, either shape:
 - wide: ``datetime,<region>,<region>...`` (one column per region);
@@ -48,7 +48,8 @@ def read_signals(
     if len(rows) < 2:
         raise InputError(f"{path}: needs a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
-    points = (_long_points if LONG_COLUMNS <= set(header) else _wide_points)(path, header, rows)
+    reader = _long_points if set(header) >= LONG_COLUMNS else _wide_points
+    points = reader(path, header, rows)
     signals = []
     for region, series in points.items():
         signals.append(_signal(path, region, series, signal_type, source, max_gap_minutes))

@@ -27,7 +27,7 @@ def estimate_power_watts(
     gpu_type: str = DEFAULT_GPU,
     utilization: float = DEFAULT_UTILIZATION,
 ) -> float:
-    """Average facility power (W, PUE included) of a job using these resources at ``utilization``."""
+    """Average facility power in watts (PUE included) of these resources at ``utilization``."""
     if min(vcpus, memory_gb, gpus) < 0:
         raise ValueError("vcpus, memory_gb and gpus must not be negative")
     if not 0.0 <= utilization <= 1.0:

@@ -26,7 +26,7 @@ class Segment:
 
 @dataclass(frozen=True)
 class Placement:
-    """The decision for one workload. ``emissions_g`` is expected on the signals it was made with."""
+    """The decision for one workload; ``emissions_g`` is expected on the signals it used."""
 
     workload_id: str
     strategy: str

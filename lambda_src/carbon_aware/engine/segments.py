@@ -26,7 +26,7 @@ EPS = 1e-9
 
 @dataclass(frozen=True)
 class SegmentPlan:
-    """Segments found by the programme: their emissions and the objective (emissions + penalties)."""
+    """Segments found by the programme, their emissions, and the objective (plus penalties)."""
 
     segments: tuple[Segment, ...]
     emissions_g: float

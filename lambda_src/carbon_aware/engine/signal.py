@@ -1,8 +1,8 @@
 """Carbon-intensity signals: per-region step series of gCO2eq/kWh.
 
-A :class:`Signal` holds points ``(t_i, v_i)``; value ``v_i`` holds on ``[t_i, t_{i+1})`` and the last
-one until ``end``. Spacing may be irregular (5-minute to hourly and mixed). Times are POSIX seconds
-(float) inside the engine; :mod:`carbon_aware.engine.timeutil` converts at the edges.
+A :class:`Signal` holds points ``(t_i, v_i)``; value ``v_i`` holds on ``[t_i, t_{i+1})`` and the
+last one until ``end``. Spacing may be irregular (5-minute to hourly and mixed). Times are POSIX
+seconds (float) inside the engine; :mod:`carbon_aware.engine.timeutil` converts at the edges.
 """
 
 from __future__ import annotations

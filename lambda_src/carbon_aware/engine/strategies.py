@@ -9,8 +9,9 @@
   saved (against starting now) per hour of completion time (delay + duration); start now when no
   delay saves anything. Wins most of the saving of ``time_shift`` while waiting far less.
 - ``carbon_first`` / ``balanced`` / ``cost_first``: minimise ``w_carbon * carbon + w_cost * cost``
-  over every (region, start), as one uninterrupted run. Both terms are either min-max normalised over the candidates or, with a
-  ``carbon_price_usd_per_tonne``, both in dollars. Default weights 0.8/0.2, 0.5/0.5 and 0.2/0.8.
+  over every (region, start), as one uninterrupted run. Both terms are either min-max normalised
+  over the candidates or, with a ``carbon_price_usd_per_tonne``, both in dollars. Default weights
+  0.8/0.2, 0.5/0.5 and 0.2/0.8.
   Optional constraints: ``max_carbon`` (mean gCO2e/kWh over the run) and ``max_cost`` (USD/hour).
   A region without a known price counts as the most expensive, and is excluded under ``max_cost``.
 - ``follow_the_sun``: for interruptible work, a dynamic programme chooses segments over

@@ -1,9 +1,10 @@
 """Exact search over uninterrupted runs: every (region, start) worth considering, vectorised.
 
-For a step signal the cumulative integral ``F`` is piecewise linear with breakpoints at the signal's
-points, so ``f(s) = F(s + d) - F(s)`` is piecewise linear with breakpoints at ``t_i`` and ``t_i - d``.
-Its minimum (and maximum) over ``[earliest, latest]`` therefore lies at one of those breakpoints or at
-an end of the interval. Evaluating exactly that candidate set gives the true optimum.
+For a step signal the cumulative integral ``F`` is piecewise linear with breakpoints at the
+signal's points, so ``f(s) = F(s + d) - F(s)`` is piecewise linear with breakpoints at ``t_i`` and
+``t_i - d``. Its minimum (and maximum) over ``[earliest, latest]`` therefore lies at one of those
+breakpoints or at an end of the interval. Evaluating exactly that candidate set gives the true
+optimum.
 """
 
 from __future__ import annotations

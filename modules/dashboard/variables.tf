@@ -1,0 +1,39 @@
+variable "create" {
+  description = "Whether to create the dashboard."
+  type        = bool
+  default     = true
+}
+
+variable "region" {
+  description = "AWS Region of the dashboard and of the metrics it shows."
+  type        = string
+}
+
+variable "dashboard_name" {
+  description = "Name of the CloudWatch dashboard."
+  type        = string
+}
+
+variable "function_names" {
+  description = "Lambda functions whose invocations, errors and duration are shown."
+  type        = list(string)
+  default     = []
+}
+
+variable "table_names" {
+  description = "DynamoDB tables whose consumed capacity and throttles are shown."
+  type        = list(string)
+  default     = []
+}
+
+variable "queue_names" {
+  description = "SQS dead-letter queues whose visible messages are shown."
+  type        = list(string)
+  default     = []
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the handlers' own metrics (Powertools EMF)."
+  type        = string
+  default     = "CarbonAware"
+}

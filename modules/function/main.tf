@@ -1,0 +1,204 @@
+locals {
+  # What every function needs besides its own statements: its log stream, X-Ray segments, and,
+  # when configured, its VPC interfaces, its KMS key and its dead-letter queue.
+  base_statements = concat(
+    [
+      {
+        Sid      = "Logs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = ["${try(aws_cloudwatch_log_group.this[0].arn, "")}:*"]
+      },
+      {
+        # X-Ray trace submission has no resource-level permissions.
+        Sid      = "Tracing"
+        Effect   = "Allow"
+        Action   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+        Resource = ["*"]
+      },
+    ],
+    var.vpc_config == null ? [] : [{
+      # Lambda manages the function's network interfaces; these actions have no resource scoping.
+      Sid    = "VpcNetworkInterfaces"
+      Effect = "Allow"
+      Action = [
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:CreateNetworkInterface",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:UnassignPrivateIpAddresses",
+      ]
+      Resource = ["*"]
+    }],
+    var.kms_key_arn == null ? [] : [{
+      Sid      = "Kms"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      Resource = [var.kms_key_arn]
+    }],
+    !var.attach_dead_letter_queue ? [] : [{
+      Sid      = "DeadLetterQueue"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = [var.dead_letter_target_arn]
+    }],
+  )
+
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = concat(local.base_statements, var.policy_statements)
+  })
+
+  # Alarms on anything above zero over five minutes: errors, and failed events waiting in the
+  # dead-letter queue.
+  alarms = merge(
+    !var.create_alarms ? {} : {
+      errors = {
+        description = "${var.function_name} reported errors."
+        namespace   = "AWS/Lambda"
+        metric_name = "Errors"
+        dimensions  = { FunctionName = var.function_name }
+        statistic   = "Sum"
+      }
+    },
+    !(var.create_alarms && var.attach_dead_letter_queue) ? {} : {
+      dead-letters = {
+        description = "Failed ${var.function_name} events wait in ${var.dead_letter_queue_name}."
+        namespace   = "AWS/SQS"
+        metric_name = "ApproximateNumberOfMessagesVisible"
+        dimensions  = { QueueName = var.dead_letter_queue_name }
+        statistic   = "Maximum"
+      }
+    },
+  )
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  count = var.create ? 1 : 0
+
+  #checkov:skip=CKV_AWS_158:Encrypted with the CloudWatch Logs service key by default; var.kms_key_arn switches to a customer managed key.
+  #checkov:skip=CKV_AWS_338:Retention is var.log_retention_in_days (default 30 days, to bound cost); raise it where policy requires a year.
+  region            = var.region
+  name              = "/aws/lambda/${var.function_name}"
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+resource "aws_iam_role" "this" {
+  count = var.create ? 1 : 0
+
+  name = var.function_name
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "lambda.amazonaws.com" }
+    }]
+  })
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "this" {
+  count = var.create ? 1 : 0
+
+  name   = var.function_name
+  role   = aws_iam_role.this[0].id
+  policy = local.policy
+}
+
+resource "aws_lambda_function" "this" {
+  count = var.create ? 1 : 0
+
+  #checkov:skip=CKV_AWS_272:Code signing needs a Signer profile per estate; the bundle is built reproducibly and its sha256 is published beside it.
+  #checkov:skip=CKV_AWS_117:VPC attachment is an option (var.vpc_config); the functions call public carbon-data APIs and AWS endpoints only.
+  #checkov:skip=CKV_AWS_173:Environment variables hold names and ARNs only, never secrets; they use the Lambda service key unless var.kms_key_arn is set.
+  #checkov:skip=CKV_AWS_116:Only asynchronously invoked functions get a dead-letter queue (attach_dead_letter_queue); the API function is invoked synchronously.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is an option per function (function_settings); reserving by default would take from the account's shared pool.
+  region        = var.region
+  function_name = var.function_name
+  description   = var.description
+  role          = aws_iam_role.this[0].arn
+  handler       = var.handler
+  runtime       = var.runtime
+  architectures = [var.architecture]
+
+  filename         = var.filename
+  source_code_hash = var.source_code_hash
+
+  memory_size                    = var.memory_size
+  timeout                        = var.timeout
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+  kms_key_arn                    = var.kms_key_arn
+
+  environment {
+    variables = var.environment_variables
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.this[0].name
+  }
+
+  dynamic "dead_letter_config" {
+    for_each = var.attach_dead_letter_queue ? [var.dead_letter_target_arn] : []
+    content {
+      target_arn = dead_letter_config.value
+    }
+  }
+
+  dynamic "vpc_config" {
+    for_each = var.vpc_config == null ? [] : [var.vpc_config]
+    content {
+      subnet_ids         = vpc_config.value.subnet_ids
+      security_group_ids = vpc_config.value.security_group_ids
+    }
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = fileexists(var.filename)
+      error_message = "Lambda bundle ${var.filename} does not exist: build it with `make build` (or set lambda_zip_path)."
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.this]
+}
+
+resource "aws_lambda_function_event_invoke_config" "this" {
+  count = var.create && var.attach_dead_letter_queue ? 1 : 0
+
+  region                 = var.region
+  function_name          = aws_lambda_function.this[0].function_name
+  maximum_retry_attempts = var.maximum_retry_attempts
+}
+
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = var.create ? local.alarms : {}
+
+  region              = var.region
+  alarm_name          = "${var.function_name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric_name
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+
+  tags = var.tags
+}

@@ -1,0 +1,34 @@
+# One Region's execution side. The control plane starts work here through the executor; this stack
+# carries the outcome back: target state changes (ECS tasks, Batch jobs, Step Functions executions)
+# go from this Region's default bus to the control event bus in the home Region.
+# Per-Region capacity (Spot Auto Scaling groups) belongs here too.
+
+resource "aws_cloudwatch_event_rule" "target_state" {
+  count = var.create ? 1 : 0
+
+  region        = var.region
+  name          = "${var.name}-target-state"
+  description   = "Forwards state changes of carbon-aware workloads to the control plane."
+  event_pattern = var.target_state_event_pattern
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "target_state" {
+  count = var.create ? 1 : 0
+
+  region    = var.region
+  rule      = aws_cloudwatch_event_rule.target_state[0].name
+  target_id = "control-plane"
+  arn       = var.control_event_bus_arn
+  role_arn  = var.event_forwarder_role_arn
+}
+
+resource "aws_cloudwatch_event_bus" "runner" {
+  count = var.create && var.create_runner_event_bus ? 1 : 0
+
+  region = var.region
+  name   = "${var.name}-runners"
+
+  tags = var.tags
+}

@@ -1,0 +1,226 @@
+# Plans and mock-applies the root module (offline: mock_provider "aws") and checks the properties
+# the issue promises. Run from the repository root: terraform test -test-directory=tests/terraform
+
+mock_provider "aws" {}
+
+variables {
+  name        = "ca-test"
+  regions     = ["eu-west-1", "us-west-2"]
+  home_region = "eu-west-1"
+}
+
+run "two_regions" {
+  command = apply
+
+  assert {
+    condition     = toset(keys(module.regional)) == toset(["eu-west-1", "us-west-2"])
+    error_message = "one regional stack per listed Region"
+  }
+
+  assert {
+    condition     = alltrue([for r, m in module.regional : m.region == r && m.runner_event_bus_arn != null && m.target_state_rule_arn != null])
+    error_message = "each regional stack lives in its own Region and forwards target state changes"
+  }
+
+  assert {
+    condition = alltrue([for t in aws_dynamodb_table.this : (
+      t.region == "eu-west-1" && t.billing_mode == "PAY_PER_REQUEST" && t.ttl[0].enabled &&
+      t.point_in_time_recovery[0].enabled && t.server_side_encryption[0].enabled
+    )])
+    error_message = "tables: home Region, on-demand, TTL, PITR and SSE on"
+  }
+
+  assert {
+    condition     = one(aws_dynamodb_table.this["workloads"].global_secondary_index).name == "due"
+    error_message = "workloads table has the due index"
+  }
+
+  assert {
+    condition     = alltrue([for m in module.function : m.architectures == tolist(["arm64"]) && m.log_group_retention_in_days == 30])
+    error_message = "functions are arm64 with log retention set"
+  }
+
+  assert {
+    condition     = length(module.function) == 5 && alltrue([for m in module.function : startswith(m.function_name, "ca-test-")])
+    error_message = "five functions, named after var.name"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for p in concat([for m in module.function : m.role_policy], [for p in aws_iam_role_policy.service : p.policy]) : [
+        for s in jsondecode(p).Statement : [for a in s.Action : !strcontains(a, "*")]
+      ]
+    ]))
+    error_message = "no IAM action contains a wildcard"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for m in module.function : [
+        for s in jsondecode(m.role_policy).Statement : contains(s.Resource, "*") == contains(["Tracing", "VpcNetworkInterfaces"], s.Sid)
+      ]
+    ]))
+    error_message = "only X-Ray and VPC interface actions (which have no resource scoping) use Resource *"
+  }
+
+  assert {
+    condition     = [for s in jsondecode(module.function["executor"].role_policy).Statement : s.Sid if !contains(["Logs", "Tracing", "DeadLetterQueue"], s.Sid)] == ["Workloads", "EventTargets"]
+    error_message = "without an allow-list the executor may only update workloads and reach the module's runner buses"
+  }
+
+  assert {
+    condition     = alltrue([for r in aws_apigatewayv2_route.this : r.authorization_type == "AWS_IAM"]) && length(aws_apigatewayv2_route.this) == 4
+    error_message = "every API route requires AWS_IAM auth"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.periodic["monitor"].schedule_expression == "rate(15 minutes)" && aws_cloudwatch_event_rule.periodic["sweeper"].schedule_expression == "rate(5 minutes)"
+    error_message = "monitor and sweeper run on their intervals"
+  }
+
+  assert {
+    condition     = alltrue([for q in aws_sqs_queue.dlq : q.sqs_managed_sse_enabled]) && length(aws_sqs_queue.dlq) == 4
+    error_message = "dead-letter queues for the four asynchronous functions, encrypted"
+  }
+
+  assert {
+    condition     = output.dashboard_url == "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=ca-test"
+    error_message = "dashboard URL"
+  }
+}
+
+run "allow_list_and_options" {
+  command = apply
+
+  variables {
+    regions         = ["us-east-1"]
+    home_region     = null
+    architecture    = "x86_64"
+    lambda_zip_path = "dist/carbon-aware-lambda-arm64.zip" # any existing file: plans do not inspect it
+    api_type        = "function_url"
+    kms_key_arn     = "arn:aws:kms:us-east-1:111122223333:key/0000-1111"
+    provider_credentials = {
+      electricitymaps = { secret_arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:em-AbCdEf" }
+      watttime        = { ssm_parameter_arn = "arn:aws:ssm:us-east-1:111122223333:parameter/watttime" }
+    }
+    execution_targets = {
+      ecs_cluster_arns         = ["arn:aws:ecs:us-east-1:111122223333:cluster/jobs"]
+      ecs_task_definition_arns = ["arn:aws:ecs:us-east-1:111122223333:task-definition/etl:*"]
+      pass_role_arns           = ["arn:aws:iam::111122223333:role/etl"]
+      state_machine_arns       = ["arn:aws:states:us-east-1:111122223333:stateMachine:train"]
+    }
+    function_settings = { scheduler = { memory_size = 2048, reserved_concurrent_executions = 2 } }
+  }
+
+  assert {
+    condition     = output.home_region == "us-east-1" && alltrue([for m in module.function : m.architectures == tolist(["x86_64"])])
+    error_message = "home Region defaults to the first Region; architecture is configurable"
+  }
+
+  assert {
+    condition = {
+      for s in jsondecode(module.function["executor"].role_policy).Statement : s.Sid => s.Resource
+      if contains(["EcsTargets", "PassTargetRoles", "StepFunctionsTargets"], s.Sid)
+      } == {
+      EcsTargets           = ["arn:aws:ecs:us-east-1:111122223333:task-definition/etl:*"]
+      PassTargetRoles      = ["arn:aws:iam::111122223333:role/etl"]
+      StepFunctionsTargets = ["arn:aws:states:us-east-1:111122223333:stateMachine:train"]
+    }
+    error_message = "the executor's permissions match the allow-list"
+  }
+
+  assert {
+    condition = alltrue([for f in ["executor", "scheduler"] : length([
+      for s in jsondecode(module.function[f].role_policy).Statement : s if contains(["EcsTargets", "PassTargetRoles", "StepFunctionsTargets"], s.Sid)
+    ]) == 3])
+    error_message = "the scheduler's sweeper may start the same targets as the executor"
+  }
+
+  assert {
+    condition = {
+      for s in jsondecode(module.function["monitor"].role_policy).Statement : s.Sid => s.Action[0]
+      if contains(["ProviderSecrets", "ProviderParameters"], s.Sid)
+    } == { ProviderSecrets = "secretsmanager:GetSecretValue", ProviderParameters = "ssm:GetParameter" }
+    error_message = "the monitor may read exactly the referenced provider credentials"
+  }
+
+  assert {
+    condition     = length(aws_lambda_function_url.api) == 1 && aws_lambda_function_url.api[0].authorization_type == "AWS_IAM" && length(aws_apigatewayv2_api.this) == 0
+    error_message = "function URL with AWS_IAM auth instead of the HTTP API"
+  }
+
+  assert {
+    condition     = alltrue([for t in aws_dynamodb_table.this : t.server_side_encryption[0].kms_key_arn == "arn:aws:kms:us-east-1:111122223333:key/0000-1111"])
+    error_message = "tables use the customer managed key"
+  }
+}
+
+run "rejects_empty_regions" {
+  command = plan
+  variables { regions = [] }
+  expect_failures = [var.regions]
+}
+
+run "rejects_malformed_region" {
+  command = plan
+  variables { regions = ["eu-west-1", "Europe"] }
+  expect_failures = [var.regions]
+}
+
+run "rejects_duplicate_region" {
+  command = plan
+  variables { regions = ["eu-west-1", "eu-west-1"] }
+  expect_failures = [var.regions]
+}
+
+run "rejects_fast_refresh" {
+  command = plan
+  variables { refresh_interval_minutes = 4 }
+  expect_failures = [var.refresh_interval_minutes]
+}
+
+run "rejects_slow_refresh" {
+  command = plan
+  variables { refresh_interval_minutes = 61 }
+  expect_failures = [var.refresh_interval_minutes]
+}
+
+run "rejects_unknown_strategy" {
+  command = plan
+  variables { strategy = "greenest" }
+  expect_failures = [var.strategy]
+}
+
+run "rejects_weights_not_summing_to_one" {
+  command = plan
+  variables { strategy_weights = { carbon = 0.7, cost = 0.2 } }
+  expect_failures = [var.strategy_weights]
+}
+
+run "rejects_non_positive_thresholds" {
+  command = plan
+  variables {
+    max_carbon_intensity     = 0
+    replan_threshold_percent = -1
+  }
+  expect_failures = [var.max_carbon_intensity, var.replan_threshold_percent]
+}
+
+run "rejects_ambiguous_credentials" {
+  command = plan
+  variables {
+    provider_credentials = {
+      watttime = {
+        secret_arn        = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:wt-AbCdEf"
+        ssm_parameter_arn = "arn:aws:ssm:eu-west-1:111122223333:parameter/watttime"
+      }
+    }
+  }
+  expect_failures = [var.provider_credentials]
+}
+
+run "rejects_wildcard_target" {
+  command = plan
+  variables { execution_targets = { lambda_function_arns = ["arn:aws:lambda:eu-west-1:111122223333:function:*"] } }
+  expect_failures = [var.execution_targets]
+}
