@@ -1,0 +1,129 @@
+"""The monitor: refresh the carbon cache for every configured region and report what it did.
+
+One run plans deduplicated zone targets, lets :func:`carbon_aware.signals.refresh.refresh` fetch
+what is due through the fallback chain, then reads each region's current value back from the
+cache (what readers will see) and emits metrics: intensity per region, provider used, fallbacks
+taken, provider errors and provider calls. With every live provider failing the chain still ends
+in a labelled estimate, so every region gets a value.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from carbon_aware.engine.timeutil import iso
+from carbon_aware.runtime.monitor_config import MonitorSettings
+from carbon_aware.signals.cache import SignalCache
+from carbon_aware.signals.catalog import Catalog, load_catalog
+from carbon_aware.signals.chain import Provenance
+from carbon_aware.signals.clock import Clock
+from carbon_aware.signals.profiles import profile_signal
+from carbon_aware.signals.reader import CarbonReader, Current
+from carbon_aware.signals.refresh import ZoneResult, refresh
+from carbon_aware.signals.secrets import SecretResolver
+from carbon_aware.signals.settings import Providers, build_providers
+from carbon_aware.signals.targets import Target, plan_targets
+
+Emit = Callable[[str, float, dict[str, str]], None]
+
+
+@dataclass
+class Monitor:
+    """Long-lived per Lambda container: token caches, buckets and breakers survive warm runs."""
+
+    settings: MonitorSettings
+    cache: SignalCache
+    providers: Providers
+    reader: CarbonReader
+    targets: list[Target]
+    clock: Clock
+
+    @classmethod
+    def build(
+        cls,
+        settings: MonitorSettings,
+        *,
+        dynamodb: Any,
+        secrets: SecretResolver,
+        clock: Clock,
+        catalog: Catalog | None = None,
+    ) -> Monitor:
+        """Wire the cache, the provider chain and the targets."""
+        catalog = catalog or load_catalog()
+        cache = SignalCache(
+            dynamodb,
+            settings.table,
+            observation_ttl=settings.observation_ttl,
+            forecast_ttl=settings.forecast_ttl,
+        )
+        providers = build_providers(
+            settings.provider_settings(secrets), clock=clock, observations=cache.observations
+        )
+        reader = CarbonReader(cache, catalog, clock, signal_type=settings.signal_type)
+        targets = plan_targets(settings.regions, catalog, settings.signal_type)
+        return cls(settings, cache, providers, reader, targets, clock)
+
+    def run(self, emit: Emit) -> dict[str, Any]:
+        """One refresh; ``emit(metric, value, dimensions)`` receives the metrics."""
+        calls = self.providers.calls
+        results = refresh(
+            self.targets,
+            chain=self.providers.chain,
+            cache=self.cache,
+            clock=self.clock,
+            policy=self.settings.policy,
+        )
+        regions = []
+        used: Counter[str] = Counter()
+        for result in results:
+            for region in result.target.regions:
+                current = self._current(region, result)
+                used[current.provenance.provider] += 1
+                emit("CarbonIntensity", current.value, {"Region": region})
+                regions.append(_row(current))
+        errors: Counter[str] = Counter(a.provider for r in results for a in r.attempts if a.live)
+        for provider, count in sorted(used.items()):
+            emit("ProviderUsed", count, {"Provider": provider})
+        for provider, count in sorted(errors.items()):
+            emit("ProviderErrors", count, {"Provider": provider})
+        fallbacks = sum(len(r.attempts) for r in results)
+        emit("FallbacksTaken", fallbacks, {})
+        emit("ProviderCalls", self.providers.calls - calls, {})
+        return {
+            "regions": regions,
+            "zones": len(results),
+            "refreshed": sum(1 for r in results if r.action),
+            "provider_calls": self.providers.calls - calls,
+            "fallbacks": fallbacks,
+            "errors": [f"{r.target.key}: {r.error}" for r in results if r.error],
+        }
+
+    def _current(self, region: str, result: ZoneResult) -> Current:
+        """The cached value readers see; what this run fetched if the cache cannot be read."""
+        try:
+            return self.reader.current(region)
+        except (BotoCoreError, ClientError):
+            now = self.clock.now()
+            answer = result.answer
+            if answer is not None and answer.signal.start <= now < answer.signal.end:
+                value = answer.signal.value_at(now)
+                return Current(region, result.target.zone, value, now, answer.provenance, True)
+            estimate = profile_signal(region, now, now + 3600.0)
+            provenance = Provenance(estimate.source, str(estimate.signal_type), True, now)
+            return Current(region, result.target.zone, estimate.values[0], now, provenance, True)
+
+
+def _row(current: Current) -> dict[str, Any]:
+    return {
+        "region": current.region,
+        "zone": current.zone,
+        "carbon_intensity": round(current.value, 3),
+        "datetime": iso(current.at),
+        "stale": current.stale,
+        **current.provenance.to_dict(),
+    }

@@ -1,0 +1,1 @@
+"""Carbon-data providers: live APIs (Electricity Maps, WattTime, UK NESO) and local estimators."""

@@ -1,0 +1,81 @@
+"""Local estimators, the chain's last links: they never call the network and are always flagged.
+
+- ``history``: the engine's history forecaster over our own cached observations of the zone.
+- ``profile``: the built-in regional profile (or the catalog's static factor), ``average`` only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from carbon_aware.engine.signal import Signal, SignalType
+from carbon_aware.signals.errors import NoData
+from carbon_aware.signals.profiles import profile_signal
+from carbon_aware.signals.providers.base import HOUR
+from carbon_aware.signals.targets import Target
+
+ObservationSource = Callable[[str, SignalType, float, float], Signal | None]
+
+
+class _Estimator:
+    """Answers every target with forecasts only."""
+
+    name: str
+    live = False
+
+    def supports(self, target: Target) -> bool:
+        """Any target."""
+        return True
+
+    def latest(self, target: Target, now: float) -> Signal:
+        """Estimators have no observations."""
+        raise NoData(self.name, "an estimator has no observations")
+
+    def history(self, target: Target, start: float, end: float) -> Signal:
+        """Estimators have no history of their own."""
+        raise NoData(self.name, "an estimator has no history")
+
+
+class HistoryForecaster(_Estimator):
+    """Forecasts a zone from its cached observations (``observations(zone, type, a, b)``)."""
+
+    name = "history"
+
+    def __init__(
+        self,
+        observations: ObservationSource,
+        *,
+        lookback: float = 14 * 24 * HOUR,
+        min_history: float = 24 * HOUR,
+        method: str = "history",
+    ) -> None:
+        self.observations = observations
+        self.lookback = lookback
+        self.min_history = min_history
+        self.method = method
+
+    def forecast(self, target: Target, now: float, horizon: float) -> Signal:
+        """The engine's forecast from the cached observations before ``now``."""
+        past = self.observations(target.zone, target.signal_type, now - self.lookback, now)
+        span = 0.0 if past is None else min(past.end, now) - past.start
+        if past is None or span < self.min_history:
+            raise NoData(
+                self.name,
+                f"{span / HOUR:.1f} h of cached history, needs {self.min_history / HOUR:.0f} h",
+            )
+        from carbon_aware.engine.forecast import get_forecaster
+
+        predicted = get_forecaster(self.method).forecast(past, issued_at=now, horizon=horizon)
+        return dataclasses.replace(predicted, region=target.zone, source=self.name, estimated=True)
+
+
+class BuiltinProfile(_Estimator):
+    """The built-in profile of the target's first region; always answers (average, estimated)."""
+
+    name = "profile"
+
+    def forecast(self, target: Target, now: float, horizon: float) -> Signal:
+        """The profile (or static factor) over ``[now, now + horizon)``."""
+        estimate = profile_signal(target.region, now, now + horizon)
+        return dataclasses.replace(estimate, region=target.zone)

@@ -1,0 +1,66 @@
+"""Shared fixtures: a fake clock, fake provider APIs on 127.0.0.1, and in-process moto.
+
+Having this file here puts ``tests/`` on ``sys.path``, so tests import the doubles as ``fakes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from carbon_aware.signals.cache import create_table
+from fakes.aws import SIGNALS_TABLE
+from fakes.clock import FakeClock
+from fakes.providers import ElectricityMapsApp, NesoApp, WattTimeApp
+from fakes.server import FakeServer
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def em_server(clock: FakeClock, loopback: None) -> Iterator[FakeServer]:
+    with FakeServer(ElectricityMapsApp(clock), clock.now) as server:
+        yield server
+
+
+@pytest.fixture
+def wt_server(clock: FakeClock, loopback: None) -> Iterator[FakeServer]:
+    with FakeServer(WattTimeApp(clock), clock.now) as server:
+        yield server
+
+
+@pytest.fixture
+def neso_server(clock: FakeClock, loopback: None) -> Iterator[FakeServer]:
+    with FakeServer(NesoApp(clock), clock.now) as server:
+        yield server
+
+
+@pytest.fixture
+def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def dynamodb(moto_aws: None) -> object:
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    create_table(client, SIGNALS_TABLE)
+    return client

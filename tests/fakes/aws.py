@@ -1,0 +1,3 @@
+"""Names of the AWS resources the tests create in moto."""
+
+SIGNALS_TABLE = "carbon-signals"

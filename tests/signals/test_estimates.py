@@ -1,0 +1,68 @@
+"""The chain's local estimators: the history forecaster over cached data, the built-in profile."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from carbon_aware.engine.signal import Signal, SignalType
+from carbon_aware.signals.errors import NoData
+from carbon_aware.signals.providers.estimates import BuiltinProfile, HistoryForecaster
+from fakes.chains import target
+from fakes.clock import T0
+
+HOUR = 3600.0
+
+
+def cached(hours: float, signal_type: SignalType = SignalType.AVERAGE):
+    """An observation source holding ``hours`` of hourly history before T0."""
+    times = T0 - hours * HOUR + HOUR * np.arange(int(hours))
+    values = 300 + 50 * np.sin(2 * np.pi * times / 86400)
+    history = Signal.from_points(
+        "Z", times, values, source="electricitymaps", signal_type=signal_type
+    )
+    asked = []
+
+    def observations(zone, kind, start, end):
+        asked.append((zone, kind, start, end))
+        return history.window(max(start, history.start), min(end, history.end))
+
+    return observations, asked
+
+
+def test_history_needs_enough_cached_history():
+    observations, asked = cached(6)
+    with pytest.raises(NoData, match=r"6\.0 h of cached history, needs 24 h"):
+        HistoryForecaster(observations).forecast(target("eu-central-1"), T0, 24 * HOUR)
+    assert asked == [("DE", SignalType.AVERAGE, T0 - 14 * 24 * HOUR, T0)]
+
+
+def test_history_forecast_is_estimated_and_keeps_the_signal_type():
+    pytest.importorskip("carbon_aware.engine.forecast")
+    observations, _ = cached(10 * 24, SignalType.MARGINAL)
+    kind = SignalType.MARGINAL
+    forecast = HistoryForecaster(observations).forecast(target("us-west-1", kind), T0, 24 * HOUR)
+    assert (forecast.source, forecast.estimated, forecast.region) == (
+        "history",
+        True,
+        "CAISO_NORTH",
+    )
+    assert forecast.signal_type is kind
+    assert forecast.covers(T0, T0 + 24 * HOUR)
+
+
+def test_profile_answers_every_region_labelled():
+    estimate = BuiltinProfile().forecast(target("ca-west-1"), T0, 6 * HOUR)
+    assert (estimate.source, estimate.estimated, estimate.region) == (
+        "static-factor",
+        True,
+        "ca-west-1",
+    )
+    profiled = BuiltinProfile().forecast(target("eu-central-1"), T0, 6 * HOUR)
+    assert profiled.source == "profile" and profiled.region == "DE"
+    assert profiled.covers(T0, T0 + 6 * HOUR)
+
+
+def test_estimators_have_no_observations():
+    with pytest.raises(NoData):
+        BuiltinProfile().latest(target("eu-central-1"), T0)
