@@ -80,6 +80,19 @@ locals {
     CARBON_AWARE_HOME_REGION      = local.home_region
     CARBON_AWARE_WORKLOADS_TABLE  = aws_dynamodb_table.this["workloads"].name
     CARBON_AWARE_DEFAULT_STRATEGY = var.strategy
+    CARBON_AWARE_NAME_PREFIX      = var.name
+  }
+
+  # Planning (scheduler) and accounting (completion) read carbon signals from the monitor's cache.
+  signal_reader_environment = {
+    CARBON_AWARE_SIGNALS_TABLE = aws_dynamodb_table.this["signals"].name
+    CARBON_AWARE_SIGNAL_TYPE   = var.signal_type
+  }
+  signal_reader_statement = {
+    Sid      = "SignalsRead"
+    Effect   = "Allow"
+    Action   = ["dynamodb:Query"]
+    Resource = [aws_dynamodb_table.this["signals"].arn]
   }
 
   # What the executor may start: every resource ARN of the allow-list (fnmatch patterns), and
@@ -221,12 +234,12 @@ locals {
     scheduler = {
       description = "Places pending workloads, creates their one-time schedules, re-plans and sweeps."
       handler     = "carbon_aware.runtime.handlers.scheduler.handler"
-      environment = merge(local.workload_environment, local.dispatch_environment, {
+      environment = merge(local.workload_environment, local.dispatch_environment, local.signal_reader_environment, {
         CARBON_AWARE_SCHEDULE_GROUP     = aws_scheduler_schedule_group.this.name
         CARBON_AWARE_SCHEDULER_ROLE_ARN = aws_iam_role.service["schedules"].arn
         CARBON_AWARE_EXECUTOR_ARN       = local.function_arns["executor"]
         CARBON_AWARE_REPLAN_THRESHOLD   = var.replan_threshold_percent / 100
-        # Read by the blended strategies once the runtime supports them (see test_drift.py).
+        # Module-wide defaults of the blended strategies (a workload's own options win).
         CARBON_AWARE_CARBON_WEIGHT            = try(var.strategy_weights.carbon, null)
         CARBON_AWARE_COST_WEIGHT              = try(var.strategy_weights.cost, null)
         CARBON_AWARE_CARBON_PRICE_USD_PER_TON = var.carbon_price_usd_per_tonne
@@ -259,6 +272,7 @@ locals {
           Action   = ["sqs:SendMessage"]
           Resource = [aws_sqs_queue.dlq["executor"].arn]
         },
+        local.signal_reader_statement,
       ], local.dispatch_statements)
     }
 
@@ -277,7 +291,7 @@ locals {
     completion = {
       description = "Records the end, duration, emissions and savings of finished workloads."
       handler     = "carbon_aware.runtime.handlers.completion.handler"
-      environment = local.workload_environment
+      environment = merge(local.workload_environment, local.signal_reader_environment)
       statements = [
         {
           Sid      = "Workloads"
@@ -285,6 +299,7 @@ locals {
           Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
           Resource = [aws_dynamodb_table.this["workloads"].arn]
         },
+        local.signal_reader_statement,
       ]
     }
   }
@@ -296,7 +311,7 @@ locals {
   }
 
   # Target state changes the regional stacks forward to the control plane. The executor names
-  # what it starts with the `name` prefix (ECS startedBy, Batch job name, Step Functions execution).
+  # what it starts with the `name` prefix (carbon_aware.runtime.targets.RunNames).
   target_state_event_pattern = jsonencode({
     "$or" = [
       {

@@ -70,8 +70,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
 
 
 def _clear_caches() -> None:
-    for name in ("client", "settings", "repository", "signal_source"):
-        getattr(wiring, name).cache_clear()
+    wiring.reset()
 
 
 def _create(monkeypatch: pytest.MonkeyPatch) -> AwsEnv:

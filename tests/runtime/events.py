@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from carbon_aware.engine.timeutil import iso
-from carbon_aware.runtime.completion import WORKLOAD_TAG
+from carbon_aware.runtime.targets import WORKLOAD_TAG
 
 
 @dataclass
@@ -75,7 +75,7 @@ def completion(kind: str, workload_id: str, start: float, end: float, ok: bool =
     if kind == "ecs":
         detail = {
             "lastStatus": "STOPPED",
-            "startedBy": workload_id,
+            "startedBy": f"carbon-aware-{workload_id}",
             "containers": [{"exitCode": 0 if ok else 1}],
             "startedAt": iso(start),
             "stoppedAt": iso(end),
@@ -84,7 +84,7 @@ def completion(kind: str, workload_id: str, start: float, end: float, ok: bool =
     if kind == "batch":
         detail = {
             "status": "SUCCEEDED" if ok else "FAILED",
-            "jobName": workload_id,
+            "jobName": f"carbon-aware-{workload_id}",
             "tags": {WORKLOAD_TAG: workload_id},
             "startedAt": int(start * 1000),
             "stoppedAt": int(end * 1000),

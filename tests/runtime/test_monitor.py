@@ -14,6 +14,7 @@ from carbon_aware.runtime import monitor_config as env
 from carbon_aware.runtime import wiring
 from carbon_aware.runtime.config import ConfigError
 from carbon_aware.runtime.handlers import monitor
+from carbon_aware.runtime.monitor import Monitor
 from carbon_aware.runtime.monitor_config import MonitorSettings
 from fakes.aws import SIGNALS_TABLE
 from fakes.clock import FakeClock
@@ -47,11 +48,9 @@ def configured(dynamodb, em_server, wt_server, neso_server, monkeypatch):
         "POWERTOOLS_METRICS_NAMESPACE": "CarbonAwareTest",
     }.items():
         monkeypatch.setenv(name, value)
-    monitor.monitor.cache_clear()
-    wiring.client.cache_clear()
+    wiring.reset()
     yield
-    monitor.monitor.cache_clear()
-    wiring.client.cache_clear()
+    wiring.reset()
 
 
 def metrics_of(stdout: str) -> dict[str, list[tuple[float, dict]]]:
@@ -120,7 +119,7 @@ def test_no_secret_in_any_log_line(configured, em_server, wt_server, monkeypatch
     em_server.script("/v3", Reply(401, {"message": "Invalid authentication token"}))
     monitor.handler({}, Context())
     monkeypatch.setenv(env.SIGNAL_TYPE, "marginal")
-    monitor.monitor.cache_clear()
+    wiring.monitor.cache_clear()
     wt_server.app.tokens.clear()
     monitor.handler({}, Context())
     captured = capsys.readouterr()
@@ -178,7 +177,7 @@ def test_an_unexpected_failure_is_reported_not_raised(configured, monkeypatch):
     def broken(self, emit):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(monitor.Monitor, "run", broken)
+    monkeypatch.setattr(Monitor, "run", broken)
     assert monitor.handler({}, Context()) == {"ok": False, "error": "RuntimeError: disk on fire"}
 
 

@@ -39,7 +39,7 @@ class FakeEcs:
 
     def run_task(self, **kwargs: Any) -> dict:
         with self.lock:
-            self.calls[kwargs["startedBy"]] += 1
+            self.calls[kwargs["startedBy"].removeprefix("carbon-aware-")] += 1
         if self.error is not None:
             raise self.error
         return {"tasks": [{"taskArn": f"arn:aws:ecs:{HOME}:1:task/jobs/{kwargs['startedBy']}"}]}

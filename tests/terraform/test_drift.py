@@ -88,17 +88,6 @@ SETTINGS: dict[str, ModuleType] = {
     "completion": config,
     "monitor": monitor_config,
 }
-# Set by Terraform for settings the runtime does not read yet (blended-strategy weights and
-# constraints); delete an entry once the runtime reads it.
-PENDING_ENV = {
-    "scheduler": {
-        "CARBON_AWARE_CARBON_WEIGHT",
-        "CARBON_AWARE_COST_WEIGHT",
-        "CARBON_AWARE_CARBON_PRICE_USD_PER_TON",
-        "CARBON_AWARE_MAX_CARBON_INTENSITY",
-        "CARBON_AWARE_MAX_COST_PER_HOUR",
-    },
-}
 _ENV_NAME = re.compile(r"\b(?:CARBON_AWARE|POWERTOOLS)_[A-Z0-9_]+\b")
 _ENV_LOCAL = re.compile(r"\blocal\.(\w+_environment)\b")
 
@@ -143,10 +132,7 @@ def required_env(settings: ModuleType) -> set[str]:
 def test_terraform_sets_only_variables_the_function_reads(function):
     ours = {n for n in terraform_env(function) if n.startswith("CARBON_AWARE_")}
     unread = ours - declared_env(SETTINGS[function])
-    assert unread == PENDING_ENV.get(function, set()), (
-        f"{function}: Terraform sets {sorted(unread)} that the runtime does not read "
-        "(or the runtime now reads a PENDING_ENV entry: remove it there)"
-    )
+    assert not unread, f"{function}: Terraform sets {sorted(unread)} that the runtime does not read"
 
 
 @pytest.mark.parametrize("function", sorted(SETTINGS))

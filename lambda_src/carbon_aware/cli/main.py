@@ -11,6 +11,7 @@ from typing import Any
 
 from carbon_aware import __version__
 from carbon_aware.cli.inputs import DEFAULT_MAX_GAP_MINUTES, InputError, read_jobs, read_signals
+from carbon_aware.cli.signals import add_parser as add_signals_parser
 from carbon_aware.engine import STRATEGIES, SignalError, StrategyError, WorkloadError, get_strategy
 from carbon_aware.engine.backtest import run_backtest
 
@@ -73,10 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
     regions.add_argument("--json", action="store_true", help="print JSON")
     regions.set_defaults(handler=_regions)
 
-    demo = sub.add_parser("demo", help="backtest sample jobs on the built-in regional profiles")
+    add_signals_parser(sub)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the whole runtime on a local AWS emulator over simulated days (no AWS, no keys)",
+    )
     demo.add_argument("--output-dir", type=Path, default=Path("build/demo"))
-    demo.add_argument("--days", type=int, default=7, help="simulated days (default 7)")
-    demo.add_argument("--jobs", type=int, default=300, help="sample jobs (default 300)")
+    demo.add_argument("--days", type=int, default=3, help="simulated days (default 3)")
+    demo.add_argument("--workloads", type=int, default=40, help="sample workloads (default 40)")
     demo.set_defaults(handler=_demo)
     return parser
 
@@ -174,9 +180,11 @@ def _regions(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from carbon_aware.cli.demo import run_demo
+    from carbon_aware.cli.localstack import run_local_demo
 
-    report = run_demo(args.output_dir, days=args.days, jobs=args.jobs)
+    if args.days < 1 or args.workloads < 1:
+        raise InputError("--days and --workloads must be at least 1")
+    report = run_local_demo(args.output_dir, days=args.days, workloads=args.workloads)
     print(f"report: {report}")
     return 0
 

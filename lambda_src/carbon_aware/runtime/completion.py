@@ -1,8 +1,8 @@
 """Completion: turn target state-change events into SUCCEEDED/FAILED with final emissions.
 
 Understood events (all via EventBridge, except the Lambda destination record):
-- ``ECS Task State Change`` with ``lastStatus`` STOPPED (workload id in ``startedBy``);
-- ``Batch Job State Change`` SUCCEEDED/FAILED (id in the workload-id tag or the job name);
+- ``ECS Task State Change`` with ``lastStatus`` STOPPED (``startedBy`` is ``<prefix>-<id>``);
+- ``Batch Job State Change`` SUCCEEDED/FAILED (the workload-id tag, or the job name as for ECS);
 - ``Step Functions Execution Status Change`` (id in the execution input);
 - a Lambda on-success/on-failure destination record (id in ``requestPayload``);
 - ``Workload Completed`` from source ``carbon-aware`` sent by custom runners.
@@ -23,9 +23,8 @@ from carbon_aware.runtime.planner import SignalSource
 from carbon_aware.runtime.repository import Conflict, WorkloadRecord, WorkloadRepository
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.submission import workload_of
-from carbon_aware.runtime.targets import EVENT_SOURCE
+from carbon_aware.runtime.targets import EVENT_SOURCE, WORKLOAD_TAG, workload_of_run
 
-WORKLOAD_TAG = "carbon-aware:workload-id"
 SFN_FAILED = {"FAILED", "TIMED_OUT", "ABORTED"}
 
 
@@ -40,19 +39,20 @@ class Finished:
     detail: str
 
 
-def parse_event(event: Mapping[str, Any]) -> Finished | None:
-    """The completion in ``event``, or None for events that are not (yet) a completion."""
+def parse_event(event: Mapping[str, Any], prefix: str) -> Finished | None:
+    """The completion in ``event``, or None for events that are not (yet) ours or a completion."""
     if "requestContext" in event and "requestPayload" in event:
         return _lambda_destination(event)
     detail = event.get("detail") or {}
     kind = event.get("detail-type", "")
     if kind == "ECS Task State Change":
-        if detail.get("lastStatus") != "STOPPED" or not detail.get("startedBy"):
+        wid = workload_of_run(detail.get("startedBy") or "", prefix)
+        if detail.get("lastStatus") != "STOPPED" or wid is None:
             return None
         codes = [c.get("exitCode") for c in detail.get("containers", [])]
         ok = bool(codes) and all(code == 0 for code in codes)
         return Finished(
-            detail["startedBy"],
+            wid,
             ok,
             _iso(detail.get("startedAt")),
             _iso(detail.get("stoppedAt")),
@@ -61,7 +61,8 @@ def parse_event(event: Mapping[str, Any]) -> Finished | None:
     if kind == "Batch Job State Change":
         if detail.get("status") not in ("SUCCEEDED", "FAILED"):
             return None
-        wid = (detail.get("tags") or {}).get(WORKLOAD_TAG) or detail.get("jobName")
+        tags = detail.get("tags") or {}
+        wid = tags.get(WORKLOAD_TAG) or workload_of_run(detail.get("jobName") or "", prefix)
         return Finished(
             wid,
             detail["status"] == "SUCCEEDED",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 WORKLOADS_TABLE = "CARBON_AWARE_WORKLOADS_TABLE"
 IDEMPOTENCY_TABLE = "CARBON_AWARE_IDEMPOTENCY_TABLE"
@@ -24,6 +24,21 @@ SCHEDULER_ARN = "CARBON_AWARE_SCHEDULER_ARN"
 TARGET_ALLOWLIST = "CARBON_AWARE_TARGET_ALLOWLIST"
 DEAD_LETTER_QUEUE_URL = "CARBON_AWARE_DLQ_URL"
 DISPATCH_TIMEOUT = "CARBON_AWARE_DISPATCH_TIMEOUT_SECONDS"
+NAME_PREFIX = "CARBON_AWARE_NAME_PREFIX"
+# The carbon cache: the monitor fills it; planning and accounting read it (runtime.wiring).
+SIGNALS_TABLE = "CARBON_AWARE_SIGNALS_TABLE"
+SIGNAL_TYPE = "CARBON_AWARE_SIGNAL_TYPE"
+CARBON_WEIGHT = "CARBON_AWARE_CARBON_WEIGHT"
+COST_WEIGHT = "CARBON_AWARE_COST_WEIGHT"
+CARBON_PRICE = "CARBON_AWARE_CARBON_PRICE_USD_PER_TON"
+MAX_CARBON = "CARBON_AWARE_MAX_CARBON_INTENSITY"
+MAX_COST = "CARBON_AWARE_MAX_COST_PER_HOUR"
+# Module-wide options of the blended strategies (carbon_first, balanced, cost_first).
+BLEND_OPTIONS = {
+    CARBON_PRICE: "carbon_price_usd_per_tonne",
+    MAX_CARBON: "max_carbon",
+    MAX_COST: "max_cost",
+}
 
 
 class ConfigError(ValueError):
@@ -52,6 +67,13 @@ def number(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def optional_number(environ: Mapping[str, str], name: str) -> float | None:
+    """A positive number, or None when the variable is unset or empty."""
+    if not environ.get(name, "").strip():
+        return None
+    return number(environ, name, 0.0)
+
+
 def names(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated list (at least one entry)."""
     items = tuple(p.strip() for p in required(environ, name).split(",") if p.strip())
@@ -77,6 +99,9 @@ class WorkloadSettings:
     dead_letter_queue_url: str = ""
     dispatch_timeout: float = 900.0
     idempotency_table: str = ""
+    name_prefix: str = "carbon-aware"
+    blend_options: Mapping[str, float] = field(default_factory=dict)
+    carbon_weight: float | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkloadSettings:
@@ -90,6 +115,7 @@ class WorkloadSettings:
         if not isinstance(allowlist, list) or not all(isinstance(a, str) for a in allowlist):
             raise ConfigError(f"environment variable {TARGET_ALLOWLIST} must be a list of ARNs")
         regions = names(env, REGIONS)
+        blend = {option: optional_number(env, name) for name, option in BLEND_OPTIONS.items()}
         return cls(
             workloads_table=required(env, WORKLOADS_TABLE),
             regions=regions,
@@ -104,4 +130,25 @@ class WorkloadSettings:
             dead_letter_queue_url=env.get(DEAD_LETTER_QUEUE_URL, "").strip(),
             dispatch_timeout=number(env, DISPATCH_TIMEOUT, 900.0),
             idempotency_table=env.get(IDEMPOTENCY_TABLE, "").strip(),
+            name_prefix=env.get(NAME_PREFIX, "").strip() or "carbon-aware",
+            blend_options={k: v for k, v in blend.items() if v is not None},
+            carbon_weight=_carbon_weight(env),
         )
+
+
+def _carbon_weight(env: Mapping[str, str]) -> float | None:
+    """The default strategy's carbon weight; with a cost weight too, the two must sum to 1."""
+    carbon, cost = (env.get(n, "").strip() for n in (CARBON_WEIGHT, COST_WEIGHT))
+    if not carbon and not cost:
+        return None
+    try:
+        weights = [float(w) if w else None for w in (carbon, cost)]
+    except ValueError:
+        raise ConfigError(f"{CARBON_WEIGHT} and {COST_WEIGHT} must be numbers") from None
+    if weights[0] is None:
+        weights[0] = 1.0 - weights[1]
+    if not 0.0 <= weights[0] <= 1.0:
+        raise ConfigError(f"environment variable {CARBON_WEIGHT} must be between 0 and 1")
+    if weights[1] is not None and abs(weights[0] + weights[1] - 1.0) > 1e-6:
+        raise ConfigError(f"{CARBON_WEIGHT} and {COST_WEIGHT} must sum to 1")
+    return weights[0]

@@ -21,7 +21,13 @@ from carbon_aware.runtime.config import WorkloadSettings
 from carbon_aware.runtime.repository import Conflict, WorkloadRecord, WorkloadRepository
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.submission import workload_of
-from carbon_aware.runtime.targets import ClientFactory, TargetError, resolve_target, start_target
+from carbon_aware.runtime.targets import (
+    ClientFactory,
+    RunNames,
+    TargetError,
+    resolve_target,
+    start_target,
+)
 
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = 30.0
@@ -96,11 +102,15 @@ class Dispatcher:
         attempts = record.dispatch["attempts"]
         try:
             target = resolve_target(record.spec, region)
+            names = RunNames(
+                self.settings.name_prefix,
+                record.workload_id,
+                decision.get("schedule", record.workload_id),
+            )
             started = start_target(
                 target,
                 region=region,
-                workload_id=record.workload_id,
-                token=decision.get("schedule", record.workload_id),
+                names=names,
                 allowlist=self.settings.target_allowlist,
                 client=self.client,
             )

@@ -13,7 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from carbon_aware.engine.signal import SignalType
-from carbon_aware.runtime.config import REGIONS, ConfigError, names, number, required
+from carbon_aware.runtime.config import (
+    REGIONS,
+    SIGNAL_TYPE,
+    SIGNALS_TABLE,
+    ConfigError,
+    names,
+    number,
+    required,
+)
 from carbon_aware.signals import settings as provider_settings
 from carbon_aware.signals.cache import DAY, DEFAULT_FORECAST_TTL, DEFAULT_OBSERVATION_TTL
 from carbon_aware.signals.catalog import ENV_VAR as REGION_CATALOG
@@ -28,8 +36,6 @@ from carbon_aware.signals.settings import (
     SettingsError,
 )
 
-SIGNALS_TABLE = "CARBON_AWARE_SIGNALS_TABLE"
-SIGNAL_TYPE = "CARBON_AWARE_SIGNAL_TYPE"
 PROVIDER_CHAIN = "CARBON_AWARE_PROVIDER_CHAIN"
 REFRESH_MINUTES = "CARBON_AWARE_REFRESH_MINUTES"
 FORECAST_REFRESH_MINUTES = "CARBON_AWARE_FORECAST_REFRESH_MINUTES"

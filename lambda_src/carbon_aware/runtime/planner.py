@@ -23,6 +23,7 @@ from carbon_aware.runtime.states import State
 from carbon_aware.runtime.submission import SubmissionError, strategy_of, workload_of
 
 MIN_SCHEDULE_LEAD = 60.0
+DISPATCH_MARGIN = 900.0
 REPLAN_LEAD = 300.0
 
 
@@ -53,9 +54,7 @@ class Planner:
             )
         workload = self._workload(record, now)
         signals = self._signals(workload)
-        placement = strategy_of(record.spec, self.settings.default_strategy).place(
-            workload, signals
-        )
+        placement = strategy_of(record.spec, self.settings).place(workload, signals)
         if not placement.placed:
             return self.repo.transition(
                 record, State.FAILED, now=now, reason=f"infeasible: {placement.reason}"
@@ -72,9 +71,7 @@ class Planner:
             return record
         workload = self._workload(record, now)
         signals = self._signals(workload)
-        placement = strategy_of(record.spec, self.settings.default_strategy).place(
-            workload, signals
-        )
+        placement = strategy_of(record.spec, self.settings).place(workload, signals)
         if not placement.placed:
             return record
         segments = [
@@ -93,8 +90,13 @@ class Planner:
         return updated
 
     def _workload(self, record: WorkloadRecord, now: float) -> Workload:
+        """The workload as planned now: not before ``now``, and finishing ``DISPATCH_MARGIN``
+        before its deadline when the slack allows, so a schedule that fires a little late (or a
+        retried dispatch) still meets the deadline."""
         workload = workload_of(record.spec)
-        return dataclasses.replace(workload, earliest_start=max(now, workload.start_after))
+        start = max(now, workload.start_after)
+        deadline = max(workload.deadline - DISPATCH_MARGIN, start + workload.duration)
+        return dataclasses.replace(workload, earliest_start=start, deadline=deadline)
 
     def _signals(self, workload: Workload) -> SignalSet:
         regions = sorted({workload.home_region, *workload.regions})

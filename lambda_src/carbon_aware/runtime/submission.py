@@ -14,11 +14,11 @@ from typing import Any
 import fastjsonschema
 
 from carbon_aware.engine import STRATEGIES, StrategyError, Workload, WorkloadError, get_strategy
-from carbon_aware.engine.strategies import Strategy
+from carbon_aware.engine.strategies import BLEND_WEIGHTS, Strategy
 from carbon_aware.engine.timeutil import iso
+from carbon_aware.runtime.config import WorkloadSettings
 from carbon_aware.runtime.targets import TargetError, validate_target
 
-MAX_ID_LENGTH = 128
 _NUMBER = {"type": "number"}
 _REGION = {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,63}$"}
 
@@ -28,7 +28,7 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["duration_minutes", "deadline", "home_region"],
     "properties": {
-        "id": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"},
+        "id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
         "duration_minutes": {"type": "number", "exclusiveMinimum": 0, "maximum": 10080},
         "deadline": {"type": "string", "minLength": 10, "maxLength": 40},
         "earliest_start": {"type": "string", "minLength": 10, "maxLength": 40},
@@ -92,7 +92,7 @@ def parse_submission(body: object, now: float) -> dict[str, Any]:
         missing = [r for r in workload.regions if r not in spec["targets"]]
         if missing:
             raise SubmissionError(f"targets.{missing[0]}", "no target for an allowed region")
-    strategy_of(spec, "combined")
+    strategy_of(spec)
     return spec
 
 
@@ -114,9 +114,17 @@ def workload_of(spec: Mapping[str, Any]) -> Workload:
     return dataclasses.replace(workload, interruptible=False)
 
 
-def strategy_of(spec: Mapping[str, Any], default: str) -> Strategy:
-    """The workload's strategy with its options."""
+def strategy_of(spec: Mapping[str, Any], settings: WorkloadSettings | None = None) -> Strategy:
+    """The workload's strategy: its own options over the module-wide defaults in ``settings``."""
+    default = settings.default_strategy if settings else "combined"
+    name = spec.get("strategy", default)
+    options: dict[str, float] = {}
+    if settings is not None and name in BLEND_WEIGHTS:
+        options.update(settings.blend_options)
+        if name == settings.default_strategy and settings.carbon_weight is not None:
+            options["carbon_weight"] = settings.carbon_weight
+    options.update(spec.get("strategy_options", {}))
     try:
-        return get_strategy(spec.get("strategy", default), **spec.get("strategy_options", {}))
+        return get_strategy(name, **options)
     except StrategyError as exc:
         raise SubmissionError("strategy_options", str(exc)) from None

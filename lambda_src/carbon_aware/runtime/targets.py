@@ -13,18 +13,22 @@ region. Types and the API each calls:
 | ``eventbridge`` | EventBridge PutEvents to a bus, for custom runners | event id | no |
 
 Every target ARN must match the configured allow-list (``fnmatch`` patterns; the executor's IAM
-policy grants the same resources).
+policy grants the same resources). What is started is named ``<prefix>-<workload id>`` (ECS
+``startedBy``, Batch job name) or ``<prefix>-<digest>`` (Step Functions execution), so the regional
+EventBridge rules forward exactly our runs' state changes to the completion handler.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 TARGET_TYPES = ("lambda", "ecs", "batch", "stepfunctions", "eventbridge")
+WORKLOAD_TAG = "carbon-aware:workload-id"
 EVENT_SOURCE = "carbon-aware"
 TARGET_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "lambda": {"arn": str, "payload": dict},
@@ -110,12 +114,36 @@ def allowed(arns: Sequence[str], allowlist: Sequence[str]) -> bool:
 ClientFactory = Callable[[str, str], Any]
 
 
+@dataclass(frozen=True)
+class RunNames:
+    """How a start is named and made idempotent."""
+
+    prefix: str
+    workload_id: str
+    token: str
+
+    @property
+    def run(self) -> str:
+        """``<prefix>-<workload id>``: ECS startedBy and the Batch job name."""
+        return f"{self.prefix}-{self.workload_id}"
+
+    @property
+    def execution(self) -> str:
+        """A Step Functions execution name: stable per decision, so a retry cannot start twice."""
+        return f"{self.prefix}-{hashlib.sha256(self.token.encode()).hexdigest()[:32]}"[:80]
+
+
+def workload_of_run(name: str, prefix: str) -> str | None:
+    """The workload id in a run name, or None when the name is not ours."""
+    head = f"{prefix}-"
+    return name[len(head) :] if name.startswith(head) and len(name) > len(head) else None
+
+
 def start_target(
     target: Mapping[str, Any],
     *,
     region: str,
-    workload_id: str,
-    token: str,
+    names: RunNames,
     allowlist: Sequence[str],
     client: ClientFactory,
 ) -> Started:
@@ -132,24 +160,28 @@ def start_target(
     if not allowed(resources, allowlist):
         raise TargetError(f"target {', '.join(resources)} is not in the allow-list")
     starter = _STARTERS[kind]
-    return Started(kind, region, starter(target, client, region, workload_id, token))
+    return Started(kind, region, starter(target, client, region, names))
 
 
-def _lambda(t: Mapping[str, Any], client: ClientFactory, region: str, wid: str, token: str) -> str:
-    payload = {**t.get("payload", {}), "workload_id": wid, "dispatch_token": token}
+def _lambda(t: Mapping[str, Any], client: ClientFactory, region: str, names: RunNames) -> str:
+    payload = {
+        **t.get("payload", {}),
+        "workload_id": names.workload_id,
+        "dispatch_token": names.token,
+    }
     response = client("lambda", region).invoke(
         FunctionName=t["arn"], InvocationType="Event", Payload=json.dumps(payload).encode()
     )
-    return response.get("ResponseMetadata", {}).get("RequestId", token)
+    return response.get("ResponseMetadata", {}).get("RequestId", names.token)
 
 
-def _ecs(t: Mapping[str, Any], client: ClientFactory, region: str, wid: str, token: str) -> str:
+def _ecs(t: Mapping[str, Any], client: ClientFactory, region: str, names: RunNames) -> str:
     kwargs: dict[str, Any] = {
         "cluster": t["cluster"],
         "taskDefinition": t["arn"],
-        "startedBy": wid[:36],
-        "clientToken": token[:64],
-        "tags": [{"key": "carbon-aware:workload-id", "value": wid}],
+        "startedBy": names.run,
+        "clientToken": names.token[:64],
+        "tags": [{"key": WORKLOAD_TAG, "value": names.workload_id}],
         "propagateTags": "TASK_DEFINITION",
     }
     provider = "FARGATE_SPOT" if t.get("spot") else "FARGATE"
@@ -172,39 +204,29 @@ def _ecs(t: Mapping[str, Any], client: ClientFactory, region: str, wid: str, tok
     return response["tasks"][0]["taskArn"]
 
 
-def _batch(t: Mapping[str, Any], client: ClientFactory, region: str, wid: str, token: str) -> str:
+def _batch(t: Mapping[str, Any], client: ClientFactory, region: str, names: RunNames) -> str:
     kwargs: dict[str, Any] = {
-        "jobName": _batch_name(wid),
+        "jobName": names.run,
         "jobQueue": t["job_queue"],
         "jobDefinition": t["arn"],
-        "tags": {"carbon-aware:workload-id": wid},
-        "parameters": {**t.get("parameters", {}), "workload_id": wid},
+        "tags": {WORKLOAD_TAG: names.workload_id},
+        "parameters": {**t.get("parameters", {}), "workload_id": names.workload_id},
     }
     if t.get("overrides"):
         kwargs["containerOverrides"] = t["overrides"]
     return client("batch", region).submit_job(**kwargs)["jobId"]
 
 
-def _batch_name(workload_id: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in workload_id)
-    return cleaned[:128] or "workload"
-
-
-def _sfn(t: Mapping[str, Any], client: ClientFactory, region: str, wid: str, token: str) -> str:
+def _sfn(t: Mapping[str, Any], client: ClientFactory, region: str, names: RunNames) -> str:
     response = client("stepfunctions", region).start_execution(
         stateMachineArn=t["arn"],
-        name=execution_name(token),
-        input=json.dumps({**t.get("input", {}), "workload_id": wid}),
+        name=names.execution,
+        input=json.dumps({**t.get("input", {}), "workload_id": names.workload_id}),
     )
     return response["executionArn"]
 
 
-def execution_name(token: str) -> str:
-    """A Step Functions execution name from the dispatch token (80 chars, safe characters)."""
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in token)[:80]
-
-
-def _events(t: Mapping[str, Any], client: ClientFactory, region: str, wid: str, token: str) -> str:
+def _events(t: Mapping[str, Any], client: ClientFactory, region: str, names: RunNames) -> str:
     response = client("events", region).put_events(
         Entries=[
             {
@@ -212,7 +234,11 @@ def _events(t: Mapping[str, Any], client: ClientFactory, region: str, wid: str, 
                 "Source": EVENT_SOURCE,
                 "DetailType": t.get("detail_type", "Workload Dispatched"),
                 "Detail": json.dumps(
-                    {**t.get("detail", {}), "workload_id": wid, "dispatch_token": token}
+                    {
+                        **t.get("detail", {}),
+                        "workload_id": names.workload_id,
+                        "dispatch_token": names.token,
+                    }
                 ),
             }
         ]

@@ -1,4 +1,8 @@
-"""Builds the handlers' collaborators from the environment, once per Lambda container."""
+"""Builds the handlers' collaborators from the environment, once per Lambda container.
+
+:func:`reset` drops everything built so far (and can install another clock): the local stack runs
+the real handlers on a virtual clock this way.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,20 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from carbon_aware.engine import SignalSet
+from carbon_aware.engine import SignalSet, SignalType
 from carbon_aware.runtime.completion import Completer
-from carbon_aware.runtime.config import WorkloadSettings
+from carbon_aware.runtime.config import SIGNAL_TYPE, SIGNALS_TABLE, WorkloadSettings
 from carbon_aware.runtime.dispatcher import Dispatcher, sqs_dead_letters
+from carbon_aware.runtime.monitor import Monitor
+from carbon_aware.runtime.monitor_config import MonitorSettings
 from carbon_aware.runtime.planner import Planner, SignalSource
 from carbon_aware.runtime.repository import WorkloadRepository
 from carbon_aware.runtime.schedules import ScheduleGateway
+from carbon_aware.signals.cache import SignalCache
+from carbon_aware.signals.catalog import load_catalog
+from carbon_aware.signals.clock import SYSTEM_CLOCK, Clock
+from carbon_aware.signals.reader import CarbonReader
+from carbon_aware.signals.secrets import SecretResolver
 
 BOTO_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10
@@ -54,10 +65,42 @@ class ProfileSignalSource:
         return SignalSet.of(profile_signal(r, start, end) for r in regions)
 
 
+_clock: list[Clock] = [SYSTEM_CLOCK]
+
+
+def clock() -> Clock:
+    """The handlers' clock (the system clock outside the local stack)."""
+    return _clock[0]
+
+
+def reset(new_clock: Clock = SYSTEM_CLOCK) -> None:
+    """Forget every cached client and setting and use ``new_clock`` from now on."""
+    _clock[0] = new_clock
+    for built in (client, settings, repository, signal_source, monitor):
+        built.cache_clear()
+
+
 @cache
 def signal_source() -> SignalSource:
-    """Where planning and accounting read carbon signals."""
-    return ProfileSignalSource()
+    """Where planning and accounting read carbon signals: the cache the monitor fills, falling
+    back to the built-in profiles where it has nothing; only the profiles without a cache table."""
+    table = os.environ.get(SIGNALS_TABLE, "").strip()
+    if not table:
+        return ProfileSignalSource()
+    kind = SignalType(os.environ.get(SIGNAL_TYPE, "").strip() or SignalType.AVERAGE)
+    cache_ = SignalCache(client("dynamodb"), table)
+    return CarbonReader(cache_, load_catalog(), clock(), signal_type=kind)
+
+
+@cache
+def monitor() -> Monitor:
+    """The carbon-data monitor (built on first use, reused while warm)."""
+    return Monitor.build(
+        MonitorSettings.from_env(),
+        dynamodb=client("dynamodb"),
+        secrets=SecretResolver(client),
+        clock=clock(),
+    )
 
 
 def schedules() -> ScheduleGateway:

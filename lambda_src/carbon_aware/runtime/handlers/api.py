@@ -11,7 +11,6 @@ Invalid input is a 400 with ``{"errors": [{"field", "message"}]}``; nothing is w
 from __future__ import annotations
 
 import json
-import time
 from functools import cache
 from typing import Any
 
@@ -52,7 +51,7 @@ def _reject_constant(name: str) -> None:
 
 def submit(request: dict[str, Any]) -> dict[str, Any]:
     """Validate and store one submission; returns ``{"status", "body"}`` for the response."""
-    now = time.time()
+    now = wiring.clock().now()
     try:
         spec = parse_submission(request["body"], now)
     except SubmissionError as exc:
@@ -125,7 +124,7 @@ def cancel_workload(workload_id: str) -> Response:
             return _errors(409, "status", f"already {record.status}")
         try:
             cancelled = repo.transition(
-                record, State.CANCELLED, now=time.time(), reason="cancelled"
+                record, State.CANCELLED, now=wiring.clock().now(), reason="cancelled"
             )
         except Conflict:
             continue

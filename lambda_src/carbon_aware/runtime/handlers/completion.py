@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -18,10 +17,10 @@ from carbon_aware.runtime.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Record one completion event; events that are not completions are ignored."""
-    finished = parse_event(event)
+    finished = parse_event(event, wiring.settings().name_prefix)
     if finished is None:
         return {"recorded": False}
-    record = wiring.completer().complete(finished, time.time())
+    record = wiring.completer().complete(finished, wiring.clock().now())
     if record is None or record.result is None:
         return {"recorded": False, "workload_id": finished.workload_id}
     result = record.result
@@ -30,6 +29,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(
             name="EmissionsGrams", unit=MetricUnit.Count, value=result["emissions_g"]
         )
-        metrics.add_metric(name="SavedGrams", unit=MetricUnit.Count, value=result["saved_g"])
+        metrics.add_metric(
+            name="EmissionsSavedGrams", unit=MetricUnit.Count, value=result["saved_g"]
+        )
     logger.info("completed", extra={"workload_id": record.workload_id, "result": result})
     return {"recorded": True, "workload_id": record.workload_id, "status": str(record.status)}

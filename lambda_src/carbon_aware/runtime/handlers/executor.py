@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -17,7 +16,9 @@ from carbon_aware.runtime.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Dispatch ``{"workload_id", "version"}``; a lost race or stale schedule is a no-op."""
-    record = wiring.dispatcher().dispatch(event["workload_id"], event.get("version"), time.time())
+    record = wiring.dispatcher().dispatch(
+        event["workload_id"], event.get("version"), wiring.clock().now()
+    )
     if record is None:
         metrics.add_metric(name="DispatchRaceLost", unit=MetricUnit.Count, value=1)
         return {"workload_id": event["workload_id"], "status": None}

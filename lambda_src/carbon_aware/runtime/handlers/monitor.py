@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -11,26 +10,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from carbon_aware.runtime import wiring
 from carbon_aware.runtime.config import ConfigError
-from carbon_aware.runtime.monitor import Monitor
-from carbon_aware.runtime.monitor_config import MonitorSettings
 from carbon_aware.runtime.observability import logger, metrics, tracer
-from carbon_aware.signals.clock import SYSTEM_CLOCK
-from carbon_aware.signals.secrets import SecretError, SecretResolver
+from carbon_aware.signals.secrets import SecretError
 from carbon_aware.signals.settings import SettingsError
 
 # The signals layer logs through the standard library: give it the handler's JSON format.
 copy_config_to_registered_loggers(source_logger=logger, include={"carbon_aware"})
-
-
-@cache
-def monitor() -> Monitor:
-    """The monitor for this container (built on first use, reused while warm)."""
-    return Monitor.build(
-        MonitorSettings.from_env(),
-        dynamodb=wiring.client("dynamodb"),
-        secrets=SecretResolver(wiring.client),
-        clock=SYSTEM_CLOCK,
-    )
 
 
 @logger.inject_lambda_context
@@ -40,7 +25,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Refresh what is due; returns the per-region summary or ``{"ok": false, "error"}``."""
     # The schedule must never see a failure: every error becomes a logged, reported result.
     try:
-        current = monitor()
+        current = wiring.monitor()
     except (ConfigError, SecretError, SettingsError, ValueError) as exc:
         return _failed(f"configuration: {exc}")
     except Exception as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -19,7 +18,7 @@ from carbon_aware.runtime.sweeper import Sweeper
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """``{"workload_id"}`` plans that workload; anything else (the timer) runs a sweep."""
-    now = time.time()
+    now = wiring.clock().now()
     if "workload_id" in event:
         record = wiring.repository().get(event["workload_id"])
         if record is None or record.status != State.PENDING:
