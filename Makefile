@@ -45,6 +45,7 @@ format: install
 
 bench: install
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_scheduler.py
 
 # Reproducible Lambda bundle: dist/carbon-aware-lambda-$(ARCH).zip and its .sha256.
 build: install
@@ -58,9 +59,10 @@ package: install
 docs: install
 	$(BIN)/python scripts/tfdocs.py
 
-$(CHECKOV):
+$(CHECKOV): constraints-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==3.3.30
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -c constraints-checkov.txt checkov==3.3.30
+	touch $(CHECKOV)
 
 checkov: $(CHECKOV)
 	$(CHECKOV_RUN)

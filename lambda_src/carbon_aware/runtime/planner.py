@@ -33,6 +33,25 @@ class SignalSource(Protocol):
     def signal_set(self, regions: Sequence[str], start: float, end: float) -> SignalSet: ...
 
 
+class SweepSignals:
+    """Reads each set of regions once per sweep, over one wide window, and serves slices of it:
+    planning thousands of workloads costs a handful of cache queries, not one per workload."""
+
+    def __init__(self, source: SignalSource, start: float, end: float) -> None:
+        self.source, self.start, self.end = source, start, end
+        self.read: dict[tuple[str, ...], SignalSet] = {}
+
+    def signal_set(self, regions: Sequence[str], start: float, end: float) -> SignalSet:
+        """The signals on ``[start, end)``, from the sweep's read when it covers them."""
+        if start < self.start or end > self.end:
+            return self.source.signal_set(regions, start, end)
+        key = tuple(sorted(set(regions)))
+        if key not in self.read:
+            self.read[key] = self.source.signal_set(key, self.start, self.end)
+        wide = self.read[key]
+        return SignalSet.of(wide[r].window(start, end) for r in wide.regions)
+
+
 @dataclass(frozen=True)
 class Planner:
     """Turns PENDING workloads into SCHEDULED ones, and re-plans them when it pays."""

@@ -12,15 +12,17 @@ Every step goes through the same conditional writes, so a sweep racing an execut
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 
 from carbon_aware.runtime.dispatcher import Dispatcher
-from carbon_aware.runtime.planner import Planner
+from carbon_aware.runtime.planner import Planner, SweepSignals
 from carbon_aware.runtime.repository import Conflict, WorkloadRepository
 from carbon_aware.runtime.states import State
 
 LOST_AFTER = 120.0
+SIGNAL_WINDOW = 7 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,13 @@ class Sweeper:
     def sweep(self, now: float, *, replan: bool = True) -> Counter:
         """Run every step once; returns counts of what happened."""
         counts: Counter = Counter()
+        memo = SweepSignals(self.planner.signals, now, now + SIGNAL_WINDOW)
+        planner = dataclasses.replace(self.planner, signals=memo)
         for record in self.repo.due(State.PENDING, now):
-            counts[f"planned:{self._guard(lambda r=record: self.planner.plan(r, now))}"] += 1
+            try:
+                counts[f"planned:{planner.plan(record, now).status}"] += 1
+            except Conflict:
+                counts["conflict"] += 1
         for record in self.repo.due(State.DISPATCHING, now):
             try:
                 back = self.repo.transition(
@@ -55,16 +62,12 @@ class Sweeper:
             counts[f"dispatched:{result.status if result else 'lost-race'}"] += 1
         if replan:
             for record in self.repo.due(State.SCHEDULED):
-                if record.due_at is not None and record.due_at > now:
-                    before = record.version
-                    after = self._guard(lambda r=record: self.planner.replan(r, now), version=True)
-                    counts["replanned" if after not in (before, None) else "kept"] += 1
+                if record.due_at is None or record.due_at <= now:
+                    continue
+                try:
+                    updated = planner.replan(record, now)
+                except Conflict:
+                    counts["conflict"] += 1
+                    continue
+                counts["replanned" if updated.version != record.version else "kept"] += 1
         return counts
-
-    @staticmethod
-    def _guard(step: object, *, version: bool = False) -> object:
-        try:
-            record = step()
-        except Conflict:
-            return None
-        return record.version if version else str(record.status)
