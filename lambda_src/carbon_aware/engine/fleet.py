@@ -398,7 +398,7 @@ def _optimise(
         if best >= len(rank) or worst < 0:
             break
         i, j = rank[best], rank[worst]
-        if not scores[i] < scores[j]:
+        if scores[j] - scores[i] <= _TOLERANCE:  # equal within rounding: moving gains nothing
             break
         amount = min(high[i] - alloc[i], alloc[j] - low[j])
         if budget is not None:

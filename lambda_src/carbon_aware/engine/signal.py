@@ -235,11 +235,13 @@ class SignalMatrix:
         """
         idx = np.searchsorted(self.grid, x, side="right") - 1
         np.clip(idx, 0, self.grid.size - 2, out=idx)
-        base = self.cumulative[idx]
-        slope = self.values[idx]
-        if cols is not None:
-            base, slope = base[:, cols], slope[:, cols]
-        base += slope * (x - self.grid[idx])[:, None]
+        base = self.cumulative[idx] if cols is None else self.cumulative[np.ix_(idx, cols)]
+        # Most candidate instants are grid points: only the others need the slope term.
+        off = np.flatnonzero(x != self.grid[idx])
+        if off.size:
+            rows = idx[off]
+            slope = self.values[rows] if cols is None else self.values[np.ix_(rows, cols)]
+            base[off] += slope * (x[off] - self.grid[rows])[:, None]
         return base
 
     def run_integrals(
