@@ -18,12 +18,13 @@ from tests.runtime.conftest import HOME, AwsEnv
 from tests.runtime.direct_table import DirectTable
 
 from carbon_aware.engine.timeutil import iso
-from carbon_aware.runtime import wiring
+from carbon_aware.runtime import config, wiring
 from carbon_aware.runtime.dispatcher import MAX_ATTEMPTS, Dispatcher
 from carbon_aware.runtime.planner import Planner
 from carbon_aware.runtime.repository import Conflict, WorkloadRepository
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.sweeper import Sweeper
+from carbon_aware.signals.cache import create_table
 
 RACE_TRIALS = int(os.environ.get("RACE_TRIALS", "2000"))
 RACERS = 4
@@ -246,3 +247,17 @@ def test_lost_schedule_is_dispatched_by_the_sweeper(aws: AwsEnv) -> None:
     )
     sweeper.sweep(record.due_at + 600, replan=False)
     assert wiring.repository().get("lost").status == State.RUNNING and ecs.calls["lost"] == 1
+
+
+def test_with_every_provider_down_placement_continues_on_estimates(
+    aws: AwsEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The monitor could reach no provider: the cache table exists but holds nothing live.
+    create_table(boto3.client("dynamodb", region_name=HOME), "signals")
+    monkeypatch.setenv(config.SIGNALS_TABLE, "signals")
+    wiring.reset()
+    record = schedule_now(aws, "estimated")
+    assert record.status == State.SCHEDULED
+    provenance = record.decision["signals"]
+    assert provenance and all(p["estimated"] for p in provenance.values())
+    assert all("profile" in p["source"] for p in provenance.values())
