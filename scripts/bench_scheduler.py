@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carbon_aware.cli.localstack import HOME, REGIONS, START, VirtualClock, moto_server, provision
+from carbon_aware.cli.localstack import HOME, REGIONS, START, VirtualClock, local_aws
 from carbon_aware.engine.timeutil import iso, to_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,43 +53,22 @@ def run(count: int) -> dict:
     from carbon_aware.runtime.states import State
     from carbon_aware.runtime.sweeper import Sweeper
 
-    saved = dict(os.environ)
-    with moto_server() as endpoint:
-        os.environ.update(
-            {
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": "bench",
-                "AWS_SECRET_ACCESS_KEY": "bench",
-                "AWS_REGION": HOME,
-                "AWS_DEFAULT_REGION": HOME,
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_LOG_LEVEL": "ERROR",
-                "POWERTOOLS_METRICS_DISABLED": "true",
-            }
-        )
-        try:
-            stack = provision(REGIONS)
-            os.environ.update(stack.env)
-            now = to_seconds(START)
-            wiring.reset(VirtualClock(now))
-            monitor.handler({}, _Context())
-            repo = wiring.repository()
-            started = time.perf_counter()
-            for spec in specs(stack.targets, count, now):
-                repo.create(spec["id"], spec, now)
-            stored = time.perf_counter() - started
-            sweeper = Sweeper(repo, wiring.planner(), wiring.dispatcher())
-            started = time.perf_counter()
-            planned = sweeper.sweep(now + 1, replan=False)
-            plan_seconds = time.perf_counter() - started
-            started = time.perf_counter()
-            replanned = sweeper.sweep(now + 2)
-            replan_seconds = time.perf_counter() - started
-            scheduled = sum(1 for _ in repo.due(State.SCHEDULED))
-        finally:
-            wiring.reset()
-            os.environ.clear()
-            os.environ.update(saved)
+    now = to_seconds(START)
+    with local_aws(VirtualClock(now)) as stack:
+        monitor.handler({}, _Context())
+        repo = wiring.repository()
+        started = time.perf_counter()
+        for spec in specs(stack.targets, count, now):
+            repo.create(spec["id"], spec, now)
+        stored = time.perf_counter() - started
+        sweeper = Sweeper(repo, wiring.planner(), wiring.dispatcher())
+        started = time.perf_counter()
+        planned = sweeper.sweep(now + 1, replan=False)
+        plan_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        replanned = sweeper.sweep(now + 2)
+        replan_seconds = time.perf_counter() - started
+        scheduled = sum(1 for _ in repo.due(State.SCHEDULED))
     return {
         "workloads": count,
         "regions": len(REGIONS),

@@ -156,16 +156,32 @@ def sample_submissions(stack: Stack, count: int, days: int) -> list[tuple[float,
 
 def run_local_demo(output_dir: Path, *, days: int = 3, workloads: int = 40) -> Path:
     """Run the simulation; prints a summary and returns the report path."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    clock = VirtualClock(to_seconds(START))
+    with local_aws(clock) as stack:
+        driver = Driver(clock, sample_submissions(stack, workloads, days))
+        # The handlers' EMF metrics go to a file, as CloudWatch Logs would keep them.
+        metrics_log = output_dir / "lambda-metrics.jsonl"
+        with metrics_log.open("w") as emf, redirect_stdout(emf), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="No application metrics")
+            driver.run(to_seconds(START) + days * 86400.0)
+        records = driver.records()
+    return report(records, output_dir, days)
+
+
+@contextmanager
+def local_aws(clock: VirtualClock) -> Iterator[Stack]:
+    """The emulator provisioned, the handlers configured for it and on ``clock``; afterwards the
+    server is stopped and the process environment is as it was."""
     from carbon_aware.runtime import wiring
 
-    output_dir.mkdir(parents=True, exist_ok=True)
     saved = dict(os.environ)
     with moto_server() as endpoint:
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": "demo",
-                "AWS_SECRET_ACCESS_KEY": "demo",
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_REGION": HOME,
                 "AWS_DEFAULT_REGION": HOME,
                 "POWERTOOLS_TRACE_DISABLED": "true",
@@ -176,20 +192,12 @@ def run_local_demo(output_dir: Path, *, days: int = 3, workloads: int = 40) -> P
         try:
             stack = provision(REGIONS)
             os.environ.update(stack.env)
-            clock = VirtualClock(to_seconds(START))
             wiring.reset(clock)
-            driver = Driver(clock, sample_submissions(stack, workloads, days))
-            # The handlers' EMF metrics go to a file, as CloudWatch Logs would keep them.
-            metrics_log = output_dir / "lambda-metrics.jsonl"
-            with metrics_log.open("w") as emf, redirect_stdout(emf), warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="No application metrics")
-                driver.run(to_seconds(START) + days * 86400.0)
-            records = driver.records()
+            yield stack
         finally:
             wiring.reset()
             os.environ.clear()
             os.environ.update(saved)
-    return report(records, output_dir, days)
 
 
 @dataclass
