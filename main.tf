@@ -88,12 +88,18 @@ locals {
     CARBON_AWARE_SIGNALS_TABLE = aws_dynamodb_table.this["signals"].name
     CARBON_AWARE_SIGNAL_TYPE   = var.signal_type
   }
-  signal_reader_statement = {
+  signal_reader_statements = [{
     Sid      = "SignalsRead"
     Effect   = "Allow"
     Action   = ["dynamodb:Query"]
     Resource = [aws_dynamodb_table.this["signals"].arn]
+  }]
+
+  # Cancelling a workload (api) and re-planning it (scheduler) delete its one-time schedule.
+  schedule_group_environment = {
+    CARBON_AWARE_SCHEDULE_GROUP = aws_scheduler_schedule_group.this.name
   }
+  schedule_resources = ["${replace(aws_scheduler_schedule_group.this.arn, ":schedule-group/", ":schedule/")}/*"]
 
   # What the executor may start: every resource ARN of the allow-list (fnmatch patterns), and
   # the module's own runner event buses.
@@ -162,7 +168,7 @@ locals {
     api = {
       description = "Submit, get, cancel and list workloads."
       handler     = "carbon_aware.runtime.handlers.api.handler"
-      environment = merge(local.workload_environment, {
+      environment = merge(local.workload_environment, local.schedule_group_environment, {
         CARBON_AWARE_IDEMPOTENCY_TABLE = aws_dynamodb_table.this["idempotency"].name
         CARBON_AWARE_SCHEDULER_ARN     = local.function_arns["scheduler"]
       })
@@ -184,6 +190,12 @@ locals {
           Effect   = "Allow"
           Action   = ["lambda:InvokeFunction"]
           Resource = [local.function_arns["scheduler"]]
+        },
+        {
+          Sid      = "CancelSchedules"
+          Effect   = "Allow"
+          Action   = ["scheduler:DeleteSchedule"]
+          Resource = local.schedule_resources
         },
       ]
     }
@@ -234,8 +246,7 @@ locals {
     scheduler = {
       description = "Places pending workloads, creates their one-time schedules, re-plans and sweeps."
       handler     = "carbon_aware.runtime.handlers.scheduler.handler"
-      environment = merge(local.workload_environment, local.dispatch_environment, local.signal_reader_environment, {
-        CARBON_AWARE_SCHEDULE_GROUP     = aws_scheduler_schedule_group.this.name
+      environment = merge(local.workload_environment, local.dispatch_environment, local.signal_reader_environment, local.schedule_group_environment, {
         CARBON_AWARE_SCHEDULER_ROLE_ARN = aws_iam_role.service["schedules"].arn
         CARBON_AWARE_EXECUTOR_ARN       = local.function_arns["executor"]
         CARBON_AWARE_REPLAN_THRESHOLD   = var.replan_threshold_percent / 100
@@ -257,7 +268,7 @@ locals {
           Sid      = "Schedules"
           Effect   = "Allow"
           Action   = ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"]
-          Resource = ["${replace(aws_scheduler_schedule_group.this.arn, ":schedule-group/", ":schedule/")}/*"]
+          Resource = local.schedule_resources
         },
         {
           Sid       = "PassSchedulerRole"
@@ -272,8 +283,7 @@ locals {
           Action   = ["sqs:SendMessage"]
           Resource = [aws_sqs_queue.dlq["executor"].arn]
         },
-        local.signal_reader_statement,
-      ], local.dispatch_statements)
+      ], local.signal_reader_statements, local.dispatch_statements)
     }
 
     executor = {
@@ -292,15 +302,14 @@ locals {
       description = "Records the end, duration, emissions and savings of finished workloads."
       handler     = "carbon_aware.runtime.handlers.completion.handler"
       environment = merge(local.workload_environment, local.signal_reader_environment)
-      statements = [
+      statements = concat([
         {
           Sid      = "Workloads"
           Effect   = "Allow"
           Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
           Resource = [aws_dynamodb_table.this["workloads"].arn]
         },
-        local.signal_reader_statement,
-      ]
+      ], local.signal_reader_statements)
     }
   }
 

@@ -3,10 +3,15 @@
 DynamoDB applies each request atomically; moto in-process does not lock its backends, so the
 ``aws`` fixture serialises moto's request handling the way the service does. Our own code still
 runs concurrently (the race tests use real threads).
+
+Every runtime test also checks least privilege per function: the AWS calls each Lambda handler
+makes while the test runs must be granted to that function by the Terraform module.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import io
 import json
 import threading
@@ -17,11 +22,14 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.client import BaseClient
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
 from carbon_aware.runtime import config, wiring
+from carbon_aware.runtime.handlers import api, completion, executor, monitor, scheduler
 from carbon_aware.runtime.tables import IDEMPOTENCY_TABLE, WORKLOADS_TABLE
+from terraform.test_drift import ACTION_NAMES, LOCAL_STACK_ONLY, granted_to
 
 HOME = "eu-west-1"
 OTHER = "eu-north-1"
@@ -51,6 +59,50 @@ def _serialised(process_request: Any) -> Any:
             return process_request(self, request)
 
     return locked
+
+
+HANDLERS = {
+    "api": api,
+    "scheduler": scheduler,
+    "executor": executor,
+    "completion": completion,
+    "monitor": monitor,
+}
+_running = contextvars.ContextVar[str | None]("running_function", default=None)
+
+
+def _as(function: str, handler: Any) -> Any:
+    @functools.wraps(handler)
+    def run(event: Any, context: Any) -> Any:
+        token = _running.set(function)
+        try:
+            return handler(event, context)
+        finally:
+            _running.reset(token)
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def least_privilege(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, set[str]]]:
+    """Record each handler's AWS calls; afterwards, each must be granted to that function."""
+    calls: dict[str, set[str]] = {}
+    original = BaseClient._make_api_call
+
+    def record(client: BaseClient, operation: str, params: dict) -> Any:
+        function = _running.get()
+        if function is not None:
+            action = f"{client.meta.service_model.signing_name}:{operation}"
+            calls.setdefault(function, set()).add(ACTION_NAMES.get(action, action))
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", record)
+    for function, module in HANDLERS.items():
+        monkeypatch.setattr(module, "handler", _as(function, module.handler))
+    yield calls
+    for function, actions in calls.items():
+        missing = actions - granted_to(function) - LOCAL_STACK_ONLY
+        assert not missing, f"{function} calls {sorted(missing)}, not granted by the module"
 
 
 @pytest.fixture

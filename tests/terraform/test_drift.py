@@ -213,6 +213,15 @@ def granted_actions() -> set[str]:
     return set(_ACTION.findall(json.dumps([FUNCTIONS, shared]))) | set(_ACTION.findall(module))
 
 
+def granted_to(function: str) -> set[str]:
+    """IAM actions the module grants one function: its statements, the shared statement locals it
+    uses, and what the function module adds (its dead-letter queue)."""
+    entry = FUNCTIONS[function]
+    shared = [LOCALS[name] for name in _STATEMENTS_LOCAL.findall(json.dumps(entry))]
+    module = (ROOT / "modules" / "function" / "main.tf").read_text()
+    return set(_ACTION.findall(json.dumps([entry, shared]))) | set(_ACTION.findall(module))
+
+
 def test_granted_iam_actions_equal_the_operations_the_code_calls():
     called, granted = called_actions(), granted_actions()
     assert granted - called == set(), "granted but never called"
