@@ -1,11 +1,18 @@
 """Forecast quality on real history: time_shift savings and MAE/MAPE by horizon, per zone.
 
-Jobs of 1 h and 6 h arrive every hour of the year with 24 h of slack (deadline = arrival + 24 h +
-duration), home region = the zone, strategy time_shift. Each is decided once at arrival on a
-forecast that sees only the hours before it, and accounted on the actual series, through the
-product's own backtest. ``fraction of oracle`` = forecaster savings / perfect-forecast savings.
+Benchmark: for each zone of a wide hourly CSV, jobs of 1 h and of 6 h arrive every hour of
+``year`` (those whose deadline lies inside the data), with deadline = arrival + 24 h + duration,
+constant power, home region = regions = [the zone], strategy ``time_shift``, not interruptible.
+Every job is decided once at arrival on a forecast that sees only the data before the arrival
+(earlier years count as history) and is accounted on the actual series by the product's own
+``run_backtest``. Savings are against starting at arrival. The oracle is the same strategy on the
+actual series (``run_backtest`` evaluates it for every job, so it is read from the same summary);
+``fraction`` = forecaster savings / oracle savings. The aggregate averages the fraction over the
+zones whose oracle saving is at least 5 %. MAE and MAPE by horizon (1..48 h) are measured on the
+same forecasts, issued every hour.
 
-Usage: python scripts/forecast_quality.py [--csv PATH] [--year 2023] [--zones DE,GB]
+Usage: python scripts/forecast_quality.py [--csv PATH] [--year 2023] [--zones DE GB] [--days N]
+       [--output FILE]
 """
 
 from __future__ import annotations
@@ -14,146 +21,211 @@ import argparse
 import csv
 import json
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from carbon_aware.engine import Signal, SignalSet, Workload, get_strategy
-from carbon_aware.engine.backtest import run_backtest
+from carbon_aware.engine.backtest import ForecastFn, run_backtest
 from carbon_aware.engine.forecast import FORECASTERS, get_forecaster, history_forecast_fn
 from carbon_aware.engine.timeutil import parse_iso, to_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CSV = ROOT.parent / "shared/data/carbon/hourly_2021_2023_16zones_lifecycle.csv"
+HOUR = 3600.0
 DURATIONS_HOURS = (1, 6)
 SLACK_HOURS = 24
+ERROR_HORIZONS = 48
 MIN_ORACLE_SAVING_PCT = 5.0
-MAE_HORIZONS = (1, 6, 12, 24, 48)
+REPORTED_HORIZONS = (1, 6, 24, 48)
+POWER_WATTS = 1000.0
 
 
-def read_wide(path: Path, zones: list[str] | None) -> SignalSet:
-    """Hourly signals per zone from a wide CSV."""
-    with path.open(newline="") as handle:
-        rows = list(csv.reader(handle))
-    header = rows[0]
+def read_wide_csv(path: Path, zones: Sequence[str] | None = None) -> SignalSet:
+    """One hourly signal per zone column of a ``datetime,<zone>,...`` CSV."""
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = list(reader)
     wanted = [z for z in header[1:] if zones is None or z in zones]
-    times = np.array([to_seconds(parse_iso(r[0])) for r in rows[1:]])
-    signals = []
-    for zone in wanted:
-        col = header.index(zone)
-        signals.append(Signal.from_points(zone, times, [float(r[col]) for r in rows[1:]]))
-    return SignalSet.of(signals)
+    missing = sorted(set(zones or ()) - set(wanted))
+    if missing:
+        raise ValueError(f"zones not in {path}: {', '.join(missing)}")
+    times = np.array([to_seconds(parse_iso(row[0])) for row in rows])
+    table = np.array([[float(cell) for cell in row[1:]] for row in rows])
+    columns = {zone: i for i, zone in enumerate(header[1:])}
+    return SignalSet.of(
+        Signal.from_points(zone, times, table[:, columns[zone]], source=str(path))
+        for zone in wanted
+    )
 
 
-def jobs_for(zone: str, year: int, hours: int) -> list[Workload]:
-    """One job an hour through ``year``."""
+def year_bounds(year: int) -> tuple[float, float]:
+    """POSIX seconds of the start of ``year`` and of the next one (UTC)."""
     start = to_seconds(parse_iso(f"{year}-01-01T00:00:00Z"))
-    end = to_seconds(parse_iso(f"{year + 1}-01-01T00:00:00Z")) - (SLACK_HOURS + hours) * 3600
+    return start, to_seconds(parse_iso(f"{year + 1}-01-01T00:00:00Z"))
+
+
+def benchmark_jobs(
+    signal: Signal, year: int, hours: int, days: int | None = None
+) -> list[Workload]:
+    """Hourly arrivals in ``year`` (or its first ``days``) whose deadline is inside the data."""
+    start, stop = year_bounds(year)
+    if days is not None:
+        stop = min(stop, start + days * 24 * HOUR)
+    duration, window = hours * HOUR, (SLACK_HOURS + hours) * HOUR
+    arrivals = np.arange(max(start, signal.start), min(stop, signal.end - window + 1), HOUR)
+    zone = signal.region
     return [
-        Workload(
-            f"{zone}-{hours}h-{int(t)}",
-            t,
-            hours * 3600.0,
-            t + (SLACK_HOURS + hours) * 3600.0,
-            zone,
-            (zone,),
-            1000.0,
-        )
-        for t in np.arange(start, end + 1, 3600.0)
+        Workload(f"{zone}-{hours}h-{int(t)}", t, duration, t + window, zone, (zone,), POWER_WATTS)
+        for t in arrivals.tolist()
     ]
 
 
-def quality(csv_path: Path = DEFAULT_CSV, year: int = 2023, zones: list[str] | None = None) -> dict:
-    """Per-zone savings and fractions for every forecaster, the aggregate, and MAE/MAPE."""
-    actual = read_wide(csv_path, zones)
+def recording(fn: ForecastFn, zone: str, seen: dict[float, Signal]) -> ForecastFn:
+    """``fn`` that also keeps each zone forecast by issue time (for the error figures)."""
+
+    def forecast(workload: Workload) -> SignalSet:
+        signals = fn(workload)
+        seen.setdefault(workload.submitted_at, signals[zone])
+        return signals
+
+    return forecast
+
+
+def zone_quality(actual: Signal, year: int, days: int | None = None) -> dict[str, Any]:
+    """Savings, fractions and errors of every forecaster for one zone."""
+    one = SignalSet.of([actual])
     strategy = get_strategy("time_shift")
-    per_zone: dict[str, dict] = {}
-    for zone in actual.regions:
-        one = SignalSet.of([actual[zone]])
-        entry: dict[str, dict] = {}
-        # One forecast per issue hour and forecaster, shared by the 1 h and 6 h jobs.
-        shared = {name: history_forecast_fn(one, get_forecaster(name)) for name in FORECASTERS}
-        for hours in DURATIONS_HOURS:
-            jobs = jobs_for(zone, year, hours)
-            row: dict[str, float | None] = {}
-            oracle = run_backtest(jobs, one, strategy).summary()
-            row["oracle_savings_pct"] = oracle["savings_pct"]
-            for name, fn in shared.items():
-                summary = run_backtest(jobs, one, strategy, fn, forecast_name=name).summary()
-                row[f"{name}_savings_pct"] = summary["savings_pct"]
-                row[f"{name}_fraction"] = summary["fraction_of_oracle"]
-            entry[f"{hours}h"] = row
-        entry["errors"] = errors(one[zone], year)
-        per_zone[zone] = entry
-    return {"year": year, "zones": per_zone, "aggregate": aggregate(per_zone)}
-
-
-def aggregate(per_zone: dict[str, dict]) -> dict:
-    """Mean and minimum fraction of oracle over zones whose oracle saving is at least 5 %."""
-    out: dict[str, float | int | None] = {}
-    for hours in DURATIONS_HOURS:
-        key = f"{hours}h"
-        eligible = [
-            z for z in per_zone.values() if z[key]["oracle_savings_pct"] >= MIN_ORACLE_SAVING_PCT
-        ]
-        out[f"{key}_zones_with_oracle_saving_ge_5pct"] = len(eligible)
-        for name in FORECASTERS:
-            fractions = [z[key][f"{name}_fraction"] or 0.0 for z in eligible]
-            out[f"{key}_{name}_mean_fraction"] = (
-                round(float(np.mean(fractions)), 4) if fractions else None
-            )
-            out[f"{key}_{name}_min_fraction"] = (
-                round(float(np.min(fractions)), 4) if fractions else None
-            )
-    return out
-
-
-def errors(signal: Signal, year: int, stride_hours: int = 24) -> dict:
-    """MAE and MAPE by horizon (1..48 h) of each forecaster, issued every ``stride_hours``."""
-    start = to_seconds(parse_iso(f"{year}-01-01T00:00:00Z"))
-    end = to_seconds(parse_iso(f"{year + 1}-01-01T00:00:00Z")) - 49 * 3600
-    result = {}
+    result: dict[str, Any] = {}
+    errors: dict[str, dict[str, list[float | None]]] = {}
     for name in FORECASTERS:
-        forecaster = get_forecaster(name)
-        abs_err, pct_err = [], []
-        for issued in np.arange(start, end, stride_hours * 3600.0):
-            past = signal.window(signal.start, issued)
-            predicted = forecaster.forecast(past, float(issued), 48 * 3600.0)
-            truth = signal.values[np.searchsorted(signal.times, issued + 3600.0 * np.arange(48))]
-            guess = predicted.values[:48]
-            abs_err.append(np.abs(guess - truth))
-            pct_err.append(np.abs(guess - truth) / np.maximum(truth, 1.0))
-        mae, mape = np.mean(abs_err, axis=0), np.mean(pct_err, axis=0) * 100
-        result[name] = {
-            "mae_by_horizon": [round(float(v), 2) for v in mae],
-            "mape_pct_by_horizon": [round(float(v), 2) for v in mape],
-        }
+        seen: dict[float, Signal] = {}
+        fn = recording(history_forecast_fn(one, get_forecaster(name)), actual.region, seen)
+        for hours in DURATIONS_HOURS:
+            jobs = benchmark_jobs(actual, year, hours, days)
+            summary = run_backtest(jobs, one, strategy, fn, forecast_name=name).summary()
+            row = result.setdefault(f"{hours}h", {"jobs": len(jobs), "infeasible": {}})
+            row.setdefault("savings_pct", {"oracle": summary["oracle_savings_pct"]})
+            row["savings_pct"][name] = summary["savings_pct"]
+            row.setdefault("fraction_of_oracle", {})[name] = summary["fraction_of_oracle"]
+            row["infeasible"][name] = summary["infeasible"]
+        errors[name] = horizon_errors(actual, seen)
+    result["errors"] = errors
     return result
 
 
-def main() -> int:
+def horizon_errors(actual: Signal, forecasts: dict[float, Signal]) -> dict[str, list[float | None]]:
+    """MAE (g/kWh) and MAPE (%) by horizon 1..48 h over hour-aligned forecasts."""
+    issued = np.array(sorted(t for t in forecasts if t % HOUR == 0))
+    predicted = np.array([forecasts[t].values[:ERROR_HORIZONS] for t in issued])
+    hours = issued[:, None] + HOUR * np.arange(ERROR_HORIZONS)[None, :]
+    inside = hours + HOUR <= actual.end
+    truth = np.array(actual.integral(hours, np.minimum(hours + HOUR, actual.end)))
+    error = np.where(inside, np.abs(predicted - truth), np.nan)
+    pct = np.where(inside & (truth > 0), error / np.where(truth > 0, truth, 1.0) * 100, np.nan)
+    return {
+        "mae_by_horizon": _rounded(np.nanmean(error, axis=0)),
+        "mape_pct_by_horizon": _rounded(np.nanmean(pct, axis=0)),
+    }
+
+
+def aggregate(zones: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Mean and minimum fraction of oracle over zones with an oracle saving of at least 5 %."""
+    out: dict[str, Any] = {}
+    for hours in DURATIONS_HOURS:
+        key = f"{hours}h"
+        counted = [
+            z for z, r in zones.items() if r[key]["savings_pct"]["oracle"] >= MIN_ORACLE_SAVING_PCT
+        ]
+        out[f"{key}_zones_counted"] = len(counted)
+        for name in FORECASTERS:
+            fractions = {z: zones[z][key]["fraction_of_oracle"][name] or 0.0 for z in counted}
+            if not fractions:
+                continue
+            worst = min(fractions, key=fractions.__getitem__)
+            out[f"{key}_{name}_mean_fraction"] = round(float(np.mean(list(fractions.values()))), 4)
+            out[f"{key}_{name}_min_fraction"] = f"{fractions[worst]:.4f} ({worst})"
+    for name in FORECASTERS:
+        mae = np.mean([r["errors"][name]["mae_by_horizon"] for r in zones.values()], axis=0)
+        mape = np.mean([r["errors"][name]["mape_pct_by_horizon"] for r in zones.values()], axis=0)
+        for h in REPORTED_HORIZONS:
+            out[f"{name}_mean_mae_mape_h{h}"] = f"{mae[h - 1]:.1f} g/kWh, {mape[h - 1]:.1f} %"
+    return out
+
+
+def quality(
+    csv_path: Path | str = DEFAULT_CSV,
+    year: int = 2023,
+    zones: Sequence[str] | None = None,
+    days: int | None = None,
+) -> dict[str, Any]:
+    """Per-zone and aggregate savings, fractions of oracle and errors by horizon.
+
+    ``days`` limits the arrivals to the first days of the year (for quick checks).
+    """
+    started = time.perf_counter()
+    actual = read_wide_csv(Path(csv_path), zones)
+    per_zone = {zone: zone_quality(actual[zone], year, days) for zone in actual.regions}
+    return {
+        "year": year,
+        "days": days,
+        "csv": str(csv_path),
+        "strategy": "time_shift",
+        "slack_hours": SLACK_HOURS,
+        "forecasters": list(FORECASTERS),
+        "zones": per_zone,
+        "aggregate": aggregate(per_zone),
+        "runtime_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def print_table(figures: dict[str, Any]) -> None:
+    """Compact per-zone table, then the aggregate."""
+    names = list(figures["forecasters"])
+    short = {"history": "hist", "naive_yesterday": "yest", "naive_median7": "med7"}
+    cols = "".join(f"{short.get(n, n):>6}" for n in names)
+    head = "".join(f"  {h}h: oracle%{cols}" for h in DURATIONS_HOURS)
+    print(f"{'zone':<12}{head}   MAE h1/h6/h24/h48 ({short.get(names[0], names[0])})")
+    for zone, r in figures["zones"].items():
+        line = f"{zone:<12}"
+        for hours in DURATIONS_HOURS:
+            row = r[f"{hours}h"]
+            line += f"  {row['savings_pct']['oracle']:>10.1f}"
+            line += "".join(f"{row['fraction_of_oracle'][n] or 0.0:>6.2f}" for n in names)
+        mae = r["errors"][names[0]]["mae_by_horizon"]
+        line += "   " + "/".join(f"{mae[h - 1]:.0f}" for h in REPORTED_HORIZONS)
+        print(line)
+    print(f"fraction of oracle = forecaster savings / oracle savings; year {figures['year']}")
+    for key, value in figures["aggregate"].items():
+        print(f"  {key:<40}{value}")
+    print(f"runtime {figures['runtime_seconds']} s")
+
+
+def _rounded(values: np.ndarray) -> list[float | None]:
+    return [None if np.isnan(v) else round(float(v), 3) for v in values]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     parser.add_argument("--year", type=int, default=2023)
-    parser.add_argument("--zones", help="comma-separated zone columns (default: all)")
-    parser.add_argument("--output", type=Path)
-    args = parser.parse_args()
-    figures = quality(args.csv, args.year, args.zones.split(",") if args.zones else None)
+    parser.add_argument("--zones", nargs="+", help="zone columns (default: all)")
+    parser.add_argument("--days", type=int, help="only the first days of the year (quick check)")
+    parser.add_argument("--output", type=Path, help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    if not args.csv.exists():
+        print(f"no data at {args.csv}", file=sys.stderr)
+        return 2
+    zones = [z for item in args.zones for z in item.split(",") if z] if args.zones else None
+    figures = quality(args.csv, args.year, zones, args.days)
     if args.output:
         args.output.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    print(f"{'zone':<14}" + "".join(f"{h}h oracle  hist  yest  med7  " for h in DURATIONS_HOURS))
-    for zone, entry in figures["zones"].items():
-        cells = ""
-        for hours in DURATIONS_HOURS:
-            r = entry[f"{hours}h"]
-            cells += (
-                f"{r['oracle_savings_pct']:>9.1f}%"
-                + "".join(f"{(r[f'{n}_fraction'] or 0):>6.2f}" for n in FORECASTERS)
-                + "  "
-            )
-        print(f"{zone:<14}{cells}")
-    for key, value in figures["aggregate"].items():
-        print(f"{key:<45}{value}")
+    print_table(figures)
     return 0
 
 

@@ -1,245 +1,494 @@
-"""Forecasting a region's carbon intensity from its own past (when no provider forecast exists).
+"""Forecasts from a region's own history: the fallback when no provider forecast exists.
 
-Every forecaster sees only points before ``issued_at`` and answers hourly values from the hour that
-contains ``issued_at`` onwards. History of any resolution is first turned into exact hourly means.
+A forecaster sees only the points strictly before ``issued_at``. History of any resolution is
+resampled to exact hourly means over complete UTC hours, and the forecast is a step series whose
+first point is exactly ``issued_at``, then every hour boundary.
 
-- ``naive_yesterday``: the same hour on the most recent observed day.
-- ``naive_median7``: the median of the same hour over the last 7 observed days.
-- ``history`` (default): one small ridge regression per horizon (1..72 h), refitted once a day on
-  the last ``fit_days`` of the region's own history. Features of a target hour: the last observed
-  hour, the same hour on the last observed day and a week before, the 7- and 28-day medians of the
-  target's hour of day, the 7-day median of the last hour's hour of day (how far today runs above
-  its profile), and the mean of the last 24 hours. numpy only; a fit takes milliseconds.
+- ``naive_yesterday``: the same hour on the most recent day with data.
+- ``naive_median7``: the median of the same hour over the 7 most recent days with data.
+- ``history``: one ridge regression per horizon (1..48 h) on lagged features (the last two hours,
+  the last-24 h level, the same hour yesterday and last week, 7- and 28-day hour-of-day profiles,
+  a 4-week hour-of-week profile, a weekend flag), refitted once per UTC day on a trailing year of
+  origins with weights that halve every 90 days. Hours past 48 h, or too little history to fit,
+  fall back to ``naive_median7`` (which falls back to the last value under a day of history).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from carbon_aware.engine.signal import Signal, SignalError, SignalSet
+from carbon_aware.engine.backtest import ForecastFn
+from carbon_aware.engine.signal import SECONDS_PER_HOUR, Signal, SignalError, SignalSet, SignalType
 from carbon_aware.engine.workload import Workload
 
-HOUR = 3600.0
 DAY = 24
-WEEK = 168
-MAX_HORIZON = 72
-MIN_HORIZON = 48
+WEEK = 7 * DAY
+MIN_FORECAST_HOURS = 48
+DEFAULT_HISTORY_DAYS = 400
+
+Memo = dict[str, Any]  # one region's work shared between calls (daily fits)
 
 
 class Forecaster(Protocol):
-    """Forecasts a signal from its own past."""
+    """Anything that forecasts one region's signal from its history."""
 
     name: str
 
-    def forecast(self, history: Signal, issued_at: float, horizon: float) -> Signal: ...
+    def forecast(self, history: Signal, issued_at: float, horizon: float) -> Signal:
+        """Forecast ``[issued_at, issued_at + horizon)`` from points strictly before issued_at."""
+        ...
 
 
-def hourly_means(history: Signal, issued_at: float) -> tuple[float, np.ndarray]:
-    """Start and exact means of the complete hours of ``history`` ending by ``issued_at``."""
-    first = math.ceil(history.start / HOUR) * HOUR
-    last = math.floor(min(history.end, issued_at) / HOUR) * HOUR
-    if last - first < HOUR:
-        raise SignalError(f"{history.region}: no complete hour of history before the forecast")
-    edges = np.arange(first, last + HOUR / 2, HOUR)
-    return first, np.diff(history.cumulative_at(edges)) / HOUR
+@dataclass(frozen=True)
+class HourlySeries:
+    """Hourly means: ``values[i]`` is the mean over UTC hour ``first_hour + i`` (since epoch)."""
+
+    region: str
+    first_hour: int
+    values: np.ndarray
+    signal_type: SignalType = SignalType.AVERAGE
+
+    @classmethod
+    def from_signal(cls, signal: Signal, until: float = math.inf) -> HourlySeries:
+        """Means over the complete hours before ``until`` (the first may be partly covered)."""
+        first = math.floor(signal.start / SECONDS_PER_HOUR)
+        stop = math.floor(min(until, signal.end) / SECONDS_PER_HOUR)
+        if stop <= first:
+            return cls(signal.region, first, np.empty(0), signal.signal_type)
+        if until < signal.end:
+            signal = signal.window(signal.start, until)
+        bounds = np.maximum(np.arange(first, stop + 1) * SECONDS_PER_HOUR, signal.start)
+        means = np.diff(signal.cumulative_at(bounds)) / np.diff(bounds)
+        return cls(signal.region, first, means, signal.signal_type)
+
+    @property
+    def end_hour(self) -> int:
+        """First hour after the data."""
+        return self.first_hour + self.values.size
+
+    def between(self, start_hour: int, end_hour: int) -> HourlySeries:
+        """The hours in ``[start_hour, end_hour)`` (a view, clipped to the data)."""
+        lo = min(max(start_hour - self.first_hour, 0), self.values.size)
+        hi = min(max(end_hour - self.first_hour, lo), self.values.size)
+        return HourlySeries(self.region, self.first_hour + lo, self.values[lo:hi], self.signal_type)
 
 
-def same_hour_median(values: np.ndarray, at: np.ndarray, days: int) -> np.ndarray:
-    """Median of ``values[at - 24 d]`` for d in ``0 .. days - 1`` (the days that exist)."""
-    index = at[..., None] - DAY * np.arange(days)
-    if index.size and index.min() >= 0:
-        return np.median(values[index], axis=-1)
-    picked = np.where(index >= 0, values[np.clip(index, 0, None)], np.nan)
-    with np.errstate(all="ignore"):
-        out = np.nanmedian(picked, axis=-1)
-    return np.where(np.isnan(out), values[np.clip(at, 0, None)], out)
+class HourlyForecaster(ABC):
+    """Base for forecasters that work on hourly means; subclasses implement :meth:`predict`."""
+
+    name: ClassVar[str] = "base"
+
+    def forecast(self, history: Signal, issued_at: float, horizon: float) -> Signal:
+        """Forecast ``[issued_at, issued_at + horizon)`` from points strictly before issued_at."""
+        series = HourlySeries.from_signal(history, until=issued_at)
+        if series.values.size == 0 and history.start < issued_at:
+            return self._flat(history.window(history.start, issued_at), issued_at, horizon)
+        return self.forecast_series(series, issued_at, horizon)
+
+    def forecast_series(
+        self, series: HourlySeries, issued_at: float, horizon: float, memo: Memo | None = None
+    ) -> Signal:
+        """Forecast from hourly history that ends at or before ``issued_at``.
+
+        ``memo`` (one dict per region) lets repeated calls share work such as daily fits.
+        """
+        if series.values.size == 0:
+            raise SignalError(
+                f"{series.region}: no history before the forecast time to forecast from"
+            )
+        first = math.floor(issued_at / SECONDS_PER_HOUR)
+        if series.end_hour > first:
+            raise SignalError(f"{series.region}: history reaches past the forecast time")
+        hours = max(1, math.ceil((issued_at + horizon) / SECONDS_PER_HOUR) - first)
+        values = np.maximum(self.predict(series, first, hours, memo), 0.0)
+        return _hourly_signal(series, self.name, issued_at, first, values)
+
+    @abstractmethod
+    def predict(
+        self, series: HourlySeries, first_hour: int, hours: int, memo: Memo | None = None
+    ) -> np.ndarray:
+        """Values for the hours ``first_hour .. first_hour + hours - 1`` (all after the data)."""
+
+    def _flat(self, history: Signal, issued_at: float, horizon: float) -> Signal:
+        """Less than one complete hour of history: its time-weighted mean, held flat."""
+        mean = float(history.integral(history.start, history.end)) * SECONDS_PER_HOUR
+        mean /= history.end - history.start
+        series = HourlySeries(history.region, 0, np.array([mean]), history.signal_type)
+        first = math.floor(issued_at / SECONDS_PER_HOUR)
+        hours = max(1, math.ceil((issued_at + horizon) / SECONDS_PER_HOUR) - first)
+        return _hourly_signal(series, self.name, issued_at, first, np.full(hours, mean))
 
 
-def features(values: np.ndarray, origins: np.ndarray, horizons: np.ndarray) -> np.ndarray:
-    """Rows ``(origin, horizon, feature)`` for target ``origin + h`` as seen from ``origin``:
-    every value used lies before ``origin``."""
-    o = origins[:, None]
-    target = o + horizons[None, :]
-    day_ago = target - DAY * np.ceil((horizons + 1) / DAY).astype(int)[None, :]
-    week_ago = np.where(horizons[None, :] < WEEK, target - WEEK, day_ago)
-    last = values[o - 1]
-    csum = np.concatenate(([0.0], np.cumsum(values)))
-    width = np.minimum(o, DAY)
-    rows = np.broadcast_arrays(
-        last,
-        values[np.clip(day_ago, 0, None)],
-        values[np.clip(week_ago, 0, None)],
-        same_hour_median(values, day_ago, 7),
-        same_hour_median(values, day_ago, 28),
-        same_hour_median(values, o - 1, 7),
-        (csum[o] - csum[o - width]) / width,
-    )
-    return np.stack(rows, axis=-1)
-
-
-def _output(history: Signal, issued_at: float, values: np.ndarray, name: str) -> Signal:
-    first_hour = math.floor(issued_at / HOUR) * HOUR
-    times = first_hour + HOUR * np.arange(values.size)
+def _hourly_signal(
+    series: HourlySeries, name: str, issued_at: float, first: int, values: np.ndarray
+) -> Signal:
+    """A forecast signal: first point at ``issued_at``, then every hour boundary."""
+    times = np.arange(first, first + values.size) * SECONDS_PER_HOUR
     times[0] = issued_at
     return Signal.from_points(
-        history.region,
+        series.region,
         times,
-        np.clip(values, 0.0, None),
-        end=first_hour + HOUR * values.size,
+        values,
+        end=(first + values.size) * SECONDS_PER_HOUR,
         source=f"forecast:{name}",
-        signal_type=history.signal_type,
+        signal_type=series.signal_type,
         estimated=True,
     )
 
 
-def _horizons(start: float, count: int, issued_at: float, horizon: float) -> np.ndarray:
-    """Target hours as offsets from the first hour not observed (``count``)."""
-    first_hour = math.floor(issued_at / HOUR) * HOUR
-    hours = max(1, math.ceil((issued_at + horizon - first_hour) / HOUR))
-    skip = round((first_hour - start) / HOUR) - count
-    return skip + np.arange(hours)
+def _targets(series: HourlySeries, first_hour: int, hours: int) -> tuple[np.ndarray, np.ndarray]:
+    """Target indices (relative to the series) and their horizons (1 = first hour after data)."""
+    targets = np.arange(hours) + (first_hour - series.first_hour)
+    return targets, targets - series.values.size + 1
+
+
+def _days_back(horizons: np.ndarray) -> np.ndarray:
+    """Days between a target and the same hour on the most recent day with data."""
+    return (horizons + DAY - 1) // DAY
+
+
+class NaiveYesterday(HourlyForecaster):
+    """The same hour on the most recent day with data (the last value with under a day)."""
+
+    name = "naive_yesterday"
+
+    def predict(
+        self, series: HourlySeries, first_hour: int, hours: int, memo: Memo | None = None
+    ) -> np.ndarray:
+        y = series.values
+        if y.size < DAY:
+            return np.full(hours, y[-1])
+        targets, horizons = _targets(series, first_hour, hours)
+        return y[targets - DAY * _days_back(horizons)]
+
+
+class NaiveMedian7(HourlyForecaster):
+    """Median of the same hour over the 7 most recent days with data (fewer when short)."""
+
+    name = "naive_median7"
+    days: ClassVar[int] = 7
+
+    def predict(
+        self, series: HourlySeries, first_hour: int, hours: int, memo: Memo | None = None
+    ) -> np.ndarray:
+        y = series.values
+        if y.size < DAY:
+            return np.full(hours, y[-1])
+        targets, horizons = _targets(series, first_hour, hours)
+        back = _days_back(horizons)[:, None] + np.arange(self.days)[None, :]
+        idx = targets[:, None] - DAY * back
+        if idx.min() >= 0:
+            return np.median(y[idx], axis=1)
+        return np.nanmedian(np.where(idx >= 0, y[np.maximum(idx, 0)], np.nan), axis=1)
+
+
+# --- the ridge forecaster ------------------------------------------------------------------------
+
+# Each feature but the last is the mean of some lagged hours, at offsets from the origin ``o`` (the
+# first unknown hour) that depend on the horizon ``k``: the target is ``o + k - 1``.
+FEATURES = (
+    "last",  # the last hour
+    "previous",  # the hour before it
+    "last_profile7",  # the last hour's hour of day, mean over the 7 days before
+    "level",  # mean of the last 24 hours
+    "yesterday",  # the target's hour on the most recent day with data
+    "last_week",  # the target's hour a week before
+    "profile7",  # the target's hour of day, mean over the 7 most recent days with data
+    "profile28",  # the same over 28 days
+    "week4",  # the target's hour of week, mean over the 4 weeks before
+    "weekend",  # the target falls on a Saturday or Sunday (UTC)
+)
+
+
+@functools.cache
+def lag_table(horizons: int) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets from the origin ``(horizons, lags)`` and weights ``(lags, features - 1)``."""
+    groups: list[list[list[int]]] = [[] for _ in FEATURES[:-1]]
+    for k in range(1, horizons + 1):
+        ahead = k - 1
+        day = ahead - DAY * int(_days_back(np.array(k)))  # same hour, last day with data
+        spans = (
+            [-1],
+            [-2],
+            [-1 - DAY * j for j in range(1, 8)],
+            [-1 - j for j in range(DAY)],
+            [day],
+            [ahead - WEEK],
+            [day - DAY * j for j in range(7)],
+            [day - DAY * j for j in range(28)],
+            [ahead - WEEK * j for j in range(1, 5)],
+        )
+        for group, offsets in zip(groups, spans, strict=True):
+            group.append(offsets)
+    widths = [len(group[0]) for group in groups]
+    offsets = np.concatenate([np.array(group) for group in groups], axis=1)
+    weights = np.zeros((offsets.shape[1], len(groups)))
+    starts = np.cumsum([0, *widths])
+    for col, width in enumerate(widths):
+        weights[starts[col] : starts[col + 1], col] = 1.0 / width
+    return offsets, weights
+
+
+def lookback(horizons: int) -> int:
+    """Hours of data a feature row needs before its origin."""
+    return int(-lag_table(horizons)[0].min())
+
+
+def features(y: np.ndarray, origins: np.ndarray, horizons: int, first_hour: int) -> np.ndarray:
+    """Feature tensor ``(len(origins), horizons, len(FEATURES))``.
+
+    ``origins`` index the first unknown hour (``y[:o]`` is known; needs ``o >= lookback``); the
+    target of horizon ``k`` (1..horizons) is ``y[o + k - 1]``. ``first_hour`` dates ``y[0]``.
+    """
+    offsets, weights = lag_table(horizons)
+    lagged = y[origins[:, None, None] + offsets[None, :, :]] @ weights
+    target_day = (origins[:, None] + np.arange(horizons)[None, :] + first_hour) // DAY
+    weekend = ((target_day + 3) % 7 >= 5).astype(np.float64)  # 1970-01-01 was a Thursday
+    return np.concatenate((lagged, weekend[..., None]), axis=-1)
 
 
 @dataclass(frozen=True)
-class NaiveYesterday:
-    """The same hour on the most recent observed day."""
+class RidgeModel:
+    """Per-horizon coefficients: ``value = intercept[k] + features[k] @ coef[k]``."""
 
-    name: str = "naive_yesterday"
+    intercept: np.ndarray
+    coef: np.ndarray
 
-    def forecast(self, history: Signal, issued_at: float, horizon: float) -> Signal:
-        """Hourly forecast on ``[issued_at, issued_at + horizon)``."""
-        start, values = hourly_means(history, issued_at)
-        k = _horizons(start, values.size, issued_at, horizon)
-        target = values.size + k
-        day_ago = target - DAY * np.ceil((k + 1) / DAY).astype(int)
-        guess = np.where(day_ago >= 0, values[np.clip(day_ago, 0, None)], values[-1])
-        return _output(history, issued_at, guess, self.name)
+    @property
+    def horizons(self) -> int:
+        """Number of horizons modelled."""
+        return self.intercept.size
 
-
-@dataclass(frozen=True)
-class NaiveMedian7:
-    """The median of the same hour over the last 7 observed days."""
-
-    name: str = "naive_median7"
-
-    def forecast(self, history: Signal, issued_at: float, horizon: float) -> Signal:
-        """Hourly forecast on ``[issued_at, issued_at + horizon)``."""
-        start, values = hourly_means(history, issued_at)
-        return _output(history, issued_at, _median7(values, start, issued_at, horizon), self.name)
+    def predict(self, x: np.ndarray, horizons: np.ndarray) -> np.ndarray:
+        """Values for the given horizons (1-based) from a ``(horizons, features)`` row."""
+        k = horizons - 1
+        return self.intercept[k] + np.einsum("kf,kf->k", x[k], self.coef[k])
 
 
-def _median7(values: np.ndarray, start: float, issued_at: float, horizon: float) -> np.ndarray:
-    k = _horizons(start, values.size, issued_at, horizon)
-    target = values.size + k
-    back = np.ceil((k + 1) / DAY).astype(int)
-    lags = target[:, None] - DAY * (back[:, None] + np.arange(7)[None, :])
-    picked = np.where(lags >= 0, values[np.clip(lags, 0, None)], np.nan)
-    with np.errstate(all="ignore"):
-        out = np.nanmedian(picked, axis=1)
-    return np.where(np.isnan(out), values[-1], out)
+class GramBank:
+    """Per-day Gram blocks of one region, stored contiguously by day (grown as needed)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+        self.first_day = 0
+        self.grams = np.empty((0, *shape))
+        self.filled = np.zeros(0, dtype=bool)
+
+    def days(self, first: int, end: int, make: Callable[[int], np.ndarray]) -> np.ndarray:
+        """Blocks for days ``first .. end - 1``, calling ``make(day)`` for the missing ones."""
+        self._cover(first, end)
+        lo, hi = first - self.first_day, end - self.first_day
+        for i in np.flatnonzero(~self.filled[lo:hi]):
+            self.grams[lo + i] = make(first + int(i))
+            self.filled[lo + i] = True
+        return self.grams[lo:hi]
+
+    def _cover(self, first: int, end: int) -> None:
+        held = self.filled.size
+        if held and self.first_day <= first and end <= self.first_day + held:
+            return
+        start = min(first, self.first_day) if held else first
+        stop = max(end, self.first_day + held)
+        size = stop - start + (stop - start) // 2  # room to grow forward
+        grams, filled = np.empty((size, *self.shape)), np.zeros(size, dtype=bool)
+        at = self.first_day - start
+        grams[at : at + held] = self.grams
+        filled[at : at + held] = self.filled
+        self.first_day, self.grams, self.filled = start, grams, filled
 
 
 @dataclass
-class HistoryForecaster:
-    """Per-horizon ridge regression on the region's own lags and profiles, refitted daily.
+class HistoryForecaster(HourlyForecaster):
+    """Per-horizon ridge on lagged features, refitted daily from a trailing, decaying window.
 
-    With less than ``min_fit_days`` of history it answers the 7-day median instead.
+    The model used at any time was fitted at the start of that UTC day on the origins of the
+    previous ``window_days`` days (weights halve every ``half_life_days``), counting only targets
+    that were already known.
     """
 
-    name: str = "history"
-    fit_days: int = 56
-    min_fit_days: int = 35
-    ridge: float = 1.0
-    fit_stride: int = 3
-    _models: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict, repr=False)
+    name: ClassVar[str] = "history"
+    horizons: int = 48
+    window_days: int = 365
+    half_life_days: float = 90.0
+    alpha: float = 0.01
+    min_train_days: int = 14
+    fallback: HourlyForecaster = field(default_factory=NaiveMedian7)
 
-    def forecast(self, history: Signal, issued_at: float, horizon: float) -> Signal:
-        """Hourly forecast on ``[issued_at, issued_at + horizon)``."""
-        start, values = hourly_means(history, issued_at)
-        if values.size < DAY * self.min_fit_days:
-            guess = _median7(values, start, issued_at, horizon)
-            return _output(history, issued_at, guess, self.name)
-        k = _horizons(start, values.size, issued_at, horizon)
-        model = self._model(history.region, values, issued_at)
-        kk = np.clip(k, 0, MAX_HORIZON - 1)
-        rows = features(values, np.array([values.size]), k)[0]
-        guess = model[kk, 0] + np.einsum("kf,kf->k", rows, model[kk, 1:])
-        return _output(history, issued_at, guess, self.name)
+    def predict(
+        self, series: HourlySeries, first_hour: int, hours: int, memo: Memo | None = None
+    ) -> np.ndarray:
+        model = self.model_for(series, {} if memo is None else memo)
+        _, horizons = _targets(series, first_hour, hours)
+        if model is None:
+            return self.fallback.predict(series, first_hour, hours)
+        modelled = horizons <= model.horizons
+        if modelled.all():
+            out = np.empty(hours)
+        else:
+            out = self.fallback.predict(series, first_hour, hours)
+        if modelled.any():
+            origin = np.array([series.values.size])
+            x = features(series.values, origin, model.horizons, series.first_hour)[0]
+            out[modelled] = model.predict(x, horizons[modelled])
+        return out
 
-    def _model(self, region: str, values: np.ndarray, issued_at: float) -> np.ndarray:
-        day = int(issued_at // 86400)
-        cached = self._models.get(region)
-        if cached is None or cached[0] != day:
-            cached = (day, self._fit(values))
-            self._models[region] = cached
-        return cached[1]
+    def model_for(self, series: HourlySeries, memo: Memo) -> RidgeModel | None:
+        """The model fitted on the data before the UTC day of the series end (memoised)."""
+        day = series.end_hour // DAY
+        models = memo.setdefault("models", {})
+        if day not in models:
+            models[day] = self.fit(series.between(series.first_hour, day * DAY), memo)
+        return models[day]
 
-    def _fit(self, values: np.ndarray) -> np.ndarray:
-        """Intercept and coefficients per horizon, from origins whose targets are observed."""
-        n = values.size
-        horizons = np.arange(MAX_HORIZON)
-        last = n - MAX_HORIZON
-        first = max(DAY * 31, last - DAY * self.fit_days)
-        origins = np.arange(first, last + 1, self.fit_stride)
-        x = features(values, origins, horizons)
-        y = values[origins[:, None] + horizons[None, :]]
-        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-        z = (x - mean) / scale
-        ym = y.mean(axis=0)
-        gram = np.einsum("nkf,nkg->kfg", z, z) + self.ridge * origins.size / 100 * np.eye(
-            x.shape[-1]
-        )
-        rhs = np.einsum("nkf,nk->kf", z, y - ym)
-        coef = np.linalg.solve(gram, rhs[..., None])[..., 0] / scale
-        return np.c_[ym - np.einsum("kf,kf->k", coef, mean), coef]
+    def fit(self, series: HourlySeries, memo: Memo | None = None) -> RidgeModel | None:
+        """Fit on the window's origins, counting only targets inside ``series``.
+
+        None when fewer than ``min_train_days`` days of origins have enough history.
+        """
+        end_day = series.end_hour // DAY
+        earliest = -(-(series.first_hour + lookback(self.horizons)) // DAY)
+        first_day = max(end_day - self.window_days, earliest)
+        if end_day - first_day < self.min_train_days:
+            return None
+        # Days whose every target is known are the same for any longer history: memoised.
+        complete = max(first_day, min(end_day, (series.end_hour - self.horizons + 1) // DAY))
+        shape = (self.horizons, len(FEATURES) + 2, len(FEATURES) + 2)
+        bank = ({} if memo is None else memo).setdefault("grams", GramBank(shape))
+        weights = 0.5 ** ((end_day - np.arange(first_day, end_day)) / self.half_life_days)
+        done = bank.days(first_day, complete, lambda day: self._day_gram(series, day))
+        gram = np.tensordot(weights[: complete - first_day], done, axes=1)
+        recent = zip(range(complete, end_day), weights[complete - first_day :], strict=True)
+        for day, weight in recent:
+            gram += weight * self._day_gram(series, day)
+        return self._solve(gram)
+
+    def _day_gram(self, series: HourlySeries, day: int) -> np.ndarray:
+        """Per horizon, the sum of ``z z^T``, ``z = [1, features, target]``, over a day's origins
+        (targets outside the series left out)."""
+        origins = np.arange(day * DAY, (day + 1) * DAY) - series.first_hour
+        x = features(series.values, origins, self.horizons, series.first_hour)
+        target = origins[:, None] + np.arange(self.horizons)[None, :]
+        known = target < series.values.size
+        y = series.values[np.minimum(target, series.values.size - 1)]
+        z = np.concatenate((np.ones((*x.shape[:-1], 1)), x, y[..., None]), axis=-1)
+        z *= known[..., None]
+        return np.einsum("okf,okg->kfg", z, z)
+
+    def _solve(self, gram: np.ndarray) -> RidgeModel:
+        """Ridge on standardised features per horizon from the weighted sums (constants get 0)."""
+        n = gram[:, 0, 0]
+        mean = gram[:, 0, 1:] / n[:, None]
+        cov = gram[:, 1:, 1:] / n[:, None, None] - mean[:, :, None] * mean[:, None, :]
+        cxx, cxy, x_mean = cov[:, :-1, :-1], cov[:, :-1, -1], mean[:, :-1]
+        var = np.einsum("kii->ki", cxx)
+        varies = var > 1e-9 * (1.0 + x_mean**2)
+        sd = np.where(varies, np.sqrt(np.where(varies, var, 1.0)), np.inf)
+        a = cxx / (sd[:, :, None] * sd[:, None, :]) + self.alpha * np.eye(len(FEATURES))
+        coef = np.linalg.solve(a, (cxy / sd)[..., None])[..., 0] / sd
+        intercept = mean[:, -1] - np.einsum("kf,kf->k", coef, x_mean)
+        return RidgeModel(intercept, coef)
 
 
-FORECASTERS: dict[str, Callable[[], Forecaster]] = {
-    "history": HistoryForecaster,
-    "naive_yesterday": NaiveYesterday,
-    "naive_median7": NaiveMedian7,
+FORECASTERS: dict[str, Callable[[], HourlyForecaster]] = {
+    HistoryForecaster.name: HistoryForecaster,
+    NaiveYesterday.name: NaiveYesterday,
+    NaiveMedian7.name: NaiveMedian7,
 }
 
 
-def get_forecaster(name: str) -> Forecaster:
+def get_forecaster(name: str) -> HourlyForecaster:
     """A forecaster by name."""
     try:
         return FORECASTERS[name]()
     except KeyError:
-        raise SignalError(
+        raise ValueError(
             f"unknown forecaster {name!r}; choose one of {', '.join(FORECASTERS)}"
         ) from None
 
 
-ForecastFn = Callable[[Workload], SignalSet]
+# --- backtests -----------------------------------------------------------------------------------
 
 
 def history_forecast_fn(
-    actual: SignalSet, forecaster: Forecaster, *, history_days: int = 120
+    actual: SignalSet, forecaster: Forecaster, *, history_days: int = DEFAULT_HISTORY_DAYS
 ) -> ForecastFn:
-    """For backtests: each workload's regions forecast from ``actual`` strictly before its
-    submission, up to its deadline; workloads submitted in the same hour share forecasts."""
-    made: dict[tuple[str, float], Signal] = {}
+    """Forecasts for a workload's regions from ``actual`` points strictly before ``submitted_at``.
 
-    def forecast(workload: Workload) -> SignalSet:
-        issued = workload.submitted_at
-        needed = workload.deadline
+    Each covers at least up to the deadline (and 48 h); the history used starts ``history_days``
+    days before the issue day. Regions without history are left out. Forecasts are cached per
+    (region, issued_at), so jobs submitted together share them; for the built-in forecasters the
+    hourly means are computed once per region and the model once per region and day.
+    """
+    return _HistoryForecasts(actual, forecaster, history_days)
+
+
+class _HistoryForecasts:
+    """The callable returned by :func:`history_forecast_fn`."""
+
+    def __init__(self, actual: SignalSet, forecaster: Forecaster, history_days: int) -> None:
+        self.actual = actual
+        self.forecaster = forecaster
+        self.history_days = history_days
+        self.hourly: dict[str, HourlySeries] = {}
+        self.memos: dict[str, Memo] = {}
+        self.signals: dict[tuple[str, float], Signal] = {}
+        self.sets: dict[tuple[tuple[str, ...], float], SignalSet] = {}
+
+    def __call__(self, workload: Workload) -> SignalSet:
+        issued_at = workload.submitted_at
+        until = max(workload.deadline, issued_at + MIN_FORECAST_HOURS * SECONDS_PER_HOUR)
+        wanted = dict.fromkeys((workload.home_region, *workload.regions))
+        key = (tuple(r for r in wanted if r in self.actual), issued_at)
+        cached = self.sets.get(key)
+        if cached is not None and all(s.end >= until for s in cached.signals.values()):
+            return cached
         signals = []
-        for region in sorted({workload.home_region, *workload.regions}):
-            if region not in actual:
+        for region in key[0]:
+            try:
+                signals.append(self.region_forecast(region, issued_at, until))
+            except SignalError:
                 continue
-            cached = made.get((region, issued))
-            if cached is None or cached.end < needed:
-                source = actual[region]
-                past = source.window(max(source.start, issued - history_days * 86400.0), issued)
-                horizon = max(needed - issued, MIN_HORIZON * HOUR)
-                cached = made[(region, issued)] = forecaster.forecast(past, issued, horizon)
-            signals.append(cached)
-        return SignalSet.of(signals)
+        if not signals:
+            raise SignalError(f"workload {workload.id}: no region has history before submitted_at")
+        self.sets[key] = SignalSet.of(signals)
+        return self.sets[key]
 
-    return forecast
+    def region_forecast(self, region: str, issued_at: float, until: float) -> Signal:
+        """One region's forecast from ``issued_at`` to at least ``until`` (cached)."""
+        cached = self.signals.get((region, issued_at))
+        if cached is None or cached.end < until:
+            cached = self.signals[(region, issued_at)] = self._make(region, issued_at, until)
+        return cached
+
+    def _make(self, region: str, issued_at: float, until: float) -> Signal:
+        horizon = until - issued_at
+        if not isinstance(self.forecaster, HourlyForecaster):
+            history = _recent_signal(self.actual[region], issued_at, self.history_days)
+            return self.forecaster.forecast(history, issued_at, horizon)
+        if region not in self.hourly:
+            self.hourly[region] = HourlySeries.from_signal(self.actual[region])
+        series = _recent(self.hourly[region], issued_at, self.history_days)
+        memo = self.memos.setdefault(region, {})
+        return self.forecaster.forecast_series(series, issued_at, horizon, memo)
+
+
+def _recent(series: HourlySeries, issued_at: float, history_days: int) -> HourlySeries:
+    """Complete hours before ``issued_at``, from ``history_days`` days before the last one's day."""
+    end = min(math.floor(issued_at / SECONDS_PER_HOUR), series.end_hour)
+    return series.between((end // DAY - history_days) * DAY, end)
+
+
+def _recent_signal(signal: Signal, issued_at: float, history_days: int) -> Signal:
+    """The points before ``issued_at`` from ``history_days`` days before the issue day."""
+    day = math.floor(min(issued_at, signal.end) / SECONDS_PER_HOUR) // DAY
+    start = max(signal.start, (day - history_days) * DAY * SECONDS_PER_HOUR)
+    if start >= issued_at:
+        raise SignalError(f"{signal.region}: no history before the forecast time to forecast from")
+    return signal.window(start, issued_at)
