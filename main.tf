@@ -115,6 +115,13 @@ locals {
     CARBON_AWARE_TARGET_ALLOWLIST = jsonencode(local.target_allowlist)
   }
   dispatch_statements = concat(
+    [{
+      # A dispatch that fails for good leaves a dead letter (carbon_aware.runtime.dispatcher).
+      Sid      = "DispatchDeadLetters"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = [aws_sqs_queue.dlq["executor"].arn]
+    }],
     length(local.targets.lambda_function_arns) == 0 ? [] : [{
       Sid      = "LambdaTargets"
       Effect   = "Allow"
@@ -276,12 +283,6 @@ locals {
           Action    = ["iam:PassRole"]
           Resource  = [aws_iam_role.service["schedules"].arn]
           Condition = { StringEquals = { "iam:PassedToService" = "scheduler.amazonaws.com" } }
-        },
-        {
-          Sid      = "DispatchDeadLetters"
-          Effect   = "Allow"
-          Action   = ["sqs:SendMessage"]
-          Resource = [aws_sqs_queue.dlq["executor"].arn]
         },
       ], local.signal_reader_statements, local.dispatch_statements)
     }

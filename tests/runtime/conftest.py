@@ -5,7 +5,8 @@ DynamoDB applies each request atomically; moto in-process does not lock its back
 runs concurrently (the race tests use real threads).
 
 Every runtime test also checks least privilege per function: the AWS calls each Lambda handler
-makes while the test runs must be granted to that function by the Terraform module.
+makes while the test runs must be granted to that function by the Terraform module (and
+test_least_privilege.py checks the converse: each function uses every action it is granted).
 """
 
 from __future__ import annotations

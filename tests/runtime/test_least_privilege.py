@@ -1,0 +1,208 @@
+"""Least privilege the other way round: driven through every path that needs a permission, each
+function uses every IAM action the module grants it (the autouse check in conftest.py makes sure
+it uses no other). Together: per function, granted == called."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+
+import boto3
+import numpy as np
+import pytest
+from tests.runtime.conftest import HOME, OTHER, AwsEnv
+from tests.runtime.events import Context, http
+from tests.runtime.events import completion as completion_event
+
+from carbon_aware.engine import Signal
+from carbon_aware.engine.signal import SignalType
+from carbon_aware.engine.timeutil import iso
+from carbon_aware.runtime import config, monitor_config, wiring
+from carbon_aware.runtime.handlers import api, completion, executor, monitor, scheduler
+from carbon_aware.runtime.planner import DISPATCH_MARGIN
+from carbon_aware.runtime.repository import WorkloadRecord, WorkloadRepository
+from carbon_aware.runtime.states import State
+from carbon_aware.runtime.sweeper import LOST_AFTER
+from carbon_aware.signals.cache import SignalCache, create_table
+from carbon_aware.signals.catalog import load_catalog
+from carbon_aware.signals.chain import Provenance
+from carbon_aware.signals.reader import zone_of
+from fakes.clock import FakeClock
+from fakes.providers import EM_KEY, WT_PASSWORD, WT_USER
+from terraform.test_drift import LOCAL_STACK_ONLY, granted_to
+
+TARGETS = ("lambda", "ecs", "batch", "stepfunctions", "eventbridge")
+HOUR = 3600.0
+RETIRED = {"type": "lambda", "arn": f"arn:aws:lambda:{HOME}:123456789012:function:retired"}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(time.time())  # the fake providers answer for the handlers' real clock
+
+
+@pytest.fixture
+def estate(aws: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
+    """The deployed shape: a signals cache every reader uses, and one more allowed target."""
+    create_table(boto3.client("dynamodb", region_name=HOME), "signals")
+    monkeypatch.setenv(config.SIGNALS_TABLE, "signals")
+    allow = [*json.loads(os.environ[config.TARGET_ALLOWLIST]), RETIRED["arn"]]
+    monkeypatch.setenv(config.TARGET_ALLOWLIST, json.dumps(allow))
+    wiring.reset()
+    yield aws
+    wiring.reset()
+
+
+def retire(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Take the retired target off the allow-list: its dispatch fails for good (a dead letter)."""
+    allow = [
+        arn for arn in json.loads(os.environ[config.TARGET_ALLOWLIST]) if arn != RETIRED["arn"]
+    ]
+    monkeypatch.setenv(config.TARGET_ALLOWLIST, json.dumps(allow))
+    wiring.reset()
+
+
+def uses_every_grant(calls: dict[str, set[str]], function: str) -> None:
+    used = calls.get(function, set()) - LOCAL_STACK_ONLY
+    unused = granted_to(function) - used
+    assert not unused, f"{function} is granted {sorted(unused)} but never calls them"
+
+
+def workload(target: dict, deadline_hours: float, **extra: object) -> dict:
+    """A one-hour workload in the home Region, due within ``deadline_hours``."""
+    return {
+        "duration_minutes": 60,
+        "deadline": iso(time.time() + deadline_hours * HOUR),
+        "home_region": HOME,
+        "power_watts": 100,
+        "target": target,
+        **extra,
+    }
+
+
+def submit(body: dict, key: str | None = None) -> dict:
+    """Submit through the API; the stored workload."""
+    headers = {"Idempotency-Key": key} if key else None
+    response = api.handler(http("POST", "/workloads", body, headers), Context())
+    assert response["statusCode"] == 201, response["body"]
+    return json.loads(response["body"])
+
+
+def planned(target: dict, deadline_hours: float = 1.5, **extra: object) -> WorkloadRecord:
+    """A workload submitted and placed; a short deadline makes it start within 15 minutes."""
+    workload_id = submit(workload(target, deadline_hours, **extra))["id"]
+    assert scheduler.handler({"workload_id": workload_id}, Context())["status"] == "SCHEDULED"
+    return wiring.repository().get(workload_id)
+
+
+def every_target(env: AwsEnv) -> list[WorkloadRecord]:
+    """One workload per target type, and one for the target about to be retired."""
+    return [planned(t) for t in [*(env.targets[HOME][kind] for kind in TARGETS), RETIRED]]
+
+
+def test_api_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypatch) -> None:
+    body = workload(estate.targets[HOME]["lambda"], 20)
+    first = submit(body, key="k1")  # the scheduler invoked
+    again = submit(body, key="k1")  # the stored response
+    assert again["id"] == first["id"]
+    get = api.handler(http("GET", f"/workloads/{first['id']}"), Context())
+    assert get["statusCode"] == 200
+    listed = api.handler(http("GET", "/workloads", query={"status": "PENDING"}), Context())
+    assert listed["statusCode"] == 200
+    scheduler.handler({"workload_id": first["id"]}, Context())
+    cancelled = api.handler(http("DELETE", f"/workloads/{first['id']}"), Context())
+    assert json.loads(cancelled["body"])["status"] == State.CANCELLED  # schedule deleted
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("table unavailable")
+
+    # A submit that fails releases its idempotency key, so a retry can succeed.
+    monkeypatch.setattr(WorkloadRepository, "create", broken)
+    with pytest.raises(RuntimeError):
+        submit(body, key="k2")
+    uses_every_grant(least_privilege, "api")
+
+
+def test_scheduler_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypatch) -> None:
+    now = time.time()
+    lost = every_target(estate)  # their schedules never fire here: the sweeper recovers them
+    # Starts in 2 h or later, so the sweep below may still move it.
+    later = planned(estate.targets[HOME]["lambda"], 20, earliest_start=iso(now + 2 * HOUR))
+    dip_at = cleaner_hour_than(later.decision["start_epoch"], now + 2 * HOUR, now + 20 * HOUR)
+    cache_forecast(HOME, now, dip_at)
+    retire(monkeypatch)
+    overdue = max(w.due_at for w in lost) + LOST_AFTER + 60
+    wiring.reset(FakeClock(overdue))
+    counts = scheduler.handler({}, Context())["sweep"]
+    assert counts["dispatched:RUNNING"] == len(TARGETS), counts
+    assert counts["dispatched:FAILED"] == 1, counts  # the retired target: a dead letter
+    assert counts["replanned"] == 1, counts  # and its old schedule deleted
+    assert wiring.repository().get(later.workload_id).decision["start_epoch"] == dip_at
+    assert len(estate.dead_letters()) == 1
+    uses_every_grant(least_privilege, "scheduler")
+
+
+def test_executor_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypatch) -> None:
+    workloads = every_target(estate)
+    retire(monkeypatch)
+    for record in workloads:
+        executor.handler(
+            {"workload_id": record.workload_id, "version": record.version}, Context()
+        )
+    assert len(estate.dead_letters()) == 1
+    uses_every_grant(least_privilege, "executor")
+
+
+def test_completion_uses_every_grant(estate: AwsEnv, least_privilege: dict) -> None:
+    record = planned(estate.targets[HOME]["ecs"])
+    executor.handler({"workload_id": record.workload_id, "version": record.version}, Context())
+    start = time.time()
+    event = completion_event("ecs", record.workload_id, start, start + 60)
+    assert completion.handler(event, Context())["status"] == "SUCCEEDED"
+    uses_every_grant(least_privilege, "completion")
+
+
+def test_monitor_uses_every_grant(
+    estate: AwsEnv, least_privilege: dict, em_server, wt_server, neso_server, monkeypatch
+) -> None:
+    secret = boto3.client("secretsmanager", region_name=HOME).create_secret(
+        Name="carbon/em", SecretString=EM_KEY
+    )["ARN"]
+    parameter = "/carbon/watttime"
+    boto3.client("ssm", region_name=HOME).put_parameter(
+        Name=parameter,
+        Type="SecureString",
+        Value=json.dumps({"username": WT_USER, "password": WT_PASSWORD}),
+    )
+    for name, value in {
+        monitor_config.REGIONS: f"{HOME},{OTHER},us-east-1",
+        monitor_config.ELECTRICITYMAPS_SECRET: secret,
+        monitor_config.WATTTIME_SECRET: parameter,
+        monitor_config.ELECTRICITYMAPS_URL: f"{em_server.url}/v3",
+        monitor_config.WATTTIME_URL: wt_server.url,
+        monitor_config.UKCI_URL: neso_server.url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    wiring.reset()
+    assert monitor.handler({}, Context())["ok"]
+    uses_every_grant(least_privilege, "monitor")
+
+
+def cleaner_hour_than(start: float, earliest: float, deadline: float) -> float:
+    """An hour boundary where a one-hour job fits in the window, 2 h or more from ``start``."""
+    latest = deadline - DISPATCH_MARGIN - HOUR
+    candidates = np.arange(np.ceil(earliest / HOUR) * HOUR, latest, HOUR)
+    return float(candidates[np.abs(candidates - start) >= 2 * HOUR][-1])
+
+
+def cache_forecast(region: str, now: float, dip_at: float) -> None:
+    """A fresh cached forecast for the region: dirty all day but for one clean hour."""
+    times = np.arange(now, now + 24 * HOUR, HOUR)
+    values = np.where((times >= dip_at) & (times < dip_at + HOUR), 10.0, 900.0)
+    times[1:] = np.floor(times[1:] / HOUR) * HOUR
+    signal = Signal.from_points(region, times, values, end=now + 24 * HOUR)
+    zone = zone_of(load_catalog().get(region), SignalType.AVERAGE)
+    cache = SignalCache(boto3.client("dynamodb", region_name=HOME), "signals")
+    cache.put_forecast(zone, SignalType.AVERAGE, signal, Provenance("test", "average", False, now))
