@@ -67,6 +67,8 @@ locals {
     completion = { memory_size = 256, timeout = 60 }
   }
 
+  function_timeouts = { for k, d in local.function_defaults : k => coalesce(try(var.function_settings[k].timeout, null), d.timeout) }
+
   # Environment variable names: carbon_aware.runtime.config (api, scheduler, executor, completion)
   # and carbon_aware.runtime.monitor_config (monitor); tests/terraform/test_drift.py compares.
   common_environment = {
@@ -111,8 +113,9 @@ locals {
   # Starting targets: the executor does it, and so does the scheduler's sweeper when a schedule
   # was lost or an executor died mid-dispatch (carbon_aware.runtime.sweeper).
   dispatch_environment = {
-    CARBON_AWARE_DLQ_URL          = aws_sqs_queue.dlq["executor"].url
-    CARBON_AWARE_TARGET_ALLOWLIST = jsonencode(local.target_allowlist)
+    CARBON_AWARE_DLQ_URL                  = aws_sqs_queue.dlq["executor"].url
+    CARBON_AWARE_TARGET_ALLOWLIST         = jsonencode(local.target_allowlist)
+    CARBON_AWARE_DISPATCH_TIMEOUT_SECONDS = var.dispatch_timeout_seconds
   }
   dispatch_statements = concat(
     [{
@@ -211,16 +214,21 @@ locals {
       description = "Refreshes carbon observations and forecasts for every Region."
       handler     = "carbon_aware.runtime.handlers.monitor.handler"
       environment = {
-        CARBON_AWARE_SIGNALS_TABLE          = aws_dynamodb_table.this["signals"].name
-        CARBON_AWARE_SIGNAL_TYPE            = var.signal_type
-        CARBON_AWARE_REFRESH_MINUTES        = var.refresh_interval_minutes
-        CARBON_AWARE_OBSERVATION_TTL_DAYS   = var.observation_ttl_days
-        CARBON_AWARE_FORECAST_TTL_DAYS      = var.forecast_ttl_days
-        CARBON_AWARE_ELECTRICITYMAPS_SECRET = try(local.credential_arns["electricitymaps"], null)
-        CARBON_AWARE_WATTTIME_SECRET        = try(local.credential_arns["watttime"], null)
-        CARBON_AWARE_ELECTRICITYMAPS_URL    = try(var.provider_base_urls["electricitymaps"], null)
-        CARBON_AWARE_WATTTIME_URL           = try(var.provider_base_urls["watttime"], null)
-        CARBON_AWARE_UKCI_URL               = try(var.provider_base_urls["ukci"], null)
+        CARBON_AWARE_SIGNALS_TABLE            = aws_dynamodb_table.this["signals"].name
+        CARBON_AWARE_SIGNAL_TYPE              = var.signal_type
+        CARBON_AWARE_REFRESH_MINUTES          = var.refresh_interval_minutes
+        CARBON_AWARE_OBSERVATION_TTL_DAYS     = var.observation_ttl_days
+        CARBON_AWARE_FORECAST_TTL_DAYS        = var.forecast_ttl_days
+        CARBON_AWARE_ELECTRICITYMAPS_SECRET   = try(local.credential_arns["electricitymaps"], null)
+        CARBON_AWARE_WATTTIME_SECRET          = try(local.credential_arns["watttime"], null)
+        CARBON_AWARE_ELECTRICITYMAPS_URL      = try(var.provider_base_urls["electricitymaps"], null)
+        CARBON_AWARE_WATTTIME_URL             = try(var.provider_base_urls["watttime"], null)
+        CARBON_AWARE_UKCI_URL                 = try(var.provider_base_urls["ukci"], null)
+        CARBON_AWARE_PROVIDER_CHAIN           = var.provider_chain == null ? null : join(",", var.provider_chain)
+        CARBON_AWARE_FORECAST_REFRESH_MINUTES = var.forecast_refresh_minutes
+        CARBON_AWARE_FORECAST_HOURS           = var.forecast_hours
+        CARBON_AWARE_EMISSION_FACTOR_TYPE     = var.emission_factor_type
+        CARBON_AWARE_UKCI_REGIONS             = length(var.ukci_regions) == 0 ? null : join(",", [for r, id in var.ukci_regions : "${r}=${id}"])
       }
       statements = concat(
         [{
@@ -424,7 +432,7 @@ module "function" {
   source_code_hash = local.lambda_source_hash
 
   memory_size                    = coalesce(try(var.function_settings[each.key].memory_size, null), local.function_defaults[each.key].memory_size)
-  timeout                        = coalesce(try(var.function_settings[each.key].timeout, null), local.function_defaults[each.key].timeout)
+  timeout                        = local.function_timeouts[each.key]
   reserved_concurrent_executions = coalesce(try(var.function_settings[each.key].reserved_concurrent_executions, null), -1)
 
   environment_variables = {
@@ -457,6 +465,19 @@ resource "aws_cloudwatch_event_rule" "periodic" {
   schedule_expression = "rate(${each.value.minutes} ${each.value.minutes == 1 ? "minute" : "minutes"})"
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.forecast_refresh_minutes == null || try(var.forecast_refresh_minutes >= var.refresh_interval_minutes, false)
+      error_message = "forecast_refresh_minutes must not be shorter than refresh_interval_minutes."
+    }
+
+    precondition {
+      # A dispatch still in progress must not look abandoned to the sweeper.
+      condition     = var.dispatch_timeout_seconds > max(local.function_timeouts["executor"], local.function_timeouts["scheduler"])
+      error_message = "dispatch_timeout_seconds must be longer than the executor's and the scheduler's timeouts."
+    }
+  }
 }
 
 resource "aws_cloudwatch_event_target" "periodic" {

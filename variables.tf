@@ -115,6 +115,17 @@ variable "max_cost_per_hour" {
   }
 }
 
+variable "dispatch_timeout_seconds" {
+  description = "How long a claimed workload may stay in DISPATCHING before the sweeper assumes its executor died and dispatches it again, in seconds; longer than the executor's timeout."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.dispatch_timeout_seconds >= 120 && var.dispatch_timeout_seconds <= 86400
+    error_message = "dispatch_timeout_seconds must be from 120 to 86400."
+  }
+}
+
 variable "replan_threshold_percent" {
   description = "Hysteresis: a scheduled workload is re-planned only when a new forecast improves its expected emissions by more than this percentage."
   type        = number
@@ -237,6 +248,61 @@ variable "provider_base_urls" {
   validation {
     condition     = alltrue([for k, v in var.provider_base_urls : contains(["electricitymaps", "watttime", "ukci"], k) && can(regex("^https?://", v))])
     error_message = "provider_base_urls keys must be electricitymaps, watttime or ukci, and values http(s) URLs."
+  }
+}
+
+variable "provider_chain" {
+  description = "Order in which the monitor asks for carbon data: any of `electricitymaps`, `watttime`, `ukci`, `history` (our forecaster on cached history), `profile` (built-in regional profiles). Null uses the built-in order: Electricity Maps (with a key), WattTime (with credentials, for `marginal`), UK NESO (GB), history, profile."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.provider_chain == null || try(length(var.provider_chain) > 0 && length(distinct(var.provider_chain)) == length(var.provider_chain) && alltrue([for p in var.provider_chain : contains(["electricitymaps", "watttime", "ukci", "history", "profile"], p)]), false)
+    error_message = "provider_chain must list distinct names from electricitymaps, watttime, ukci, history and profile."
+  }
+}
+
+variable "forecast_refresh_minutes" {
+  description = "How often the monitor fetches a new forecast per Region, in minutes; at least refresh_interval_minutes. Null: hourly, or every refresh when that is longer."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.forecast_refresh_minutes == null || try(var.forecast_refresh_minutes >= 5 && var.forecast_refresh_minutes <= 1440, false)
+    error_message = "forecast_refresh_minutes must be from 5 to 1440."
+  }
+}
+
+variable "forecast_hours" {
+  description = "How far ahead the monitor forecasts and caches, in hours (1-72); workloads whose deadline lies further out are planned on the built-in profiles beyond it."
+  type        = number
+  default     = 48
+
+  validation {
+    condition     = var.forecast_hours >= 1 && var.forecast_hours <= 72
+    error_message = "forecast_hours must be from 1 to 72."
+  }
+}
+
+variable "emission_factor_type" {
+  description = "Electricity Maps emission factors: `lifecycle` (includes upstream emissions) or `direct` (combustion only)."
+  type        = string
+  default     = "lifecycle"
+
+  validation {
+    condition     = contains(["lifecycle", "direct"], var.emission_factor_type)
+    error_message = "emission_factor_type must be lifecycle or direct."
+  }
+}
+
+variable "ukci_regions" {
+  description = "AWS Regions to read from the UK NESO Carbon Intensity API by NESO region id (1-17), e.g. `{ \"eu-west-2\" = 13 }` for London. Empty: the national GB figure for British Regions."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for r, id in var.ukci_regions : can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", r)) && id >= 1 && id <= 17 && floor(id) == id])
+    error_message = "ukci_regions keys must be AWS Region names and values NESO region ids from 1 to 17."
   }
 }
 

@@ -109,7 +109,24 @@ run "allow_list_and_options" {
       pass_role_arns           = ["arn:aws:iam::111122223333:role/etl"]
       state_machine_arns       = ["arn:aws:states:us-east-1:111122223333:stateMachine:train"]
     }
-    function_settings = { scheduler = { memory_size = 2048, reserved_concurrent_executions = 2 } }
+    function_settings        = { scheduler = { memory_size = 2048, reserved_concurrent_executions = 2 } }
+    provider_chain           = ["ukci", "electricitymaps", "profile"]
+    forecast_refresh_minutes = 60
+    ukci_regions             = { "eu-west-2" = 13, "us-east-1" = 1 }
+  }
+
+  assert {
+    condition = {
+      for k, v in local.functions["monitor"].environment : k => v
+      if contains(["CARBON_AWARE_PROVIDER_CHAIN", "CARBON_AWARE_FORECAST_REFRESH_MINUTES", "CARBON_AWARE_FORECAST_HOURS", "CARBON_AWARE_EMISSION_FACTOR_TYPE", "CARBON_AWARE_UKCI_REGIONS"], k)
+      } == {
+      CARBON_AWARE_PROVIDER_CHAIN           = "ukci,electricitymaps,profile"
+      CARBON_AWARE_FORECAST_REFRESH_MINUTES = 60
+      CARBON_AWARE_FORECAST_HOURS           = 48
+      CARBON_AWARE_EMISSION_FACTOR_TYPE     = "lifecycle"
+      CARBON_AWARE_UKCI_REGIONS             = "eu-west-2=13,us-east-1=1"
+    }
+    error_message = "the monitor gets the carbon-data options in the form monitor_config parses"
   }
 
   assert {
@@ -183,6 +200,51 @@ run "rejects_slow_refresh" {
   command = plan
   variables { refresh_interval_minutes = 61 }
   expect_failures = [var.refresh_interval_minutes]
+}
+
+run "rejects_forecast_refresh_shorter_than_refresh" {
+  command = plan
+  variables {
+    refresh_interval_minutes = 30
+    forecast_refresh_minutes = 15
+  }
+  expect_failures = [aws_cloudwatch_event_rule.periodic]
+}
+
+run "rejects_dispatch_timeout_within_a_dispatcher_timeout" {
+  command = plan
+  variables { dispatch_timeout_seconds = 200 } # the scheduler (sweeper) may run 300 s
+  expect_failures = [aws_cloudwatch_event_rule.periodic]
+}
+
+run "rejects_unknown_provider_in_chain" {
+  command = plan
+  variables { provider_chain = ["electricitymaps", "bing"] }
+  expect_failures = [var.provider_chain]
+}
+
+run "rejects_repeated_provider_in_chain" {
+  command = plan
+  variables { provider_chain = ["ukci", "ukci"] }
+  expect_failures = [var.provider_chain]
+}
+
+run "rejects_forecast_beyond_72_hours" {
+  command = plan
+  variables { forecast_hours = 96 }
+  expect_failures = [var.forecast_hours]
+}
+
+run "rejects_unknown_emission_factor_type" {
+  command = plan
+  variables { emission_factor_type = "operational" }
+  expect_failures = [var.emission_factor_type]
+}
+
+run "rejects_neso_region_out_of_range" {
+  command = plan
+  variables { ukci_regions = { "eu-west-2" = 18 } }
+  expect_failures = [var.ukci_regions]
 }
 
 run "rejects_unknown_strategy" {
