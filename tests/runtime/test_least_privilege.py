@@ -148,9 +148,7 @@ def test_executor_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkey
     workloads = every_target(estate)
     retire(monkeypatch)
     for record in workloads:
-        executor.handler(
-            {"workload_id": record.workload_id, "version": record.version}, Context()
-        )
+        executor.handler({"workload_id": record.workload_id, "version": record.version}, Context())
     assert len(estate.dead_letters()) == 1
     uses_every_grant(least_privilege, "executor")
 

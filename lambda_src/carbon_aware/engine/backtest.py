@@ -97,15 +97,22 @@ def actual_emissions_g(segments: Sequence[Segment], power_watts: float, actual: 
 
 
 def evaluate(
-    workload: Workload, placement: Placement, strategy: Strategy, actual: SignalSet
+    workload: Workload,
+    placement: Placement,
+    strategy: Strategy,
+    actual: SignalSet,
+    oracles: dict[str, Placement] | None = None,
 ) -> JobOutcome:
-    """Account one decision against the baseline and the oracle on the actual series."""
+    """Account one decision against the baseline and the oracle on the actual series.
+
+    ``oracles`` (by job id) keeps the oracle placements for reuse: see :func:`run_backtest`.
+    """
     if not placement.placed:
         return JobOutcome(workload, placement)
     baseline_run = Segment(
         workload.home_region, workload.submitted_at, workload.submitted_at + workload.duration
     )
-    oracle = strategy.place(workload, actual)
+    oracle = _oracle(workload, strategy, actual, oracles)
     try:
         baseline = actual_emissions_g([baseline_run], workload.power_watts, actual)
         emitted = actual_emissions_g(placement.segments, workload.power_watts, actual)
@@ -126,20 +133,39 @@ def run_backtest(
     *,
     forecast_name: str = "perfect",
     progress: Callable[[int], None] | None = None,
+    oracles: dict[str, Placement] | None = None,
 ) -> BacktestResult:
-    """Decide every job once at submission (on ``forecast(job)``, or ``actual`` when None)."""
+    """Decide every job once at submission (on ``forecast(job)``, or ``actual`` when None).
+
+    Pass the same ``oracles`` dict to backtests of the same jobs (unique ids), strategy and
+    ``actual`` to place each job's oracle only once (e.g. when comparing forecasters).
+    """
     outcomes = []
     for workload in jobs:
         try:
             signals = actual if forecast is None else forecast(workload)
             placement = strategy.place(workload, signals)
-            outcomes.append(evaluate(workload, placement, strategy, actual))
+            outcomes.append(evaluate(workload, placement, strategy, actual, oracles))
         except (ValueError, ArithmeticError) as exc:
             failed = Placement.infeasible(workload.id, strategy.name, f"error: {exc}")
             outcomes.append(JobOutcome(workload, failed))
         if progress is not None:
             progress(1)
     return BacktestResult(strategy.name, forecast_name, tuple(outcomes))
+
+
+def _oracle(
+    workload: Workload,
+    strategy: Strategy,
+    actual: SignalSet,
+    oracles: dict[str, Placement] | None,
+) -> Placement:
+    """The strategy's placement on the actual series (reused from ``oracles`` when given)."""
+    if oracles is None:
+        return strategy.place(workload, actual)
+    if workload.id not in oracles:
+        oracles[workload.id] = strategy.place(workload, actual)
+    return oracles[workload.id]
 
 
 def _round(value: float | None) -> float | None:

@@ -6,11 +6,14 @@ first point is exactly ``issued_at``, then every hour boundary.
 
 - ``naive_yesterday``: the same hour on the most recent day with data.
 - ``naive_median7``: the median of the same hour over the 7 most recent days with data.
-- ``history``: one ridge regression per horizon (1..48 h) on lagged features (the last two hours,
-  the last-24 h level, the same hour yesterday and last week, 7- and 28-day hour-of-day profiles,
-  a 4-week hour-of-week profile, a weekend flag), refitted once per UTC day on a trailing year of
-  origins with weights that halve every 90 days. Hours past 48 h, or too little history to fit,
-  fall back to ``naive_median7`` (which falls back to the last value under a day of history).
+- ``history``: ridge regressions per horizon (1..48 h) and UTC hour of the forecast origin, on
+  lagged features (the last three hours, the 3-hour trend, the last three hours' deviation from
+  their usual values, the last-24 h level, low and high, the same hour yesterday and last week,
+  7- and 28-day hour-of-day profiles, a 4-week hour-of-week profile, a weekend flag). Each
+  origin-hour model is shrunk towards the model pooled over all origin hours. Refitted once per
+  UTC day on a trailing year of origins with weights that halve every 180 days, from decayed
+  Gram sums updated day by day. Hours past 48 h, or too little history to fit, fall back to
+  ``naive_median7`` (which falls back to the last value under a day of history).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ DAY = 24
 WEEK = 7 * DAY
 MIN_FORECAST_HOURS = 48
 DEFAULT_HISTORY_DAYS = 400
+
+GRAM_CHUNK_DAYS = 16  # days of feature rows built at once when summing Gram blocks
 
 Memo = dict[str, Any]  # one region's work shared between calls (daily fits)
 
@@ -191,11 +196,14 @@ class NaiveMedian7(HourlyForecaster):
 
 # --- the ridge forecaster ------------------------------------------------------------------------
 
-# Each feature but the last is the mean of some lagged hours, at offsets from the origin ``o`` (the
-# first unknown hour) that depend on the horizon ``k``: the target is ``o + k - 1``.
+# Every feature but the last three is a weighted sum of lagged hours, at offsets from the origin
+# ``o`` (the first unknown hour) that depend on the horizon ``k``: the target is ``o + k - 1``.
 FEATURES = (
     "last",  # the last hour
     "previous",  # the hour before it
+    "third_last",  # the hour before that
+    "trend",  # the last hour minus the one three hours before it
+    "recent_deviation",  # mean of the last three hours minus theirs on the 7 days before
     "last_profile7",  # the last hour's hour of day, mean over the 7 days before
     "level",  # mean of the last 24 hours
     "yesterday",  # the target's hour on the most recent day with data
@@ -203,36 +211,50 @@ FEATURES = (
     "profile7",  # the target's hour of day, mean over the 7 most recent days with data
     "profile28",  # the same over 28 days
     "week4",  # the target's hour of week, mean over the 4 weeks before
+    "low24",  # the lowest of the last 24 hours
+    "high24",  # the highest of the last 24 hours
     "weekend",  # the target falls on a Saturday or Sunday (UTC)
 )
+LAGGED = len(FEATURES) - 3
+
+
+def _mean(offsets: list[int]) -> list[tuple[int, float]]:
+    """Terms of the mean of the hours at ``offsets``."""
+    return [(offset, 1.0 / len(offsets)) for offset in offsets]
+
+
+def _lag_terms(k: int) -> list[list[tuple[int, float]]]:
+    """(offset, weight) terms of each lagged feature for horizon ``k``."""
+    ahead = k - 1
+    day = ahead - DAY * int(_days_back(np.array(k)))  # same hour, last day with data
+    recent = _mean([-1, -2, -3])
+    recent += [(-i - DAY * j, -1.0 / 21) for i in (1, 2, 3) for j in range(1, 8)]
+    return [
+        [(-1, 1.0)],
+        [(-2, 1.0)],
+        [(-3, 1.0)],
+        [(-1, 1.0), (-4, -1.0)],
+        recent,
+        _mean([-1 - DAY * j for j in range(1, 8)]),
+        _mean([-1 - j for j in range(DAY)]),
+        [(day, 1.0)],
+        [(ahead - WEEK, 1.0)],
+        _mean([day - DAY * j for j in range(7)]),
+        _mean([day - DAY * j for j in range(28)]),
+        _mean([ahead - WEEK * j for j in range(1, 5)]),
+    ]
 
 
 @functools.cache
 def lag_table(horizons: int) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets from the origin ``(horizons, lags)`` and weights ``(lags, features - 1)``."""
-    groups: list[list[list[int]]] = [[] for _ in FEATURES[:-1]]
-    for k in range(1, horizons + 1):
-        ahead = k - 1
-        day = ahead - DAY * int(_days_back(np.array(k)))  # same hour, last day with data
-        spans = (
-            [-1],
-            [-2],
-            [-1 - DAY * j for j in range(1, 8)],
-            [-1 - j for j in range(DAY)],
-            [day],
-            [ahead - WEEK],
-            [day - DAY * j for j in range(7)],
-            [day - DAY * j for j in range(28)],
-            [ahead - WEEK * j for j in range(1, 5)],
-        )
-        for group, offsets in zip(groups, spans, strict=True):
-            group.append(offsets)
-    widths = [len(group[0]) for group in groups]
-    offsets = np.concatenate([np.array(group) for group in groups], axis=1)
-    weights = np.zeros((offsets.shape[1], len(groups)))
-    starts = np.cumsum([0, *widths])
-    for col, width in enumerate(widths):
-        weights[starts[col] : starts[col + 1], col] = 1.0 / width
+    """Offsets from the origin ``(horizons, lags)`` and weights ``(lags, LAGGED)``."""
+    per_horizon = [_lag_terms(k) for k in range(1, horizons + 1)]
+    offsets = np.array([[o for terms in row for o, _ in terms] for row in per_horizon])
+    weights = np.zeros((offsets.shape[1], LAGGED))
+    at = 0
+    for col, terms in enumerate(per_horizon[0]):
+        weights[at : at + len(terms), col] = [w for _, w in terms]
+        at += len(terms)
     return offsets, weights
 
 
@@ -249,14 +271,23 @@ def features(y: np.ndarray, origins: np.ndarray, horizons: int, first_hour: int)
     """
     offsets, weights = lag_table(horizons)
     lagged = y[origins[:, None, None] + offsets[None, :, :]] @ weights
+    last_day = y[origins[:, None] - np.arange(1, DAY + 1)[None, :]]
+    extremes = np.stack((last_day.min(axis=1), last_day.max(axis=1)), axis=-1)
     target_day = (origins[:, None] + np.arange(horizons)[None, :] + first_hour) // DAY
     weekend = ((target_day + 3) % 7 >= 5).astype(np.float64)  # 1970-01-01 was a Thursday
-    return np.concatenate((lagged, weekend[..., None]), axis=-1)
+    return np.concatenate(
+        (lagged, np.broadcast_to(extremes[:, None, :], (*lagged.shape[:2], 2)), weekend[..., None]),
+        axis=-1,
+    )
 
 
 @dataclass(frozen=True)
 class RidgeModel:
-    """Per-horizon coefficients: ``value = intercept[k] + features[k] @ coef[k]``."""
+    """Coefficients per origin hour of day and horizon: ``value = intercept + features @ coef``.
+
+    ``intercept`` is ``(DAY, horizons)`` and ``coef`` ``(DAY, horizons, features)``; row ``h``
+    serves origins at UTC hour ``h`` (the first unknown hour).
+    """
 
     intercept: np.ndarray
     coef: np.ndarray
@@ -264,60 +295,46 @@ class RidgeModel:
     @property
     def horizons(self) -> int:
         """Number of horizons modelled."""
-        return self.intercept.size
+        return self.intercept.shape[1]
 
-    def predict(self, x: np.ndarray, horizons: np.ndarray) -> np.ndarray:
+    def predict(self, x: np.ndarray, horizons: np.ndarray, origin_hour: int) -> np.ndarray:
         """Values for the given horizons (1-based) from a ``(horizons, features)`` row."""
         k = horizons - 1
-        return self.intercept[k] + np.einsum("kf,kf->k", x[k], self.coef[k])
+        hour = origin_hour % DAY
+        return self.intercept[hour, k] + np.einsum("kf,kf->k", x[k], self.coef[hour, k])
 
 
-class GramBank:
-    """Per-day Gram blocks of one region, stored contiguously by day (grown as needed)."""
+@dataclass
+class DecayedGrams:
+    """Sums of per-day Gram blocks with weights ``decay ** (end_day - day)``.
 
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = shape
-        self.first_day = 0
-        self.grams = np.empty((0, *shape))
-        self.filled = np.zeros(0, dtype=bool)
+    Holds the complete days ``first_day .. complete - 1`` weighted for ``end_day``, so that the
+    next day's fit only adds and removes the days that changed.
+    """
 
-    def days(self, first: int, end: int, make: Callable[[int], np.ndarray]) -> np.ndarray:
-        """Blocks for days ``first .. end - 1``, calling ``make(day)`` for the missing ones."""
-        self._cover(first, end)
-        lo, hi = first - self.first_day, end - self.first_day
-        for i in np.flatnonzero(~self.filled[lo:hi]):
-            self.grams[lo + i] = make(first + int(i))
-            self.filled[lo + i] = True
-        return self.grams[lo:hi]
-
-    def _cover(self, first: int, end: int) -> None:
-        held = self.filled.size
-        if held and self.first_day <= first and end <= self.first_day + held:
-            return
-        start = min(first, self.first_day) if held else first
-        stop = max(end, self.first_day + held)
-        size = stop - start + (stop - start) // 2  # room to grow forward
-        grams, filled = np.empty((size, *self.shape)), np.zeros(size, dtype=bool)
-        at = self.first_day - start
-        grams[at : at + held] = self.grams
-        filled[at : at + held] = self.filled
-        self.first_day, self.grams, self.filled = start, grams, filled
+    end_day: int
+    first_day: int
+    complete: int
+    sums: np.ndarray
 
 
 @dataclass
 class HistoryForecaster(HourlyForecaster):
-    """Per-horizon ridge on lagged features, refitted daily from a trailing, decaying window.
+    """Ridge per origin hour of day and horizon, refitted daily from a trailing, decaying window.
 
     The model used at any time was fitted at the start of that UTC day on the origins of the
     previous ``window_days`` days (weights halve every ``half_life_days``), counting only targets
-    that were already known.
+    that were already known. Each (origin hour, horizon) model is shrunk towards the model pooled
+    over all origin hours (``shrinkage``, on standardised features; ``alpha`` is the pooled
+    model's own ridge penalty).
     """
 
     name: ClassVar[str] = "history"
     horizons: int = 48
     window_days: int = 365
-    half_life_days: float = 90.0
+    half_life_days: float = 180.0
     alpha: float = 0.01
+    shrinkage: float = 0.3
     min_train_days: int = 14
     fallback: HourlyForecaster = field(default_factory=NaiveMedian7)
 
@@ -336,7 +353,7 @@ class HistoryForecaster(HourlyForecaster):
         if modelled.any():
             origin = np.array([series.values.size])
             x = features(series.values, origin, model.horizons, series.first_hour)[0]
-            out[modelled] = model.predict(x, horizons[modelled])
+            out[modelled] = model.predict(x, horizons[modelled], series.end_hour)
         return out
 
     def model_for(self, series: HourlySeries, memo: Memo) -> RidgeModel | None:
@@ -357,43 +374,90 @@ class HistoryForecaster(HourlyForecaster):
         first_day = max(end_day - self.window_days, earliest)
         if end_day - first_day < self.min_train_days:
             return None
-        # Days whose every target is known are the same for any longer history: memoised.
+        # Days whose every target is known are the same for any longer history: summed once.
         complete = max(first_day, min(end_day, (series.end_hour - self.horizons + 1) // DAY))
-        shape = (self.horizons, len(FEATURES) + 2, len(FEATURES) + 2)
-        bank = ({} if memo is None else memo).setdefault("grams", GramBank(shape))
-        weights = 0.5 ** ((end_day - np.arange(first_day, end_day)) / self.half_life_days)
-        done = bank.days(first_day, complete, lambda day: self._day_gram(series, day))
-        gram = np.tensordot(weights[: complete - first_day], done, axes=1)
-        recent = zip(range(complete, end_day), weights[complete - first_day :], strict=True)
-        for day, weight in recent:
-            gram += weight * self._day_gram(series, day)
-        return self._solve(gram)
+        memo = {} if memo is None else memo
+        state = self._complete_sums(series, memo.get("grams"), end_day, first_day, complete)
+        memo["grams"] = state
+        return self._solve(state.sums + self._grams(series, range(complete, end_day), end_day))
 
-    def _day_gram(self, series: HourlySeries, day: int) -> np.ndarray:
-        """Per horizon, the sum of ``z z^T``, ``z = [1, features, target]``, over a day's origins
-        (targets outside the series left out)."""
-        origins = np.arange(day * DAY, (day + 1) * DAY) - series.first_hour
-        x = features(series.values, origins, self.horizons, series.first_hour)
-        target = origins[:, None] + np.arange(self.horizons)[None, :]
-        known = target < series.values.size
-        y = series.values[np.minimum(target, series.values.size - 1)]
-        z = np.concatenate((np.ones((*x.shape[:-1], 1)), x, y[..., None]), axis=-1)
-        z *= known[..., None]
-        return np.einsum("okf,okg->kfg", z, z)
+    def _complete_sums(
+        self,
+        series: HourlySeries,
+        held: DecayedGrams | None,
+        end_day: int,
+        first_day: int,
+        complete: int,
+    ) -> DecayedGrams:
+        """The decayed sums of complete days, updated from ``held`` when that is cheaper."""
+        earliest = -(-(series.first_hour + lookback(self.horizons)) // DAY)
+        if (
+            held is not None
+            and earliest <= held.first_day <= first_day <= held.complete <= complete
+            and held.end_day <= end_day
+            and (first_day - held.first_day) + (complete - held.complete) < complete - first_day
+        ):
+            sums = held.sums * 0.5 ** ((end_day - held.end_day) / self.half_life_days)
+            sums -= self._grams(series, range(held.first_day, first_day), end_day)
+            sums += self._grams(series, range(held.complete, complete), end_day)
+        else:
+            sums = self._grams(series, range(first_day, complete), end_day)
+        return DecayedGrams(end_day, first_day, complete, sums)
+
+    def _grams(self, series: HourlySeries, days: range, end_day: int) -> np.ndarray:
+        """Per origin hour and horizon, the sum of ``weight * z z^T`` with
+        ``z = [1, features, target]`` over the origins of ``days`` (targets outside the series
+        left out), each day weighted ``0.5 ** ((end_day - day) / half_life_days)``."""
+        size = len(FEATURES) + 2
+        total = np.zeros((DAY, self.horizons, size, size))
+        for start in range(days.start, days.stop, GRAM_CHUNK_DAYS):
+            chunk = np.arange(start, min(start + GRAM_CHUNK_DAYS, days.stop))
+            origins = (chunk[:, None] * DAY + np.arange(DAY)).ravel() - series.first_hour
+            x = features(series.values, origins, self.horizons, series.first_hour)
+            target = origins[:, None] + np.arange(self.horizons)[None, :]
+            known = target < series.values.size
+            y = series.values[np.minimum(target, series.values.size - 1)]
+            z = np.concatenate((np.ones((*x.shape[:-1], 1)), x, y[..., None]), axis=-1)
+            z *= known[..., None]
+            z = z.reshape(chunk.size, DAY, self.horizons, size).transpose(1, 2, 3, 0)
+            weights = 0.5 ** ((end_day - chunk) / self.half_life_days)
+            total += (z * weights) @ z.transpose(0, 1, 3, 2)
+        return total
 
     def _solve(self, gram: np.ndarray) -> RidgeModel:
-        """Ridge on standardised features per horizon from the weighted sums (constants get 0)."""
-        n = gram[:, 0, 0]
-        mean = gram[:, 0, 1:] / n[:, None]
-        cov = gram[:, 1:, 1:] / n[:, None, None] - mean[:, :, None] * mean[:, None, :]
-        cxx, cxy, x_mean = cov[:, :-1, :-1], cov[:, :-1, -1], mean[:, :-1]
-        var = np.einsum("kii->ki", cxx)
-        varies = var > 1e-9 * (1.0 + x_mean**2)
+        """Pooled ridge per horizon on standardised features, then one ridge per origin hour
+        shrunk towards it (features constant over the pool get 0)."""
+        pooled = _moments(gram.sum(axis=0))
+        var = np.einsum("kii->ki", pooled.cxx)
+        varies = var > 1e-9 * (1.0 + pooled.x_mean**2)
         sd = np.where(varies, np.sqrt(np.where(varies, var, 1.0)), np.inf)
-        a = cxx / (sd[:, :, None] * sd[:, None, :]) + self.alpha * np.eye(len(FEATURES))
-        coef = np.linalg.solve(a, (cxy / sd)[..., None])[..., 0] / sd
-        intercept = mean[:, -1] - np.einsum("kf,kf->k", coef, x_mean)
+        eye = np.eye(len(FEATURES))
+        scale = sd[:, :, None] * sd[:, None, :]
+        base = np.linalg.solve(pooled.cxx / scale + self.alpha * eye, (pooled.cxy / sd)[..., None])
+        hourly = _moments(gram)
+        a = hourly.cxx / scale + self.shrinkage * eye
+        b = hourly.cxy / sd + self.shrinkage * base[..., 0]
+        coef = np.linalg.solve(a, b[..., None])[..., 0] / sd
+        intercept = hourly.y_mean - np.einsum("...f,...f->...", coef, hourly.x_mean)
         return RidgeModel(intercept, coef)
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """Weighted means and covariances of features and target from a Gram block."""
+
+    x_mean: np.ndarray
+    y_mean: np.ndarray
+    cxx: np.ndarray
+    cxy: np.ndarray
+
+
+def _moments(gram: np.ndarray) -> _Moments:
+    """Moments over the last two axes of ``[1, features, target]`` Gram blocks."""
+    n = gram[..., 0, 0]
+    mean = gram[..., 0, 1:] / n[..., None]
+    cov = gram[..., 1:, 1:] / n[..., None, None] - mean[..., :, None] * mean[..., None, :]
+    return _Moments(mean[..., :-1], mean[..., -1], cov[..., :-1, :-1], cov[..., :-1, -1])
 
 
 FORECASTERS: dict[str, Callable[[], HourlyForecaster]] = {
