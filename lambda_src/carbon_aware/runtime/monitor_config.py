@@ -131,7 +131,7 @@ class MonitorSettings:
             regions=names(env, REGIONS),
             signal_type=SignalType(kind),
             policy=policy,
-            observation_ttl=number(env, OBSERVATION_TTL_DAYS, 30) * DAY,
+            observation_ttl=number(env, OBSERVATION_TTL_DAYS, DEFAULT_OBSERVATION_TTL / DAY) * DAY,
             forecast_ttl=number(env, FORECAST_TTL_DAYS, 2) * DAY,
             chain=parsed_chain,
             electricitymaps_secret=env.get(ELECTRICITYMAPS_SECRET, "").strip() or None,

@@ -3,7 +3,7 @@
 Items (``pk = "<signal type>#<zone>"``, e.g. ``average#DE``):
 
 - observation: ``sk = "obs#<ISO time>"``; ``value``, provenance; expires ``observation_ttl``
-  after the observed time (default 30 days);
+  after the observed time (default 90 days: what the history forecaster learns from);
 - forecast: ``sk = "fc#<ISO issued at>"``; the whole series as compact JSON and its provenance;
   expires ``forecast_ttl`` after issue (default 2 days);
 - refresh state: ``sk = "state"``; what the last refresh did (see :mod:`.refresh`).
@@ -39,7 +39,7 @@ OBSERVATION = "obs#"
 FORECAST = "fc#"
 STATE = "state"
 DAY = 86400.0
-DEFAULT_OBSERVATION_TTL = 30 * DAY
+DEFAULT_OBSERVATION_TTL = 90 * DAY
 DEFAULT_FORECAST_TTL = 2 * DAY
 BATCH_WRITE = 25
 BATCH_GET = 100

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Callable
 
 from carbon_aware.engine.signal import Signal, SignalType
+from carbon_aware.signals.cache import DEFAULT_OBSERVATION_TTL
 from carbon_aware.signals.errors import NoData
 from carbon_aware.signals.profiles import profile_signal
 from carbon_aware.signals.providers.base import HOUR
@@ -38,7 +39,12 @@ class _Estimator:
 
 
 class HistoryForecaster(_Estimator):
-    """Forecasts a zone from its cached observations (``observations(zone, type, a, b)``)."""
+    """Forecasts a zone from its cached observations (``observations(zone, type, a, b)``).
+
+    It reads as far back as the cache keeps observations by default: the engine's ridge needs
+    about six weeks (four-week profiles plus two weeks of fits) and uses up to a year; with less
+    it falls back to the 7-day median.
+    """
 
     name = "history"
 
@@ -46,7 +52,7 @@ class HistoryForecaster(_Estimator):
         self,
         observations: ObservationSource,
         *,
-        lookback: float = 14 * 24 * HOUR,
+        lookback: float = DEFAULT_OBSERVATION_TTL,
         min_history: float = 24 * HOUR,
         method: str = "history",
     ) -> None:
