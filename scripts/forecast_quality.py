@@ -5,7 +5,8 @@ Benchmark: for each zone of a wide hourly CSV, jobs of 1 h and of 6 h arrive eve
 constant power, home region = regions = [the zone], strategy ``time_shift``, not interruptible.
 Every job is decided once at arrival on a forecast that sees only the data before the arrival
 (earlier years count as history) and is accounted on the actual series by the product's own
-``run_backtest``. Savings are against starting at arrival. The oracle is the same strategy on the
+``run_backtest``. Savings are against starting at arrival; deciding on the actual series (a perfect
+forecast) is reported too and must equal the oracle. The oracle is the same strategy on the
 actual series (``run_backtest`` evaluates it for every job, once per zone as the forecasters share
 it, so it is read from the same summary);
 ``fraction`` = forecaster savings / oracle savings. The aggregate averages the fraction over the
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -106,6 +108,18 @@ def zone_quality(actual: Signal, year: int, days: int | None = None) -> dict[str
     errors: dict[str, dict[str, list[float | None]]] = {}
     jobs_by_hours = {hours: benchmark_jobs(actual, year, hours, days) for hours in DURATIONS_HOURS}
     oracles: dict[str, Placement] = {}  # the oracle does not depend on the forecaster
+    for hours, jobs in jobs_by_hours.items():
+        # Deciding on the actual series itself (a perfect forecast) must reach the oracle.
+        perfect = run_backtest(jobs, one, strategy, None, oracles=oracles).summary()
+        result[f"{hours}h"] = {
+            "jobs": len(jobs),
+            "infeasible": {},
+            "savings_pct": {
+                "oracle": perfect["oracle_savings_pct"],
+                "perfect": perfect["savings_pct"],
+            },
+            "fraction_of_oracle": {"perfect": perfect["fraction_of_oracle"]},
+        }
     for name in FORECASTERS:
         seen: dict[float, Signal] = {}
         fn = recording(history_forecast_fn(one, get_forecaster(name)), actual.region, seen)
@@ -113,10 +127,9 @@ def zone_quality(actual: Signal, year: int, days: int | None = None) -> dict[str
             summary = run_backtest(
                 jobs, one, strategy, fn, forecast_name=name, oracles=oracles
             ).summary()
-            row = result.setdefault(f"{hours}h", {"jobs": len(jobs), "infeasible": {}})
-            row.setdefault("savings_pct", {"oracle": summary["oracle_savings_pct"]})
+            row = result[f"{hours}h"]
             row["savings_pct"][name] = summary["savings_pct"]
-            row.setdefault("fraction_of_oracle", {})[name] = summary["fraction_of_oracle"]
+            row["fraction_of_oracle"][name] = summary["fraction_of_oracle"]
             row["infeasible"][name] = summary["infeasible"]
         errors[name] = horizon_errors(actual, seen)
     result["errors"] = errors
@@ -147,6 +160,10 @@ def aggregate(zones: dict[str, dict[str, Any]]) -> dict[str, Any]:
             z for z, r in zones.items() if r[key]["savings_pct"]["oracle"] >= MIN_ORACLE_SAVING_PCT
         ]
         out[f"{key}_zones_counted"] = len(counted)
+        out[f"{key}_perfect_equals_oracle_in_every_zone"] = all(
+            math.isclose(r[key]["savings_pct"]["perfect"], r[key]["savings_pct"]["oracle"])
+            for r in zones.values()
+        )
         for name in FORECASTERS:
             fractions = {z: zones[z][key]["fraction_of_oracle"][name] or 0.0 for z in counted}
             if not fractions:

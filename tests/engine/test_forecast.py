@@ -244,6 +244,7 @@ def test_quality_benchmark_on_a_slice_of_real_data() -> None:
             assert row["jobs"] == 21 * 24 and not any(row["infeasible"].values())
             oracle = row["savings_pct"]["oracle"]
             assert oracle > 5
+            assert row["savings_pct"]["perfect"] == pytest.approx(oracle, abs=1e-9)
             for name in FORECASTERS:
                 assert row["savings_pct"][name] <= oracle + 1e-9
                 fraction = row["savings_pct"][name] / oracle
@@ -255,3 +256,4 @@ def test_quality_benchmark_on_a_slice_of_real_data() -> None:
         assert len(mae["history"]) == 48
         assert mae["history"][0] < 0.5 * min(mae["naive_yesterday"][0], mae["naive_median7"][0])
     assert figures["aggregate"]["1h_zones_counted"] == 2
+    assert figures["aggregate"]["6h_perfect_equals_oracle_in_every_zone"] is True
