@@ -188,3 +188,16 @@ def test_an_unknown_region_is_a_configuration_error(configured, monkeypatch):
         "ok": False,
         "error": "configuration: unknown region 'eu-west-9': not in the region catalog",
     }
+
+
+def test_the_history_link_reads_what_the_cache_keeps(dynamodb):
+    settings = MonitorSettings.from_env(
+        {
+            env.REGIONS: "eu-west-1",
+            env.SIGNALS_TABLE: SIGNALS_TABLE,
+            env.OBSERVATION_TTL_DAYS: "365",
+        }
+    )
+    built = Monitor.build(settings, dynamodb=dynamodb, secrets=None, clock=FakeClock())
+    (history,) = [p for p in built.providers.chain.providers if p.name == "history"]
+    assert history.lookback == built.cache.observation_ttl == 365 * 86400

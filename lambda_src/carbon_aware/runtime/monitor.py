@@ -62,7 +62,10 @@ class Monitor:
             forecast_ttl=settings.forecast_ttl,
         )
         providers = build_providers(
-            settings.provider_settings(secrets), clock=clock, observations=cache.observations
+            settings.provider_settings(secrets),
+            clock=clock,
+            observations=cache.observations,
+            history_lookback=settings.observation_ttl,
         )
         reader = CarbonReader(cache, catalog, clock, signal_type=settings.signal_type)
         targets = plan_targets(settings.regions, catalog, settings.signal_type)

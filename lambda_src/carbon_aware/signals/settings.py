@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from carbon_aware.engine.signal import SignalType
 from carbon_aware.signals.breaker import CircuitBreaker
+from carbon_aware.signals.cache import DEFAULT_OBSERVATION_TTL
 from carbon_aware.signals.chain import Chain
 from carbon_aware.signals.clock import Clock
 from carbon_aware.signals.http import (
@@ -119,10 +120,12 @@ def build_providers(
     *,
     clock: Clock,
     observations: ObservationSource | None = None,
+    history_lookback: float = DEFAULT_OBSERVATION_TTL,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
     retry: RetryPolicy = DEFAULT_RETRY,
 ) -> Providers:
-    """The chain for ``settings``; ``observations`` (the cache) enables the history forecaster."""
+    """The chain for ``settings``; ``observations`` (the cache) enables the history forecaster,
+    which reads ``history_lookback`` seconds of them (what the cache keeps)."""
     clients: list[HttpClient] = []
 
     def client(name: str, url: str, bucket: TokenBucket, breaker: CircuitBreaker) -> HttpClient:
@@ -172,7 +175,7 @@ def build_providers(
                 )
             )
         elif name == "history" and observations is not None:
-            providers.append(HistoryForecaster(observations))
+            providers.append(HistoryForecaster(observations, lookback=history_lookback))
         elif name == "profile":
             providers.append(BuiltinProfile())
     return Providers(Chain(providers), tuple(clients))

@@ -41,9 +41,9 @@ class _Estimator:
 class HistoryForecaster(_Estimator):
     """Forecasts a zone from its cached observations (``observations(zone, type, a, b)``).
 
-    It reads as far back as the cache keeps observations by default: the engine's ridge needs
-    about six weeks (four-week profiles plus two weeks of fits) and uses up to a year; with less
-    it falls back to the 7-day median.
+    ``lookback`` should be what the cache keeps: the engine's ridge needs about six weeks
+    (four-week profiles plus two weeks of fits) and uses up to a year; with less it falls back to
+    the 7-day median.
     """
 
     name = "history"
