@@ -1,12 +1,17 @@
-"""Event builders for the runtime tests: HTTP API requests, Lambda contexts, completion events."""
+"""Event builders for the runtime tests: HTTP API requests, Lambda contexts, completion events,
+and submissions through the api handler."""
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from tests.runtime.conftest import HOME, OTHER
+
 from carbon_aware.engine.timeutil import iso
+from carbon_aware.runtime.handlers import api
 from carbon_aware.runtime.targets import WORKLOAD_TAG
 
 
@@ -109,3 +114,24 @@ def completion(kind: str, workload_id: str, start: float, end: float, ok: bool =
         "ended_at": iso(end),
     }
     return {"source": "carbon-aware", "detail-type": "Workload Completed", "detail": detail}
+
+
+def submission(target: dict, **extra: object) -> dict:
+    """A workload submission (20 h of slack, home and one other Region); ``extra`` overrides."""
+    now = time.time()
+    return {
+        "duration_minutes": 60,
+        "deadline": iso(now + 20 * 3600),
+        "home_region": HOME,
+        "regions": [HOME, OTHER],
+        "vcpus": 8,
+        "memory_gb": 32,
+        "target": target,
+        **extra,
+    }
+
+
+def submit(body: dict, headers: dict | None = None) -> tuple[int, dict]:
+    """POST a submission to the api handler: its status code and JSON body."""
+    response = api.handler(http("POST", "/workloads", body, headers), Context())
+    return response["statusCode"], json.loads(response["body"])

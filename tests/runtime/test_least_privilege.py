@@ -13,7 +13,7 @@ import boto3
 import numpy as np
 import pytest
 from tests.runtime.conftest import HOME, OTHER, AwsEnv
-from tests.runtime.events import Context, http
+from tests.runtime.events import Context, http, submission, submit
 from tests.runtime.events import completion as completion_event
 
 from carbon_aware.engine import Signal
@@ -70,29 +70,22 @@ def uses_every_grant(calls: dict[str, set[str]], function: str) -> None:
     assert not unused, f"{function} is granted {sorted(unused)} but never calls them"
 
 
-def workload(target: dict, deadline_hours: float, **extra: object) -> dict:
-    """A one-hour workload in the home Region, due within ``deadline_hours``."""
-    return {
-        "duration_minutes": 60,
-        "deadline": iso(time.time() + deadline_hours * HOUR),
-        "home_region": HOME,
-        "power_watts": 100,
-        "target": target,
-        **extra,
-    }
+def accepted(body: dict, key: str | None = None) -> dict:
+    """Submit through the API (with an Idempotency-Key when given); the stored workload."""
+    status, stored = submit(body, {"Idempotency-Key": key} if key else None)
+    assert status == 201, stored
+    return stored
 
 
-def submit(body: dict, key: str | None = None) -> dict:
-    """Submit through the API; the stored workload."""
-    headers = {"Idempotency-Key": key} if key else None
-    response = api.handler(http("POST", "/workloads", body, headers), Context())
-    assert response["statusCode"] == 201, response["body"]
-    return json.loads(response["body"])
+def home_only(target: dict, deadline_hours: float, **extra: object) -> dict:
+    """A one-hour submission for the home Region only, due within ``deadline_hours``."""
+    deadline = iso(time.time() + deadline_hours * HOUR)
+    return submission(target, regions=[HOME], deadline=deadline, **extra)
 
 
 def planned(target: dict, deadline_hours: float = 1.5, **extra: object) -> WorkloadRecord:
     """A workload submitted and placed; a short deadline makes it start within 15 minutes."""
-    workload_id = submit(workload(target, deadline_hours, **extra))["id"]
+    workload_id = accepted(home_only(target, deadline_hours, **extra))["id"]
     assert scheduler.handler({"workload_id": workload_id}, Context())["status"] == "SCHEDULED"
     return wiring.repository().get(workload_id)
 
@@ -103,9 +96,9 @@ def every_target(env: AwsEnv) -> list[WorkloadRecord]:
 
 
 def test_api_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypatch) -> None:
-    body = workload(estate.targets[HOME]["lambda"], 20)
-    first = submit(body, key="k1")  # the scheduler invoked
-    again = submit(body, key="k1")  # the stored response
+    body = home_only(estate.targets[HOME]["lambda"], 20)
+    first = accepted(body, key="k1")  # the scheduler invoked
+    again = accepted(body, key="k1")  # the stored response
     assert again["id"] == first["id"]
     get = api.handler(http("GET", f"/workloads/{first['id']}"), Context())
     assert get["statusCode"] == 200
@@ -121,7 +114,7 @@ def test_api_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypatch
     # A submit that fails releases its idempotency key, so a retry can succeed.
     monkeypatch.setattr(WorkloadRepository, "create", broken)
     with pytest.raises(RuntimeError):
-        submit(body, key="k2")
+        accepted(body, key="k2")
     uses_every_grant(least_privilege, "api")
 
 

@@ -3,38 +3,17 @@
 from __future__ import annotations
 
 import json
-import time
 
 import boto3
 import pytest
 from tests.runtime.conftest import HOME, OTHER, AwsEnv
-from tests.runtime.events import Context, http
+from tests.runtime.events import Context, http, submission, submit
 from tests.runtime.events import completion as completion_event
 
-from carbon_aware.engine.timeutil import iso
 from carbon_aware.runtime.handlers import api, completion, executor, scheduler
 from carbon_aware.runtime.states import State
 
 TARGETS = ("lambda", "ecs", "batch", "stepfunctions", "eventbridge")
-
-
-def submission(target: dict, **extra: object) -> dict:
-    now = time.time()
-    return {
-        "duration_minutes": 60,
-        "deadline": iso(now + 20 * 3600),
-        "home_region": HOME,
-        "regions": [HOME, OTHER],
-        "vcpus": 8,
-        "memory_gb": 32,
-        "target": target,
-        **extra,
-    }
-
-
-def submit(body: dict, headers: dict | None = None) -> tuple[int, dict]:
-    response = api.handler(http("POST", "/workloads", body, headers), Context())
-    return response["statusCode"], json.loads(response["body"])
 
 
 def get(workload_id: str) -> dict:
