@@ -23,10 +23,15 @@ PACKAGE = ROOT / "lambda_src" / "carbon_aware"
 
 
 def _locals() -> dict:
+    """Every ``locals`` entry of the root module, whichever of its files declares it."""
     options = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False)
-    with (ROOT / "main.tf").open() as f:
-        parsed = hcl2.load(f, serialization_options=options)
-    return {k: v for block in parsed["locals"] for k, v in block.items()}
+    entries: dict = {}
+    for path in sorted(ROOT.glob("*.tf")):
+        with path.open() as f:
+            parsed = hcl2.load(f, serialization_options=options)
+        for block in parsed.get("locals", []):
+            entries.update(block)
+    return entries
 
 
 LOCALS = _locals()

@@ -1,0 +1,144 @@
+################################################################################
+# Events: periodic invocations, the executor's schedule group, the control event bus and the
+# regional stacks that forward target state changes to it
+################################################################################
+
+locals {
+  # Periodic invocations from the home Region's default event bus.
+  periodic = {
+    monitor = { function = "monitor", minutes = var.refresh_interval_minutes, input = null }
+    sweeper = { function = "scheduler", minutes = var.sweeper_interval_minutes, input = jsonencode({ action = "sweep" }) }
+  }
+
+  # Target state changes the regional stacks forward to the control plane. The executor names
+  # what it starts with the `name` prefix (carbon_aware.runtime.targets.RunNames).
+  target_state_event_pattern = jsonencode({
+    "$or" = [
+      {
+        source        = ["aws.ecs"]
+        "detail-type" = ["ECS Task State Change"]
+        detail        = { startedBy = [{ prefix = var.name }], lastStatus = ["STOPPED"] }
+      },
+      {
+        source        = ["aws.batch"]
+        "detail-type" = ["Batch Job State Change"]
+        detail        = { jobName = [{ prefix = var.name }], status = ["FAILED", "SUCCEEDED"] }
+      },
+      {
+        source        = ["aws.states"]
+        "detail-type" = ["Step Functions Execution Status Change"]
+        detail        = { name = [{ prefix = var.name }], status = ["ABORTED", "FAILED", "SUCCEEDED", "TIMED_OUT"] }
+      },
+    ]
+  })
+}
+
+################################################################################
+# Periodic invocations: carbon data refresh (monitor) and sweeper (scheduler)
+################################################################################
+
+resource "aws_cloudwatch_event_rule" "periodic" {
+  for_each = local.periodic
+
+  region              = local.home_region
+  name                = "${var.name}-${each.key}"
+  description         = "Invokes ${local.function_names[each.value.function]} every ${each.value.minutes} minute(s)."
+  schedule_expression = "rate(${each.value.minutes} ${each.value.minutes == 1 ? "minute" : "minutes"})"
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.forecast_refresh_minutes == null || try(var.forecast_refresh_minutes >= var.refresh_interval_minutes, false)
+      error_message = "forecast_refresh_minutes must not be shorter than refresh_interval_minutes."
+    }
+
+    precondition {
+      # A dispatch still in progress must not look abandoned to the sweeper.
+      condition     = var.dispatch_timeout_seconds > max(local.function_timeouts["executor"], local.function_timeouts["scheduler"])
+      error_message = "dispatch_timeout_seconds must be longer than the executor's and the scheduler's timeouts."
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_target" "periodic" {
+  for_each = local.periodic
+
+  region = local.home_region
+  rule   = aws_cloudwatch_event_rule.periodic[each.key].name
+  arn    = module.function[each.value.function].function_arn
+  input  = each.value.input
+}
+
+resource "aws_lambda_permission" "periodic" {
+  for_each = local.periodic
+
+  region        = local.home_region
+  statement_id  = "AllowEventBridge-${each.key}"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function[each.value.function].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.periodic[each.key].arn
+}
+
+################################################################################
+# EventBridge Scheduler: one-time schedules that invoke the executor
+################################################################################
+
+resource "aws_scheduler_schedule_group" "this" {
+  region = local.home_region
+  name   = var.name
+
+  tags = var.tags
+}
+
+################################################################################
+# Control event bus: target state changes from every Region reach the completion function
+################################################################################
+
+resource "aws_cloudwatch_event_bus" "control" {
+  region = local.home_region
+  name   = "${var.name}-control"
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_rule" "completion" {
+  region         = local.home_region
+  name           = "${var.name}-completion"
+  description    = "Target state changes of carbon-aware workloads, from every Region."
+  event_bus_name = aws_cloudwatch_event_bus.control.name
+  event_pattern  = jsonencode({ account = [local.account_id] })
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "completion" {
+  region         = local.home_region
+  rule           = aws_cloudwatch_event_rule.completion.name
+  event_bus_name = aws_cloudwatch_event_bus.control.name
+  arn            = module.function["completion"].function_arn
+}
+
+resource "aws_lambda_permission" "completion" {
+  region        = local.home_region
+  statement_id  = "AllowControlBus"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function["completion"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.completion.arn
+}
+
+module "regional" {
+  source   = "./modules/regional"
+  for_each = toset(var.regions)
+
+  region                     = each.key
+  name                       = var.name
+  control_event_bus_arn      = aws_cloudwatch_event_bus.control.arn
+  event_forwarder_role_arn   = aws_iam_role.service["event-forwarder"].arn
+  target_state_event_pattern = local.target_state_event_pattern
+  create_runner_event_bus    = var.create_runner_event_buses
+
+  tags = var.tags
+}

@@ -1,0 +1,326 @@
+################################################################################
+# Functions: handler, settings, environment and IAM statements of each. Everything the
+# handlers read or call is here, so syncing with the runtime means editing this map.
+################################################################################
+
+locals {
+  function_names = { for k in ["api", "monitor", "scheduler", "executor", "completion"] : k => "${var.name}-${k}" }
+  function_arns  = { for k, n in local.function_names : k => "arn:${local.partition}:lambda:${local.home_region}:${local.account_id}:function:${n}" }
+
+  # Functions invoked asynchronously (events, schedules) get a dead-letter queue.
+  async_functions = toset(["monitor", "scheduler", "executor", "completion"])
+
+  function_defaults = {
+    api        = { memory_size = 256, timeout = 15 }
+    monitor    = { memory_size = 512, timeout = 300 }
+    scheduler  = { memory_size = 1024, timeout = 300 }
+    executor   = { memory_size = 256, timeout = 60 }
+    completion = { memory_size = 256, timeout = 60 }
+  }
+
+  function_timeouts = { for k, d in local.function_defaults : k => coalesce(try(var.function_settings[k].timeout, null), d.timeout) }
+
+  # Environment variable names: carbon_aware.runtime.config (api, scheduler, executor, completion)
+  # and carbon_aware.runtime.monitor_config (monitor); tests/terraform/test_drift.py compares.
+  common_environment = {
+    POWERTOOLS_SERVICE_NAME      = var.name
+    POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
+    POWERTOOLS_LOG_LEVEL         = var.log_level
+    CARBON_AWARE_REGIONS         = join(",", var.regions)
+  }
+
+  workload_environment = {
+    CARBON_AWARE_HOME_REGION      = local.home_region
+    CARBON_AWARE_WORKLOADS_TABLE  = aws_dynamodb_table.this["workloads"].name
+    CARBON_AWARE_DEFAULT_STRATEGY = var.strategy
+    CARBON_AWARE_NAME_PREFIX      = var.name
+  }
+
+  # Planning (scheduler) and accounting (completion) read carbon signals from the monitor's cache.
+  signal_reader_environment = {
+    CARBON_AWARE_SIGNALS_TABLE = aws_dynamodb_table.this["signals"].name
+    CARBON_AWARE_SIGNAL_TYPE   = var.signal_type
+  }
+  signal_reader_statements = [{
+    Sid      = "SignalsRead"
+    Effect   = "Allow"
+    Action   = ["dynamodb:Query"]
+    Resource = [aws_dynamodb_table.this["signals"].arn]
+  }]
+
+  # Cancelling a workload (api) and re-planning it (scheduler) delete its one-time schedule.
+  schedule_group_environment = {
+    CARBON_AWARE_SCHEDULE_GROUP = aws_scheduler_schedule_group.this.name
+  }
+  schedule_resources = ["${replace(aws_scheduler_schedule_group.this.arn, ":schedule-group/", ":schedule/")}/*"]
+
+  # What the executor may start: every resource ARN of the allow-list (fnmatch patterns), and
+  # the module's own runner event buses.
+  target_allowlist = flatten([
+    [for k, arns in var.execution_targets : arns if k != "pass_role_arns"],
+    values(local.runner_event_bus_arns),
+  ])
+
+  # Starting targets: the executor does it, and so does the scheduler's sweeper when a schedule
+  # was lost or an executor died mid-dispatch (carbon_aware.runtime.sweeper).
+  dispatch_environment = {
+    CARBON_AWARE_DLQ_URL                  = aws_sqs_queue.dlq["executor"].url
+    CARBON_AWARE_TARGET_ALLOWLIST         = jsonencode(local.target_allowlist)
+    CARBON_AWARE_DISPATCH_TIMEOUT_SECONDS = var.dispatch_timeout_seconds
+  }
+  dispatch_statements = concat(
+    [{
+      # A dispatch that fails for good leaves a dead letter (carbon_aware.runtime.dispatcher).
+      Sid      = "DispatchDeadLetters"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = [aws_sqs_queue.dlq["executor"].arn]
+    }],
+    length(local.targets.lambda_function_arns) == 0 ? [] : [{
+      Sid      = "LambdaTargets"
+      Effect   = "Allow"
+      Action   = ["lambda:InvokeFunction"]
+      Resource = local.targets.lambda_function_arns
+    }],
+    length(local.targets.ecs_task_definition_arns) == 0 ? [] : [{
+      Sid       = "EcsTargets"
+      Effect    = "Allow"
+      Action    = ["ecs:RunTask"]
+      Resource  = local.targets.ecs_task_definition_arns
+      Condition = { ArnEquals = { "ecs:cluster" = local.targets.ecs_cluster_arns } }
+    }],
+    length(local.targets.pass_role_arns) == 0 ? [] : [{
+      Sid       = "PassTargetRoles"
+      Effect    = "Allow"
+      Action    = ["iam:PassRole"]
+      Resource  = local.targets.pass_role_arns
+      Condition = { StringEquals = { "iam:PassedToService" = ["ecs-tasks.amazonaws.com"] } }
+    }],
+    length(local.targets.batch_job_queue_arns) == 0 ? [] : [{
+      Sid      = "BatchTargets"
+      Effect   = "Allow"
+      Action   = ["batch:SubmitJob"]
+      Resource = concat(local.targets.batch_job_queue_arns, local.targets.batch_job_definition_arns)
+    }],
+    length(local.targets.state_machine_arns) == 0 ? [] : [{
+      Sid      = "StepFunctionsTargets"
+      Effect   = "Allow"
+      Action   = ["states:StartExecution"]
+      Resource = local.targets.state_machine_arns
+    }],
+    length(local.targets.event_bus_arns) + length(local.runner_event_bus_arns) == 0 ? [] : [{
+      Sid      = "EventTargets"
+      Effect   = "Allow"
+      Action   = ["events:PutEvents"]
+      Resource = concat(local.targets.event_bus_arns, values(local.runner_event_bus_arns))
+    }],
+  )
+
+  credential_arns = { for k, c in var.provider_credentials : k => coalesce(c.secret_arn, c.ssm_parameter_arn) }
+  secret_arns     = compact([for c in values(var.provider_credentials) : c.secret_arn])
+  parameter_arns  = compact([for c in values(var.provider_credentials) : c.ssm_parameter_arn])
+
+  targets = var.execution_targets
+  runner_event_bus_arns = {
+    for r, m in module.regional : r => m.runner_event_bus_arn if m.runner_event_bus_arn != null
+  }
+
+  functions = {
+    api = {
+      description = "Submit, get, cancel and list workloads."
+      handler     = "carbon_aware.runtime.handlers.api.handler"
+      environment = merge(local.workload_environment, local.schedule_group_environment, {
+        CARBON_AWARE_IDEMPOTENCY_TABLE = aws_dynamodb_table.this["idempotency"].name
+        CARBON_AWARE_SCHEDULER_ARN     = local.function_arns["scheduler"]
+      })
+      statements = [
+        {
+          Sid      = "Workloads"
+          Effect   = "Allow"
+          Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+          Resource = local.table_resources["workloads"]
+        },
+        {
+          Sid      = "Idempotency"
+          Effect   = "Allow"
+          Action   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+          Resource = [aws_dynamodb_table.this["idempotency"].arn]
+        },
+        {
+          Sid      = "PlanOnSubmit"
+          Effect   = "Allow"
+          Action   = ["lambda:InvokeFunction"]
+          Resource = [local.function_arns["scheduler"]]
+        },
+        {
+          Sid      = "CancelSchedules"
+          Effect   = "Allow"
+          Action   = ["scheduler:DeleteSchedule"]
+          Resource = local.schedule_resources
+        },
+      ]
+    }
+
+    monitor = {
+      description = "Refreshes carbon observations and forecasts for every Region."
+      handler     = "carbon_aware.runtime.handlers.monitor.handler"
+      environment = {
+        CARBON_AWARE_SIGNALS_TABLE            = aws_dynamodb_table.this["signals"].name
+        CARBON_AWARE_SIGNAL_TYPE              = var.signal_type
+        CARBON_AWARE_REFRESH_MINUTES          = var.refresh_interval_minutes
+        CARBON_AWARE_OBSERVATION_TTL_DAYS     = var.observation_ttl_days
+        CARBON_AWARE_FORECAST_TTL_DAYS        = var.forecast_ttl_days
+        CARBON_AWARE_ELECTRICITYMAPS_SECRET   = try(local.credential_arns["electricitymaps"], null)
+        CARBON_AWARE_WATTTIME_SECRET          = try(local.credential_arns["watttime"], null)
+        CARBON_AWARE_ELECTRICITYMAPS_URL      = try(var.provider_base_urls["electricitymaps"], null)
+        CARBON_AWARE_WATTTIME_URL             = try(var.provider_base_urls["watttime"], null)
+        CARBON_AWARE_UKCI_URL                 = try(var.provider_base_urls["ukci"], null)
+        CARBON_AWARE_PROVIDER_CHAIN           = var.provider_chain == null ? null : join(",", var.provider_chain)
+        CARBON_AWARE_FORECAST_REFRESH_MINUTES = var.forecast_refresh_minutes
+        CARBON_AWARE_FORECAST_HOURS           = var.forecast_hours
+        CARBON_AWARE_EMISSION_FACTOR_TYPE     = var.emission_factor_type
+        CARBON_AWARE_UKCI_REGIONS             = length(var.ukci_regions) == 0 ? null : join(",", [for r, id in var.ukci_regions : "${r}=${id}"])
+      }
+      statements = concat(
+        [{
+          Sid      = "SignalsCache"
+          Effect   = "Allow"
+          Action   = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query"]
+          Resource = [aws_dynamodb_table.this["signals"].arn]
+        }],
+        length(local.secret_arns) == 0 ? [] : [{
+          Sid      = "ProviderSecrets"
+          Effect   = "Allow"
+          Action   = ["secretsmanager:GetSecretValue"]
+          Resource = local.secret_arns
+        }],
+        length(local.parameter_arns) == 0 ? [] : [{
+          Sid      = "ProviderParameters"
+          Effect   = "Allow"
+          Action   = ["ssm:GetParameter"]
+          Resource = local.parameter_arns
+        }],
+        var.provider_credentials_kms_key_arn == null ? [] : [{
+          Sid      = "ProviderCredentialsKey"
+          Effect   = "Allow"
+          Action   = ["kms:Decrypt"]
+          Resource = [var.provider_credentials_kms_key_arn]
+        }],
+      )
+    }
+
+    scheduler = {
+      description = "Places pending workloads, creates their one-time schedules, re-plans and sweeps."
+      handler     = "carbon_aware.runtime.handlers.scheduler.handler"
+      environment = merge(local.workload_environment, local.dispatch_environment, local.signal_reader_environment, local.schedule_group_environment, {
+        CARBON_AWARE_SCHEDULER_ROLE_ARN = aws_iam_role.service["schedules"].arn
+        CARBON_AWARE_EXECUTOR_ARN       = local.function_arns["executor"]
+        CARBON_AWARE_REPLAN_THRESHOLD   = var.replan_threshold_percent / 100
+        # Module-wide defaults of the blended strategies (a workload's own options win).
+        CARBON_AWARE_CARBON_WEIGHT            = try(var.strategy_weights.carbon, null)
+        CARBON_AWARE_COST_WEIGHT              = try(var.strategy_weights.cost, null)
+        CARBON_AWARE_CARBON_PRICE_USD_PER_TON = var.carbon_price_usd_per_tonne
+        CARBON_AWARE_MAX_CARBON_INTENSITY     = var.max_carbon_intensity
+        CARBON_AWARE_MAX_COST_PER_HOUR        = var.max_cost_per_hour
+      })
+      statements = concat([
+        {
+          Sid      = "Workloads"
+          Effect   = "Allow"
+          Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+          Resource = local.table_resources["workloads"]
+        },
+        {
+          Sid      = "Schedules"
+          Effect   = "Allow"
+          Action   = ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"]
+          Resource = local.schedule_resources
+        },
+        {
+          Sid       = "PassSchedulerRole"
+          Effect    = "Allow"
+          Action    = ["iam:PassRole"]
+          Resource  = [aws_iam_role.service["schedules"].arn]
+          Condition = { StringEquals = { "iam:PassedToService" = "scheduler.amazonaws.com" } }
+        },
+      ], local.signal_reader_statements, local.dispatch_statements)
+    }
+
+    executor = {
+      description = "Claims a due workload and starts its target in the chosen Region."
+      handler     = "carbon_aware.runtime.handlers.executor.handler"
+      environment = merge(local.workload_environment, local.dispatch_environment)
+      statements = concat([{
+        Sid      = "Workloads"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+        Resource = [aws_dynamodb_table.this["workloads"].arn]
+      }], local.dispatch_statements)
+    }
+
+    completion = {
+      description = "Records the end, duration, emissions and savings of finished workloads."
+      handler     = "carbon_aware.runtime.handlers.completion.handler"
+      environment = merge(local.workload_environment, local.signal_reader_environment)
+      statements = concat([
+        {
+          Sid      = "Workloads"
+          Effect   = "Allow"
+          Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+          Resource = [aws_dynamodb_table.this["workloads"].arn]
+        },
+      ], local.signal_reader_statements)
+    }
+  }
+}
+
+################################################################################
+# Functions
+################################################################################
+
+resource "aws_sqs_queue" "dlq" {
+  for_each = local.async_functions
+
+  region                            = local.home_region
+  name                              = "${var.name}-${each.key}-dlq"
+  message_retention_seconds         = 1209600
+  sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : 3600
+
+  tags = var.tags
+}
+
+module "function" {
+  source   = "./modules/function"
+  for_each = local.functions
+
+  region        = local.home_region
+  function_name = local.function_names[each.key]
+  description   = each.value.description
+  handler       = each.value.handler
+  architecture  = var.architecture
+
+  filename         = local.lambda_zip
+  source_code_hash = local.lambda_source_hash
+
+  memory_size                    = coalesce(try(var.function_settings[each.key].memory_size, null), local.function_defaults[each.key].memory_size)
+  timeout                        = local.function_timeouts[each.key]
+  reserved_concurrent_executions = coalesce(try(var.function_settings[each.key].reserved_concurrent_executions, null), -1)
+
+  environment_variables = {
+    for k, v in merge(local.common_environment, each.value.environment) : k => tostring(v) if v != null
+  }
+  policy_statements        = each.value.statements
+  attach_dead_letter_queue = contains(local.async_functions, each.key)
+  dead_letter_target_arn   = try(aws_sqs_queue.dlq[each.key].arn, null)
+  dead_letter_queue_name   = try(aws_sqs_queue.dlq[each.key].name, null)
+
+  log_retention_in_days = var.log_retention_in_days
+  kms_key_arn           = var.kms_key_arn
+  vpc_config            = var.vpc_config
+  create_alarms         = var.create_alarms
+  alarm_actions         = local.alarm_actions
+
+  tags = var.tags
+}
