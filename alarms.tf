@@ -18,6 +18,7 @@ module "dashboard" {
 
   create            = var.create_dashboard
   region            = local.home_region
+  partition         = local.partition
   dashboard_name    = var.name
   function_names    = [for m in module.function : m.function_name]
   table_names       = [for t in aws_dynamodb_table.this : t.name]

@@ -97,8 +97,9 @@ resource "aws_scheduler_schedule_group" "this" {
 ################################################################################
 
 resource "aws_cloudwatch_event_bus" "control" {
-  region = local.home_region
-  name   = "${var.name}-control"
+  region             = local.home_region
+  name               = "${var.name}-control"
+  kms_key_identifier = var.kms_key_arn
 
   tags = var.tags
 }
@@ -136,9 +137,10 @@ module "regional" {
   region                     = each.key
   name                       = var.name
   control_event_bus_arn      = aws_cloudwatch_event_bus.control.arn
-  event_forwarder_role_arn   = aws_iam_role.service["event-forwarder"].arn
+  event_forwarder_role_arn   = local.service_role_arns["event-forwarder"]
   target_state_event_pattern = local.target_state_event_pattern
   create_runner_event_bus    = var.create_runner_event_buses
+  kms_key_arn                = lookup(var.regional_kms_key_arns, each.key, each.key == local.home_region ? var.kms_key_arn : null)
 
   tags = var.tags
 }

@@ -27,20 +27,27 @@ locals {
     POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
     POWERTOOLS_LOG_LEVEL         = var.log_level
     CARBON_AWARE_REGIONS         = join(",", var.regions)
+    POWERTOOLS_TRACE_DISABLED    = !var.tracing_enabled
+  }
+
+  # Functions that read the region catalog (monitor, scheduler, completion) apply the zone overrides.
+  catalog_environment = {
+    CARBON_AWARE_REGION_ZONES = length(var.region_zones) == 0 ? null : jsonencode(var.region_zones)
   }
 
   workload_environment = {
-    CARBON_AWARE_HOME_REGION      = local.home_region
-    CARBON_AWARE_WORKLOADS_TABLE  = aws_dynamodb_table.this["workloads"].name
-    CARBON_AWARE_DEFAULT_STRATEGY = var.strategy
-    CARBON_AWARE_NAME_PREFIX      = var.name
+    CARBON_AWARE_HOME_REGION       = local.home_region
+    CARBON_AWARE_WORKLOADS_TABLE   = aws_dynamodb_table.this["workloads"].name
+    CARBON_AWARE_DEFAULT_STRATEGY  = var.strategy
+    CARBON_AWARE_NAME_PREFIX       = var.name
+    CARBON_AWARE_WORKLOAD_TTL_DAYS = var.workload_ttl_days
   }
 
   # Planning (scheduler) and accounting (completion) read carbon signals from the monitor's cache.
-  signal_reader_environment = {
+  signal_reader_environment = merge(local.catalog_environment, {
     CARBON_AWARE_SIGNALS_TABLE = aws_dynamodb_table.this["signals"].name
     CARBON_AWARE_SIGNAL_TYPE   = var.signal_type
-  }
+  })
   signal_reader_statements = [{
     Sid      = "SignalsRead"
     Effect   = "Allow"
@@ -164,7 +171,7 @@ locals {
     monitor = {
       description = "Refreshes carbon observations and forecasts for every Region."
       handler     = "carbon_aware.runtime.handlers.monitor.handler"
-      environment = {
+      environment = merge(local.catalog_environment, {
         CARBON_AWARE_SIGNALS_TABLE            = aws_dynamodb_table.this["signals"].name
         CARBON_AWARE_SIGNAL_TYPE              = var.signal_type
         CARBON_AWARE_REFRESH_MINUTES          = var.refresh_interval_minutes
@@ -180,7 +187,7 @@ locals {
         CARBON_AWARE_FORECAST_HOURS           = var.forecast_hours
         CARBON_AWARE_EMISSION_FACTOR_TYPE     = var.emission_factor_type
         CARBON_AWARE_UKCI_REGIONS             = length(var.ukci_regions) == 0 ? null : join(",", [for r, id in var.ukci_regions : "${r}=${id}"])
-      }
+      })
       statements = concat(
         [{
           Sid      = "SignalsCache"
@@ -213,9 +220,10 @@ locals {
       description = "Places pending workloads, creates their one-time schedules, re-plans and sweeps."
       handler     = "carbon_aware.runtime.handlers.scheduler.handler"
       environment = merge(local.workload_environment, local.dispatch_environment, local.signal_reader_environment, local.schedule_group_environment, {
-        CARBON_AWARE_SCHEDULER_ROLE_ARN = aws_iam_role.service["schedules"].arn
-        CARBON_AWARE_EXECUTOR_ARN       = local.function_arns["executor"]
-        CARBON_AWARE_REPLAN_THRESHOLD   = var.replan_threshold_percent / 100
+        CARBON_AWARE_SCHEDULER_ROLE_ARN   = local.service_role_arns["schedules"]
+        CARBON_AWARE_SCHEDULE_KMS_KEY_ARN = var.kms_key_arn
+        CARBON_AWARE_EXECUTOR_ARN         = local.function_arns["executor"]
+        CARBON_AWARE_REPLAN_THRESHOLD     = var.replan_threshold_percent / 100
         # Module-wide defaults of the blended strategies (a workload's own options win).
         CARBON_AWARE_CARBON_WEIGHT            = try(var.strategy_weights.carbon, null)
         CARBON_AWARE_COST_WEIGHT              = try(var.strategy_weights.cost, null)
@@ -240,7 +248,7 @@ locals {
           Sid       = "PassSchedulerRole"
           Effect    = "Allow"
           Action    = ["iam:PassRole"]
-          Resource  = [aws_iam_role.service["schedules"].arn]
+          Resource  = [local.service_role_arns["schedules"]]
           Condition = { StringEquals = { "iam:PassedToService" = "scheduler.amazonaws.com" } }
         },
       ], local.signal_reader_statements, local.dispatch_statements)
@@ -301,8 +309,18 @@ module "function" {
   handler       = each.value.handler
   architecture  = var.architecture
 
-  filename         = local.lambda_zip
-  source_code_hash = local.lambda_source_hash
+  filename                = local.lambda_packages[each.key].filename
+  source_code_hash        = local.lambda_packages[each.key].source_code_hash
+  s3_bucket               = local.lambda_packages[each.key].s3_bucket
+  s3_key                  = local.lambda_packages[each.key].s3_key
+  s3_object_version       = local.lambda_packages[each.key].s3_object_version
+  code_signing_config_arn = var.code_signing_config_arn
+  tracing_enabled         = var.tracing_enabled
+
+  create_role               = !contains(keys(var.function_role_arns), each.key)
+  role_arn                  = lookup(var.function_role_arns, each.key, null)
+  role_path                 = var.role_path
+  role_permissions_boundary = var.role_permissions_boundary
 
   memory_size                    = coalesce(try(var.function_settings[each.key].memory_size, null), local.function_defaults[each.key].memory_size)
   timeout                        = local.function_timeouts[each.key]

@@ -10,8 +10,23 @@ locals {
   partition   = data.aws_partition.current.partition
   account_id  = data.aws_caller_identity.current.account_id
 
-  lambda_zip         = coalesce(var.lambda_zip_path, "${path.module}/dist/carbon-aware-lambda-${var.architecture}.zip")
-  lambda_source_hash = fileexists(local.lambda_zip) ? filebase64sha256(local.lambda_zip) : null
+  # One bundle per function: local files (`make build`, or prebuilt in a release archive) or S3.
+  lambda_package_dir = coalesce(var.lambda_package_dir, "${path.module}/dist/${var.architecture}")
+  lambda_packages = {
+    for k in keys(local.function_names) : k => var.lambda_package_s3 == null ? {
+      filename          = "${local.lambda_package_dir}/${k}.zip"
+      source_code_hash  = fileexists("${local.lambda_package_dir}/${k}.zip") ? filebase64sha256("${local.lambda_package_dir}/${k}.zip") : null
+      s3_bucket         = null
+      s3_key            = null
+      s3_object_version = null
+      } : {
+      filename          = null
+      source_code_hash  = null
+      s3_bucket         = var.lambda_package_s3.bucket
+      s3_key            = "${var.lambda_package_s3.key_prefix}${k}.zip"
+      s3_object_version = lookup(var.lambda_package_s3.object_versions, k, null)
+    }
+  }
 
   metrics_namespace = "CarbonAware"
   alarm_actions     = compact([var.alarm_topic_arn != null ? var.alarm_topic_arn : try(aws_sns_topic.alarms[0].arn, "")])

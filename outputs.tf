@@ -29,7 +29,7 @@ output "function_arns" {
 }
 
 output "function_role_arns" {
-  description = "IAM role ARNs of the functions, keyed by role."
+  description = "IAM role ARNs of the functions (created, or passed in function_role_arns), keyed by function."
   value       = { for k, m in module.function : k => m.role_arn }
 }
 
@@ -74,4 +74,47 @@ output "alarm_topic_arn" {
 output "dashboard_url" {
   description = "Console URL of the CloudWatch dashboard; null when create_dashboard is false."
   value       = module.dashboard.dashboard_url
+}
+
+output "api_id" {
+  description = "ID of the HTTP API; null unless api_type is http_api."
+  value       = try(aws_apigatewayv2_api.this[0].id, null)
+}
+
+output "api_execution_arn" {
+  description = "Execution ARN of the HTTP API: grant submitters `execute-api:Invoke` on `<api_execution_arn>/*/*/workloads*`; null unless api_type is http_api."
+  value       = try(aws_apigatewayv2_api.this[0].execution_arn, null)
+}
+
+output "dead_letter_queue_arns" {
+  description = "ARNs of the dead-letter queues, keyed by function."
+  value       = { for k, q in aws_sqs_queue.dlq : k => q.arn }
+}
+
+output "log_group_names" {
+  description = "CloudWatch log groups, keyed by function, plus `api-access` (HTTP API access logs) when api_type is http_api."
+  value = merge(
+    { for k, m in module.function : k => m.log_group_name },
+    { for g in aws_cloudwatch_log_group.api : "api-access" => g.name },
+  )
+}
+
+output "service_role_arns" {
+  description = "IAM roles AWS services assume for the module, keyed by role: schedules (EventBridge Scheduler), event-forwarder (EventBridge)."
+  value       = local.service_role_arns
+}
+
+output "function_policies" {
+  description = "JSON IAM policy each function needs, keyed by function: attached to the roles the module creates; grant it to roles passed in function_role_arns."
+  value       = { for k, m in module.function : k => m.policy_json }
+}
+
+output "service_role_policies" {
+  description = "JSON IAM policy each service role needs, keyed by role: attached to the roles the module creates; grant it to roles passed in service_role_arns."
+  value       = { for k, s in local.service_role_statements : k => jsonencode({ Version = "2012-10-17", Statement = s }) }
+}
+
+output "alarm_arns" {
+  description = "ARNs of the CloudWatch alarms, keyed by `<function>-<alarm>` (errors, dead-letters)."
+  value       = merge([for f, m in module.function : { for a, arn in m.alarm_arns : "${f}-${a}" => arn }]...)
 }

@@ -197,7 +197,7 @@ variable "forecast_ttl_days" {
 }
 
 variable "workload_ttl_days" {
-  description = "Days a finished workload stays in the workloads table (DynamoDB TTL)."
+  description = "Days a finished workload (succeeded, failed, cancelled, expired) stays in the workloads table (DynamoDB TTL)."
   type        = number
   default     = 90
 
@@ -306,6 +306,17 @@ variable "ukci_regions" {
   }
 }
 
+variable "region_zones" {
+  description = "Override of the Electricity Maps zone of AWS Regions, e.g. `{ \"us-east-1\" = \"US-MIDA-PJM\" }`. Each zone must be one the built-in catalog or profiles know (the functions refuse to start otherwise). Empty keeps the built-in catalog."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for r, z in var.region_zones : can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", r)) && can(regex("^[A-Z]{2,3}(-[A-Za-z0-9]+)*$", z))])
+    error_message = "region_zones keys must be AWS Region names and values Electricity Maps zone ids such as DE or US-CAL-CISO."
+  }
+}
+
 ################################################################################
 # Execution targets
 ################################################################################
@@ -370,10 +381,52 @@ variable "architecture" {
   }
 }
 
-variable "lambda_zip_path" {
-  description = "Path of the Lambda bundle built by `make build`. Null uses `dist/carbon-aware-lambda-<architecture>.zip` inside the module, which release archives ship prebuilt."
+variable "lambda_package_dir" {
+  description = "Directory holding one bundle per function, `<function>.zip` (as `make build` writes them to `dist/<architecture>/`). Null uses `dist/<architecture>` inside the module, which release archives ship prebuilt. Mutually exclusive with lambda_package_s3."
   type        = string
   default     = null
+}
+
+variable "lambda_package_s3" {
+  description = "Take the bundles from S3 instead of local files (for pipelines): the object of each function is `<key_prefix><function>.zip` in `bucket`, optionally pinned to a version in `object_versions` (keyed by function). The bucket must be in the home Region. Mutually exclusive with lambda_package_dir."
+  type = object({
+    bucket          = string
+    key_prefix      = optional(string, "")
+    object_versions = optional(map(string), {})
+  })
+  default = null
+
+  validation {
+    condition     = var.lambda_package_s3 == null || try(can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.lambda_package_s3.bucket)), false)
+    error_message = "lambda_package_s3.bucket must be an S3 bucket name."
+  }
+
+  validation {
+    condition     = var.lambda_package_s3 == null || try(alltrue([for k in keys(var.lambda_package_s3.object_versions) : contains(["api", "monitor", "scheduler", "executor", "completion"], k)]), false)
+    error_message = "lambda_package_s3.object_versions keys must be function names: api, monitor, scheduler, executor or completion."
+  }
+
+  validation {
+    condition     = var.lambda_package_s3 == null || var.lambda_package_dir == null
+    error_message = "Set either lambda_package_s3 or lambda_package_dir, not both."
+  }
+}
+
+variable "code_signing_config_arn" {
+  description = "ARN of a Lambda code signing configuration applied to every function; null deploys unsigned code. Sign the bundles (AWS Signer, e.g. from lambda_package_s3) before deploying with it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.code_signing_config_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:code-signing-config:csc-[a-z0-9]{17}$", var.code_signing_config_arn))
+    error_message = "code_signing_config_arn must be a Lambda code signing config ARN (arn:...:code-signing-config:csc-...)."
+  }
+}
+
+variable "tracing_enabled" {
+  description = "Whether the functions send X-Ray traces (active tracing, the X-Ray grant and Powertools Tracer on). Off by default: tracing costs per trace."
+  type        = bool
+  default     = false
 }
 
 variable "function_settings" {
@@ -437,17 +490,76 @@ variable "vpc_config" {
 }
 
 ################################################################################
+# IAM
+################################################################################
+
+variable "role_path" {
+  description = "Path of every IAM role the module creates (the functions' and the service roles)."
+  type        = string
+  default     = "/"
+
+  validation {
+    condition     = can(regex("^/([\\x21-\\x7E]+/)?$", var.role_path))
+    error_message = "role_path must start and end with / (e.g. /carbon-aware/)."
+  }
+}
+
+variable "role_permissions_boundary" {
+  description = "ARN of the managed policy set as permissions boundary on every IAM role the module creates; null sets none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", var.role_permissions_boundary))
+    error_message = "role_permissions_boundary must be an IAM managed policy ARN."
+  }
+}
+
+variable "function_role_arns" {
+  description = "Existing IAM roles to use instead of creating them, keyed by function (api, monitor, scheduler, executor, completion). The module attaches nothing to a role passed here: grant it the function's policy (output function_policies) yourself. Functions without an entry get a role from the module."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, a in var.function_role_arns : contains(["api", "monitor", "scheduler", "executor", "completion"], k) && can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
+    error_message = "function_role_arns keys must be api, monitor, scheduler, executor or completion, and values IAM role ARNs."
+  }
+}
+
+variable "service_role_arns" {
+  description = "Existing IAM roles to use instead of creating the service roles, keyed by role: `schedules` (EventBridge Scheduler invokes the executor) and `event-forwarder` (EventBridge puts target state changes on the control bus). The module attaches nothing to a role passed here: it needs the trust and the policy of output service_role_policies."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, a in var.service_role_arns : contains(["schedules", "event-forwarder"], k) && can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
+    error_message = "service_role_arns keys must be schedules or event-forwarder, and values IAM role ARNs."
+  }
+}
+
+################################################################################
 # Encryption, API, observability
 ################################################################################
 
 variable "kms_key_arn" {
-  description = "Customer managed KMS key (home Region) for the tables, log groups, queues, alarm topic and function environments. Its key policy must allow CloudWatch Logs and CloudWatch alarms. Null uses AWS owned or AWS managed keys."
+  description = "Customer managed KMS key (home Region) for the tables, log groups, queues, alarm topic, function environments, the control event bus, the home Region's runner event bus and the workloads' one-time schedules. Its key policy must allow CloudWatch Logs, CloudWatch alarms and EventBridge (events.amazonaws.com: kms:DescribeKey, kms:GenerateDataKey, kms:Decrypt). Null uses AWS owned or AWS managed keys."
   type        = string
   default     = null
 
   validation {
     condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
     error_message = "kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "regional_kms_key_arns" {
+  description = "Customer managed KMS key of the runner event bus of each other Region, keyed by Region (a KMS key serves its own Region only; kms_key_arn covers the home Region). Regions without an entry use the AWS owned key."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for r, a in var.regional_kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:${r}:[0-9]{12}:key/.+$", a))])
+    error_message = "regional_kms_key_arns values must be KMS key ARNs in the Region of their key."
   }
 }
 

@@ -1,6 +1,12 @@
 locals {
   period = 300
 
+  # The console of each partition; the commercial one has a Regional host name.
+  console_url = lookup({
+    aws-cn     = "https://console.amazonaws.cn"
+    aws-us-gov = "https://console.amazonaws-us-gov.com"
+  }, var.partition, "https://${var.region}.console.aws.amazon.com")
+
   # [namespace, metric, dimension name, dimension values, stat, title]
   panels = [
     ["AWS/Lambda", "Invocations", "FunctionName", var.function_names, "Sum", "Invocations"],

@@ -10,5 +10,5 @@ output "dashboard_arn" {
 
 output "dashboard_url" {
   description = "Console URL of the CloudWatch dashboard."
-  value       = var.create ? "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards:name=${var.dashboard_name}" : null
+  value       = var.create ? "${local.console_url}/cloudwatch/home?region=${var.region}#dashboards:name=${var.dashboard_name}" : null
 }

@@ -9,6 +9,12 @@ variable "region" {
   type        = string
 }
 
+variable "partition" {
+  description = "AWS partition of the dashboard (aws, aws-cn, aws-us-gov), for its console URL."
+  type        = string
+  default     = "aws"
+}
+
 variable "dashboard_name" {
   description = "Name of the CloudWatch dashboard."
   type        = string

@@ -1,6 +1,6 @@
 locals {
-  # What every function needs besides its own statements: its log stream, X-Ray segments, and,
-  # when configured, its VPC interfaces, its KMS key and its dead-letter queue.
+  # What every function needs besides its own statements: its log stream, and, when configured,
+  # X-Ray segments, its VPC interfaces, its KMS key and its dead-letter queue.
   base_statements = concat(
     [
       {
@@ -9,14 +9,14 @@ locals {
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
         Resource = ["${try(aws_cloudwatch_log_group.this[0].arn, "")}:*"]
       },
-      {
-        # X-Ray trace submission has no resource-level permissions.
-        Sid      = "Tracing"
-        Effect   = "Allow"
-        Action   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
-        Resource = ["*"]
-      },
     ],
+    !var.tracing_enabled ? [] : [{
+      # X-Ray trace submission has no resource-level permissions.
+      Sid      = "Tracing"
+      Effect   = "Allow"
+      Action   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+      Resource = ["*"]
+    }],
     var.vpc_config == null ? [] : [{
       # Lambda manages the function's network interfaces; these actions have no resource scoping.
       Sid    = "VpcNetworkInterfaces"
@@ -48,6 +48,9 @@ locals {
     Version   = "2012-10-17"
     Statement = concat(local.base_statements, var.policy_statements)
   })
+
+  create_role = var.create && var.create_role
+  role_arn    = local.create_role ? try(aws_iam_role.this[0].arn, null) : var.role_arn
 
   # Alarms on anything above zero over five minutes: errors, and failed events waiting in the
   # dead-letter queue.
@@ -87,9 +90,11 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 resource "aws_iam_role" "this" {
-  count = var.create ? 1 : 0
+  count = local.create_role ? 1 : 0
 
-  name = var.function_name
+  name                 = var.function_name
+  path                 = var.role_path
+  permissions_boundary = var.role_permissions_boundary
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -103,7 +108,7 @@ resource "aws_iam_role" "this" {
 }
 
 resource "aws_iam_role_policy" "this" {
-  count = var.create ? 1 : 0
+  count = local.create_role ? 1 : 0
 
   name   = var.function_name
   role   = aws_iam_role.this[0].id
@@ -113,7 +118,7 @@ resource "aws_iam_role_policy" "this" {
 resource "aws_lambda_function" "this" {
   count = var.create ? 1 : 0
 
-  #checkov:skip=CKV_AWS_272:Code signing needs a Signer profile per estate; the bundle is built reproducibly and its sha256 is published beside it.
+  #checkov:skip=CKV_AWS_272:Code signing is var.code_signing_config_arn: it needs a Signer profile per estate, so it cannot be on by default; the bundle is built reproducibly and its sha256 is published beside it.
   #checkov:skip=CKV_AWS_117:VPC attachment is an option (var.vpc_config); the functions call public carbon-data APIs and AWS endpoints only.
   #checkov:skip=CKV_AWS_173:Environment variables hold names and ARNs only, never secrets; they use the Lambda service key unless var.kms_key_arn is set.
   #checkov:skip=CKV_AWS_116:Only asynchronously invoked functions get a dead-letter queue (attach_dead_letter_queue); the API function is invoked synchronously.
@@ -121,13 +126,18 @@ resource "aws_lambda_function" "this" {
   region        = var.region
   function_name = var.function_name
   description   = var.description
-  role          = aws_iam_role.this[0].arn
+  role          = local.role_arn
   handler       = var.handler
   runtime       = var.runtime
   architectures = [var.architecture]
 
-  filename         = var.filename
-  source_code_hash = var.source_code_hash
+  filename          = var.filename
+  source_code_hash  = var.source_code_hash
+  s3_bucket         = var.s3_bucket
+  s3_key            = var.s3_key
+  s3_object_version = var.s3_object_version
+
+  code_signing_config_arn = var.code_signing_config_arn
 
   memory_size                    = var.memory_size
   timeout                        = var.timeout
@@ -138,8 +148,11 @@ resource "aws_lambda_function" "this" {
     variables = var.environment_variables
   }
 
-  tracing_config {
-    mode = "Active"
+  dynamic "tracing_config" {
+    for_each = var.tracing_enabled ? ["Active"] : []
+    content {
+      mode = tracing_config.value
+    }
   }
 
   logging_config {
@@ -166,8 +179,18 @@ resource "aws_lambda_function" "this" {
 
   lifecycle {
     precondition {
-      condition     = fileexists(var.filename)
-      error_message = "Lambda bundle ${var.filename} does not exist: build it with `make build` (or set lambda_zip_path)."
+      condition     = (var.filename == null) != (var.s3_bucket == null)
+      error_message = "Give the deployment package either as filename or as s3_bucket and s3_key, not both."
+    }
+
+    precondition {
+      condition     = var.filename == null || try(fileexists(var.filename), false)
+      error_message = "Lambda bundle ${coalesce(var.filename, "-")} does not exist: build it with `make build`, use a release archive (bundles prebuilt), or set lambda_package_s3."
+    }
+
+    precondition {
+      condition     = local.role_arn != null
+      error_message = "role_arn is required when create_role is false."
     }
   }
 

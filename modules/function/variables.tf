@@ -49,13 +49,74 @@ variable "architecture" {
 }
 
 variable "filename" {
-  description = "Path of the deployment package (zip)."
+  description = "Path of the deployment package (zip); null when the package comes from S3 (s3_bucket, s3_key)."
   type        = string
+  default     = null
 }
 
 variable "source_code_hash" {
-  description = "Base64 SHA-256 of the deployment package; a change triggers a code update."
+  description = "Base64 SHA-256 of the local deployment package; a change triggers a code update."
   type        = string
+  default     = null
+}
+
+variable "s3_bucket" {
+  description = "S3 bucket of the deployment package (same Region as the function), instead of filename."
+  type        = string
+  default     = null
+}
+
+variable "s3_key" {
+  description = "S3 key of the deployment package; used with s3_bucket."
+  type        = string
+  default     = null
+}
+
+variable "s3_object_version" {
+  description = "Version of the S3 object of the deployment package; null takes the latest."
+  type        = string
+  default     = null
+}
+
+variable "code_signing_config_arn" {
+  description = "ARN of a Lambda code signing configuration for the function; null deploys unsigned code."
+  type        = string
+  default     = null
+}
+
+variable "tracing_enabled" {
+  description = "Whether the function sends X-Ray traces: active tracing and the X-Ray grant on its role."
+  type        = bool
+  default     = false
+}
+
+variable "create_role" {
+  description = "Whether to create the function's IAM role and attach its policy. When false, role_arn is used as it is: nothing is attached to it, so it must already allow everything the policy_json output lists."
+  type        = bool
+  default     = true
+}
+
+variable "role_arn" {
+  description = "ARN of an existing IAM role for the function, used when create_role is false."
+  type        = string
+  default     = null
+}
+
+variable "role_path" {
+  description = "Path of the created IAM role."
+  type        = string
+  default     = "/"
+
+  validation {
+    condition     = can(regex("^/([\\x21-\\x7E]+/)?$", var.role_path))
+    error_message = "role_path must start and end with / (e.g. /service/)."
+  }
+}
+
+variable "role_permissions_boundary" {
+  description = "ARN of the managed policy that is the permissions boundary of the created IAM role; null sets none."
+  type        = string
+  default     = null
 }
 
 variable "memory_size" {

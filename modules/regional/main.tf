@@ -27,8 +27,9 @@ resource "aws_cloudwatch_event_target" "target_state" {
 resource "aws_cloudwatch_event_bus" "runner" {
   count = var.create && var.create_runner_event_bus ? 1 : 0
 
-  region = var.region
-  name   = "${var.name}-runners"
+  region             = var.region
+  name               = "${var.name}-runners"
+  kms_key_identifier = var.kms_key_arn
 
   tags = var.tags
 }

@@ -35,6 +35,12 @@ variable "create_runner_event_bus" {
   default     = true
 }
 
+variable "kms_key_arn" {
+  description = "Customer managed KMS key (in this Region) of the runner event bus; null uses the AWS owned key."
+  type        = string
+  default     = null
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

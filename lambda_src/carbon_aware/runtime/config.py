@@ -25,6 +25,9 @@ TARGET_ALLOWLIST = "CARBON_AWARE_TARGET_ALLOWLIST"
 DEAD_LETTER_QUEUE_URL = "CARBON_AWARE_DLQ_URL"
 DISPATCH_TIMEOUT = "CARBON_AWARE_DISPATCH_TIMEOUT_SECONDS"
 NAME_PREFIX = "CARBON_AWARE_NAME_PREFIX"
+WORKLOAD_TTL_DAYS = "CARBON_AWARE_WORKLOAD_TTL_DAYS"
+# Customer managed KMS key of the one-time schedules the scheduler creates (EventBridge Scheduler).
+SCHEDULE_KMS_KEY_ARN = "CARBON_AWARE_SCHEDULE_KMS_KEY_ARN"
 # The carbon cache: the monitor fills it; planning and accounting read it (runtime.wiring).
 SIGNALS_TABLE = "CARBON_AWARE_SIGNALS_TABLE"
 SIGNAL_TYPE = "CARBON_AWARE_SIGNAL_TYPE"
@@ -102,6 +105,8 @@ class WorkloadSettings:
     name_prefix: str = "carbon-aware"
     blend_options: Mapping[str, float] = field(default_factory=dict)
     carbon_weight: float | None = None
+    workload_ttl_days: float = 90.0
+    schedule_kms_key_arn: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkloadSettings:
@@ -133,6 +138,8 @@ class WorkloadSettings:
             name_prefix=env.get(NAME_PREFIX, "").strip() or "carbon-aware",
             blend_options={k: v for k, v in blend.items() if v is not None},
             carbon_weight=_carbon_weight(env),
+            workload_ttl_days=number(env, WORKLOAD_TTL_DAYS, 90.0),
+            schedule_kms_key_arn=env.get(SCHEDULE_KMS_KEY_ARN, "").strip(),
         )
 
 

@@ -26,6 +26,7 @@ from carbon_aware.runtime.tables import (
     WORKLOADS_KEY,
 )
 
+# How long a finished workload stays in the table unless the deployment says otherwise.
 FINAL_RETENTION_SECONDS = 90 * 86400
 
 
@@ -95,9 +96,11 @@ def _due_key(status: State, workload_id: str) -> str:
 class WorkloadRepository:
     """Conditional reads and writes of the workloads table."""
 
-    def __init__(self, table: Any) -> None:
-        """``table`` is a boto3 ``dynamodb.Table`` resource."""
+    def __init__(self, table: Any, retention_seconds: float = FINAL_RETENTION_SECONDS) -> None:
+        """``table`` is a boto3 ``dynamodb.Table`` resource; a finished workload expires
+        ``retention_seconds`` after its final transition."""
         self.table = table
+        self.retention_seconds = retention_seconds
 
     def create(self, workload_id: str, spec: Mapping[str, Any], now: float) -> WorkloadRecord:
         """Store a new PENDING workload; raises :class:`Conflict` if the id exists."""
@@ -159,7 +162,7 @@ class WorkloadRepository:
         if to.final:
             removes += [DUE_KEY, DUE_AT]
             sets.append(f"{EXPIRES_AT} = :ttl")
-            values[":ttl"] = int(now + FINAL_RETENTION_SECONDS)
+            values[":ttl"] = int(now + self.retention_seconds)
         else:
             sets += [f"{DUE_KEY} = :dk", f"{DUE_AT} = :da"]
             values[":dk"], values[":da"] = _due_key(to, current.workload_id), due_at

@@ -31,10 +31,12 @@ class ScheduleGateway:
     group: str
     executor_arn: str
     role_arn: str
+    kms_key_arn: str = ""
 
     def create(self, workload_id: str, version: int, start: float) -> str:
         """Schedule the executor for ``start``; deleted by the service after it runs."""
         name = schedule_name(workload_id, version)
+        encryption = {"KmsKeyArn": self.kms_key_arn} if self.kms_key_arn else {}
         self.client.create_schedule(
             Name=name,
             GroupName=self.group,
@@ -48,6 +50,7 @@ class ScheduleGateway:
                 "Input": json.dumps({"workload_id": workload_id, "version": version}),
                 "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
             },
+            **encryption,
         )
         return name
 

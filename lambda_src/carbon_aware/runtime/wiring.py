@@ -23,7 +23,7 @@ from carbon_aware.runtime.monitor_config import MonitorSettings
 from carbon_aware.runtime.planner import Planner, SignalSource
 from carbon_aware.runtime.repository import WorkloadRepository
 from carbon_aware.runtime.schedules import ScheduleGateway
-from carbon_aware.signals.cache import SignalCache
+from carbon_aware.signals.cache import DAY, SignalCache
 from carbon_aware.signals.catalog import load_catalog
 from carbon_aware.signals.clock import SYSTEM_CLOCK, Clock
 from carbon_aware.signals.reader import CarbonReader
@@ -51,8 +51,9 @@ def settings() -> WorkloadSettings:
 @cache
 def repository() -> WorkloadRepository:
     """The workloads repository."""
-    table = boto3.resource("dynamodb", config=BOTO_CONFIG).Table(settings().workloads_table)
-    return WorkloadRepository(table)
+    s = settings()
+    table = boto3.resource("dynamodb", config=BOTO_CONFIG).Table(s.workloads_table)
+    return WorkloadRepository(table, retention_seconds=s.workload_ttl_days * DAY)
 
 
 class ProfileSignalSource:
@@ -107,7 +108,11 @@ def schedules() -> ScheduleGateway:
     """The executor's schedule gateway."""
     s = settings()
     return ScheduleGateway(
-        client("scheduler"), s.schedule_group, s.executor_arn, s.scheduler_role_arn
+        client("scheduler"),
+        s.schedule_group,
+        s.executor_arn,
+        s.scheduler_role_arn,
+        kms_key_arn=s.schedule_kms_key_arn,
     )
 
 

@@ -6,12 +6,15 @@ A user CSV with the same columns (any subset, ``aws_region`` required) overrides
 a non-empty cell replaces the built-in value, an empty cell keeps it, and a new ``aws_region``
 adds a row. The override comes from ``load_catalog(path)`` or, when no path is given, from the
 file named by the environment variable ``CARBON_AWARE_REGION_CATALOG``. Lines starting with ``#``
-are comments.
+are comments. On top of both, ``CARBON_AWARE_REGION_ZONES`` (a JSON object, AWS region ->
+Electricity Maps zone; the module's ``region_zones`` input) replaces single zones; each zone must be
+one the catalog or the built-in profiles know.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import re
@@ -25,6 +28,7 @@ from types import MappingProxyType
 from carbon_aware.engine.signal import SignalError
 
 ENV_VAR = "CARBON_AWARE_REGION_CATALOG"
+ZONES_ENV_VAR = "CARBON_AWARE_REGION_ZONES"
 COLUMNS = (
     "aws_region",
     "electricitymaps_zone",
@@ -131,7 +135,47 @@ def load_catalog(override_path: str | Path | None = None) -> Catalog:
         path = Path(override_path)
         _apply_override(rows, path.read_text(encoding="utf-8-sig"), str(path))
         origins.append(str(path))
+    zones = os.environ.get(ZONES_ENV_VAR, "").strip()
+    if zones:
+        _apply_zones(rows, _parse_zones(zones))
+        origins.append(ZONES_ENV_VAR)
     return Catalog(MappingProxyType(rows), tuple(origins))
+
+
+def _parse_zones(text: str) -> dict[str, str]:
+    """``{aws_region: zone}`` from the JSON of :data:`ZONES_ENV_VAR`; CatalogError naming it."""
+    try:
+        zones = json.loads(text)
+    except json.JSONDecodeError:
+        raise CatalogError(f"{ZONES_ENV_VAR} must be a JSON object, got {text!r}") from None
+    if not isinstance(zones, dict):
+        raise CatalogError(f"{ZONES_ENV_VAR} must be a JSON object of AWS region -> zone")
+    for region, zone in zones.items():
+        if not _AWS_REGION.match(region):
+            raise CatalogError(f"{ZONES_ENV_VAR}: {region!r} is not an AWS region code")
+        if not isinstance(zone, str) or not zone.strip():
+            raise CatalogError(f"{ZONES_ENV_VAR}: the zone of {region} must be a zone id")
+    return {region: zone.strip() for region, zone in zones.items()}
+
+
+def _apply_zones(rows: dict[str, RegionInfo], zones: Mapping[str, str]) -> None:
+    known = _profile_zones() | {r.electricitymaps_zone for r in rows.values()}
+    for region, zone in zones.items():
+        if zone not in known:
+            raise UnknownRegionError(
+                zone,
+                f"{ZONES_ENV_VAR}: zone {zone!r} of {region} is unknown: "
+                "neither a catalog zone nor a zone with a built-in profile",
+            )
+        base = rows.get(region) or RegionInfo(region)
+        rows[region] = replace(base, electricitymaps_zone=zone, zone_source=OVERRIDE_SOURCE)
+
+
+@cache
+def _profile_zones() -> frozenset[str]:
+    """Zone ids of the built-in profiles (read here without the numpy-backed profile module)."""
+    text = files("carbon_aware").joinpath("data/profiles.json").read_text(encoding="utf-8")
+    return frozenset(json.loads(text)["zones"])
 
 
 @cache

@@ -1,12 +1,20 @@
 # Plans and mock-applies the root module (offline: mock_provider "aws") and checks the properties
-# the issue promises. Run from the repository root: terraform test -test-directory=tests/terraform
+# the issue promises. Run from the repository root: terraform test
 
-mock_provider "aws" {}
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+}
 
 variables {
   name        = "ca-test"
   regions     = ["eu-west-1", "us-west-2"]
   home_region = "eu-west-1"
+  tags        = { team = "platform", cost-center = "42" }
 }
 
 run "two_regions" {
@@ -87,18 +95,81 @@ run "two_regions" {
     condition     = output.dashboard_url == "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=ca-test"
     error_message = "dashboard URL"
   }
+
+  assert {
+    condition = alltrue([for r in flatten([
+      [for r in aws_dynamodb_table.this : r.region], [for r in aws_sqs_queue.dlq : r.region],
+      [for r in aws_cloudwatch_event_rule.periodic : r.region], [for r in aws_cloudwatch_event_target.periodic : r.region],
+      [for r in aws_lambda_permission.periodic : r.region], [for r in aws_apigatewayv2_route.this : r.region],
+      aws_scheduler_schedule_group.this.region, aws_cloudwatch_event_bus.control.region,
+      aws_cloudwatch_event_rule.completion.region, aws_cloudwatch_event_target.completion.region,
+      aws_lambda_permission.completion.region, aws_apigatewayv2_api.this[0].region,
+      aws_cloudwatch_log_group.api[0].region, aws_apigatewayv2_stage.this[0].region,
+      aws_apigatewayv2_integration.this[0].region, aws_lambda_permission.api[0].region,
+    ]) : r == "eu-west-1"])
+    error_message = "every home-Region resource is in the home Region"
+  }
+
+  assert {
+    condition = alltrue([for t in flatten([
+      [for r in aws_dynamodb_table.this : r.tags], [for r in aws_sqs_queue.dlq : r.tags],
+      [for r in aws_cloudwatch_event_rule.periodic : r.tags], [for r in aws_iam_role.service : r.tags],
+      aws_scheduler_schedule_group.this.tags, aws_cloudwatch_event_bus.control.tags,
+      aws_cloudwatch_event_rule.completion.tags, aws_apigatewayv2_api.this[0].tags,
+      aws_cloudwatch_log_group.api[0].tags, aws_apigatewayv2_stage.this[0].tags,
+    ]) : t == tomap({ team = "platform", cost-center = "42" })])
+    error_message = "every taggable root resource carries var.tags"
+  }
+
+  assert {
+    condition     = alltrue([for t in aws_dynamodb_table.this : t.deletion_protection_enabled])
+    error_message = "tables refuse deletion by default"
+  }
+
+  assert {
+    condition     = alltrue([for r in aws_iam_role.service : r.path == "/" && r.permissions_boundary == null]) && length(aws_iam_role.service) == 2
+    error_message = "two service roles, on the root path, without a boundary by default"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_bus.control.kms_key_identifier == null && local.functions["scheduler"].environment["CARBON_AWARE_SCHEDULE_KMS_KEY_ARN"] == null
+    error_message = "without kms_key_arn the control bus and the schedules use AWS owned keys"
+  }
+
+  assert {
+    condition = alltrue([for p in values(output.function_policies) : !strcontains(p, "xray:")]) && alltrue([
+      for p in aws_iam_role_policy.service : !strcontains(p.policy, "xray:")
+    ]) && local.common_environment["POWERTOOLS_TRACE_DISABLED"] == true
+    error_message = "tracing is off by default: no X-Ray grant, Powertools tracer disabled"
+  }
+
+  assert {
+    condition = (
+      output.api_id == aws_apigatewayv2_api.this[0].id && output.api_execution_arn == aws_apigatewayv2_api.this[0].execution_arn &&
+      output.dead_letter_queue_arns == { for k, q in aws_sqs_queue.dlq : k => q.arn } &&
+      output.log_group_names == merge({ for k in keys(local.functions) : k => "/aws/lambda/ca-test-${k}" }, { api-access = "/aws/apigateway/ca-test" }) &&
+      output.service_role_arns == { for k, r in aws_iam_role.service : k => r.arn } &&
+      toset(keys(output.alarm_arns)) == toset(concat([for f in keys(local.functions) : "${f}-errors"], [for f in keys(aws_sqs_queue.dlq) : "${f}-dead-letters"]))
+    )
+    error_message = "outputs: API id and execution ARN, dead-letter queue ARNs, log groups, service roles, alarms"
+  }
+
+  assert {
+    condition     = alltrue([for k, p in local.lambda_packages : p.filename == "./dist/arm64/${k}.zip" && p.s3_bucket == null])
+    error_message = "by default each function deploys its own bundle from dist/<architecture>/"
+  }
 }
 
 run "allow_list_and_options" {
   command = apply
 
   variables {
-    regions         = ["us-east-1"]
-    home_region     = null
-    architecture    = "x86_64"
-    lambda_zip_path = "dist/carbon-aware-lambda-arm64.zip" # any existing file: plans do not inspect it
-    api_type        = "function_url"
-    kms_key_arn     = "arn:aws:kms:us-east-1:111122223333:key/0000-1111"
+    regions            = ["us-east-1"]
+    home_region        = null
+    architecture       = "x86_64"
+    lambda_package_dir = "dist/arm64" # the arm64 bundles: plans do not inspect them
+    api_type           = "function_url"
+    kms_key_arn        = "arn:aws:kms:us-east-1:111122223333:key/0000-1111"
     provider_credentials = {
       electricitymaps = { secret_arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:em-AbCdEf" }
       watttime        = { ssm_parameter_arn = "arn:aws:ssm:us-east-1:111122223333:parameter/watttime" }
