@@ -12,6 +12,8 @@ from carbon_aware.cli.main import main
 from carbon_aware.signals.catalog import (
     COLUMNS,
     ENV_VAR,
+    OVERRIDE_SOURCE,
+    ZONES_ENV_VAR,
     CatalogError,
     RegionInfo,
     UnknownRegionError,
@@ -35,6 +37,7 @@ GSF_ONLY = {
 @pytest.fixture(autouse=True)
 def _no_catalog_override(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.delenv(ZONES_ENV_VAR, raising=False)
 
 
 def write(tmp_path: Path, text: str, name: str = "override.csv") -> Path:
@@ -206,3 +209,52 @@ def test_cli_regions_uses_the_override_and_reports_bad_files(tmp_path: Path, cap
     assert main(["regions", "--catalog", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "line 1: unknown column 'colour'" in err and "Traceback" not in err
+
+
+# --- zone overrides from the module's region_zones input --------------------------------------------
+
+
+def test_zone_override_replaces_the_zone_of_a_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    builtin = load_catalog().get("us-east-1")
+    assert builtin.electricitymaps_zone != "US-CAL-CISO"
+    monkeypatch.setenv(ZONES_ENV_VAR, '{"us-east-1": "US-CAL-CISO"}')
+    row = load_catalog().get("us-east-1")
+    assert (row.electricitymaps_zone, row.zone_source) == ("US-CAL-CISO", OVERRIDE_SOURCE)
+    assert row.static_gco2e_per_kwh == builtin.static_gco2e_per_kwh
+    assert load_catalog().zone_for("us-east-1") == "US-CAL-CISO"
+
+
+def test_zone_override_applies_on_top_of_the_csv_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "aws_region,electricitymaps_zone\nus-east-1,DE\n")
+    monkeypatch.setenv(ENV_VAR, str(path))
+    monkeypatch.setenv(ZONES_ENV_VAR, '{"us-east-1": "FR"}')
+    cat = load_catalog()
+    assert cat.get("us-east-1").electricitymaps_zone == "FR"
+    assert cat.origins == ("built-in", str(path), ZONES_ENV_VAR)
+
+
+def test_zone_override_adds_a_region_the_catalog_lacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "eu-future-1" not in load_catalog()
+    monkeypatch.setenv(ZONES_ENV_VAR, '{"eu-future-1": "DE"}')
+    assert load_catalog().get("eu-future-1").electricitymaps_zone == "DE"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('{"us-east-1": "ATLANTIS"}', "zone 'ATLANTIS' of us-east-1 is unknown"),
+        ('["us-east-1", "DE"]', "must be a JSON object"),
+        ("us-east-1=DE", "must be a JSON object"),
+        ('{"Virginia": "DE"}', "'Virginia' is not an AWS region code"),
+        ('{"us-east-1": ""}', "the zone of us-east-1 must be a zone id"),
+    ],
+)
+def test_bad_zone_override_is_an_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    monkeypatch.setenv(ZONES_ENV_VAR, value)
+    with pytest.raises(CatalogError, match=ZONES_ENV_VAR) as raised:
+        load_catalog()
+    assert message in str(raised.value)
