@@ -1,14 +1,20 @@
-"""Drift between the Terraform module (read with python-hcl2) and the runtime it deploys: table
-keys, indexes and TTL attributes; the environment each function gets; the IAM actions granted."""
+"""Drift between the Terraform module and the runtime it deploys: table keys, indexes and TTL
+attributes and the IAM actions granted (read with python-hcl2); the environment each function gets
+(rendered by Terraform and loaded with the runtime's settings loaders, values checked)."""
 
 from __future__ import annotations
 
 import ast
 import inspect
 import json
+import os
 import re
+import shutil
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import botocore.session
 import hcl2
@@ -16,19 +22,21 @@ import pytest
 from botocore import xform_name
 
 from carbon_aware.runtime import config, monitor_config, tables
-from carbon_aware.signals import cache
+from carbon_aware.signals import cache, catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "lambda_src" / "carbon_aware"
 
 
+HCL_OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False)
+
+
 def _locals() -> dict:
     """Every ``locals`` entry of the root module, whichever of its files declares it."""
-    options = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False)
     entries: dict = {}
     for path in sorted(ROOT.glob("*.tf")):
         with path.open() as f:
-            parsed = hcl2.load(f, serialization_options=options)
+            parsed = hcl2.load(f, serialization_options=HCL_OPTIONS)
         for block in parsed.get("locals", []):
             entries.update(block)
     return entries
@@ -84,40 +92,80 @@ def test_table_keys_indexes_and_ttl_match_the_runtime(table):
 
 
 # ---------------------------------------------------------------------------------------------
-# Environment
+# Environment: rendered by Terraform (tests/environment.tftest.hcl, mock-applied with `terraform
+# test -json -verbose`), read back from each function's state and loaded with the runtime's own
+# settings loaders.
 
-SETTINGS: dict[str, ModuleType] = {
-    "api": config,
-    "scheduler": config,
-    "executor": config,
-    "completion": config,
-    "monitor": monitor_config,
-}
-_ENV_NAME = re.compile(r"\b(?:CARBON_AWARE|POWERTOOLS)_[A-Z0-9_]+\b")
-_ENV_LOCAL = re.compile(r"\blocal\.(\w+_environment)\b")
-
-
-def _names(value: object) -> set[str]:
-    return set(_ENV_NAME.findall(json.dumps(value)))
+TERRAFORM = shutil.which("terraform")
+ENVIRONMENT_TEST = ROOT / "tests" / "environment.tftest.hcl"
+DAY = 86400
+WORKLOAD_FUNCTIONS = ("api", "scheduler", "executor", "completion")
+# Functions that read the region catalog and so apply CARBON_AWARE_REGION_ZONES.
+CATALOG_READERS = ("monitor", "scheduler", "completion")
 
 
-def terraform_env(function: str) -> set[str]:
-    """Variables Terraform sets on ``function``: the common ones, the shared locals its entry
-    merges, and its own."""
-    environment = FUNCTIONS[function]["environment"]
-    shared = _ENV_LOCAL.findall(json.dumps(environment))
-    return (
-        _names(LOCALS["common_environment"])
-        | _names(environment)
-        | {name for local in shared for name in _names(LOCALS[local])}
-    )
+@dataclass(frozen=True)
+class Rendered:
+    """The inputs of the environment test run and the state it left."""
+
+    inputs: dict[str, Any]
+    resources: dict[str, dict[str, Any]]
+
+    def environment(self, function: str) -> dict[str, str]:
+        """The environment variables of one function, as Terraform deployed them."""
+        values = self.resources[f'module.function["{function}"].aws_lambda_function.this[0]']
+        return values["environment"][0]["variables"]
+
+    def function_arn_points_at(self, arn: str, function: str) -> bool:
+        """Whether ``arn`` names the Lambda function deployed for ``function``."""
+        deployed = self.resources[f'module.function["{function}"].aws_lambda_function.this[0]']
+        prefix = f"arn:aws:lambda:{deployed['region']}:111122223333:function:"
+        return arn == prefix + deployed["function_name"]
 
 
-def declared_env(settings: ModuleType) -> set[str]:
-    """Every CARBON_AWARE_* name the settings module knows."""
-    return {
-        v for v in vars(settings).values() if isinstance(v, str) and v.startswith("CARBON_AWARE_")
+def _state_resources(module: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = {r["address"]: r["values"] for r in module.get("resources", [])}
+    for child in module.get("child_modules", []):
+        found.update(_state_resources(child))
+    return found
+
+
+@pytest.fixture(scope="module")
+def rendered() -> Rendered:
+    if TERRAFORM is None:
+        pytest.skip("no terraform on PATH: source ../shared/tools/terraform-offline/env.sh")
+    env = {
+        **os.environ,
+        "TF_DATA_DIR": str(ROOT / "build" / "terraform" / "drift"),
+        "TF_IN_AUTOMATION": "1",
     }
+    for args in (
+        ["init", "-backend=false", "-input=false", "-no-color"],
+        ["test", "-json", "-verbose", f"-filter={ENVIRONMENT_TEST.relative_to(ROOT)}"],
+    ):
+        done = subprocess.run(
+            [TERRAFORM, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, f"terraform {args[0]}:\n{done.stdout}{done.stderr}"
+    states = [
+        message["test_state"]
+        for message in map(json.loads, done.stdout.splitlines())
+        if message.get("type") == "test_state"
+    ]
+    assert len(states) == 1, done.stdout
+    with ENVIRONMENT_TEST.open() as f:
+        (run,) = hcl2.load(f, serialization_options=HCL_OPTIONS)["run"][0].values()
+    (inputs,) = run["variables"]
+    return Rendered(inputs, _state_resources(states[0]["root_module"]))
+
+
+def declared_env(function: str) -> set[str]:
+    """Every CARBON_AWARE_* name the function's settings loaders know."""
+    settings: ModuleType = monitor_config if function == "monitor" else config
+    names = {v for v in vars(settings).values() if isinstance(v, str)}
+    if function in CATALOG_READERS:
+        names.add(catalog.ZONES_ENV_VAR)
+    return {n for n in names if n.startswith("CARBON_AWARE_")}
 
 
 def required_env(settings: ModuleType) -> set[str]:
@@ -133,17 +181,91 @@ def required_env(settings: ModuleType) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("function", sorted(SETTINGS))
-def test_terraform_sets_only_variables_the_function_reads(function):
-    ours = {n for n in terraform_env(function) if n.startswith("CARBON_AWARE_")}
-    unread = ours - declared_env(SETTINGS[function])
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_terraform_sets_only_variables_the_function_reads(rendered: Rendered, function: str):
+    ours = {n for n in rendered.environment(function) if n.startswith("CARBON_AWARE_")}
+    unread = ours - declared_env(function)
     assert not unread, f"{function}: Terraform sets {sorted(unread)} that the runtime does not read"
 
 
-@pytest.mark.parametrize("function", sorted(SETTINGS))
-def test_terraform_sets_every_required_variable(function):
-    missing = required_env(SETTINGS[function]) - terraform_env(function)
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_terraform_sets_every_required_variable(rendered: Rendered, function: str):
+    settings = monitor_config if function == "monitor" else config
+    missing = required_env(settings) - set(rendered.environment(function))
     assert not missing, f"{function}: the runtime requires {sorted(missing)}"
+
+
+@pytest.mark.parametrize("function", WORKLOAD_FUNCTIONS)
+def test_workload_settings_carry_the_module_inputs(rendered: Rendered, function: str):
+    inputs, resources = rendered.inputs, rendered.resources
+    settings = config.WorkloadSettings.from_env(rendered.environment(function))
+    assert settings.workloads_table == resources['aws_dynamodb_table.this["workloads"]']["name"]
+    assert settings.regions == tuple(inputs["regions"])
+    assert settings.home_region == inputs["regions"][0]
+    assert settings.name_prefix == inputs["name"]
+    assert settings.workload_ttl_days == inputs["workload_ttl_days"]
+
+
+def test_scheduler_settings_carry_the_module_inputs(rendered: Rendered):
+    inputs, resources = rendered.inputs, rendered.resources
+    settings = config.WorkloadSettings.from_env(rendered.environment("scheduler"))
+    assert settings.replan_threshold == pytest.approx(inputs["replan_threshold_percent"] / 100)
+    assert rendered.function_arn_points_at(settings.executor_arn, "executor")
+    assert settings.scheduler_role_arn == resources['aws_iam_role.service["schedules"]']["arn"]
+    assert settings.schedule_group == resources["aws_scheduler_schedule_group.this"]["name"]
+    assert settings.schedule_kms_key_arn == inputs["kms_key_arn"]
+    assert settings.carbon_weight == pytest.approx(inputs["strategy_weights"]["carbon"])
+
+
+@pytest.mark.parametrize("function", ["scheduler", "executor"])
+def test_dispatch_settings_carry_the_module_inputs(rendered: Rendered, function: str):
+    inputs, resources = rendered.inputs, rendered.resources
+    settings = config.WorkloadSettings.from_env(rendered.environment(function))
+    assert settings.dispatch_timeout == inputs["dispatch_timeout_seconds"]
+    assert settings.dead_letter_queue_url == resources['aws_sqs_queue.dlq["executor"]']["url"]
+    runner_buses = {
+        values["arn"]
+        for address, values in resources.items()
+        if address.endswith("aws_cloudwatch_event_bus.runner[0]")
+    }
+    allowed = set(inputs["execution_targets"]["lambda_function_arns"]) | runner_buses
+    assert len(runner_buses) == len(inputs["regions"])
+    assert set(settings.target_allowlist) == allowed
+
+
+def test_api_plans_through_the_scheduler_function(rendered: Rendered):
+    settings = config.WorkloadSettings.from_env(rendered.environment("api"))
+    assert rendered.function_arn_points_at(settings.scheduler_arn, "scheduler")
+    assert settings.idempotency_table == (
+        rendered.resources['aws_dynamodb_table.this["idempotency"]']["name"]
+    )
+
+
+def test_monitor_settings_carry_the_module_inputs(rendered: Rendered):
+    inputs = rendered.inputs
+    settings = monitor_config.MonitorSettings.from_env(rendered.environment("monitor"))
+    assert settings.table == rendered.resources['aws_dynamodb_table.this["signals"]']["name"]
+    assert settings.regions == tuple(inputs["regions"])
+    assert settings.observation_ttl == inputs["observation_ttl_days"] * DAY
+    assert settings.policy.horizon == inputs["forecast_hours"] * 3600
+    assert settings.chain == tuple(inputs["provider_chain"])
+    assert dict(settings.ukci_regions) == inputs["ukci_regions"]
+
+
+@pytest.mark.parametrize("function", CATALOG_READERS)
+def test_catalog_readers_apply_the_zone_overrides(
+    rendered: Rendered, function: str, monkeypatch: pytest.MonkeyPatch
+):
+    environment = rendered.environment(function)
+    monkeypatch.setenv(catalog.ZONES_ENV_VAR, environment[catalog.ZONES_ENV_VAR])
+    loaded = catalog.load_catalog()
+    for region, zone in rendered.inputs["region_zones"].items():
+        assert loaded.get(region).electricitymaps_zone == zone
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_tracing_is_off_unless_enabled(rendered: Rendered, function: str):
+    assert rendered.environment(function)["POWERTOOLS_TRACE_DISABLED"] == "true"
 
 
 def test_function_handlers_exist():

@@ -12,10 +12,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = shutil.which("terraform")
-BUNDLE = ROOT / "dist" / "carbon-aware-lambda-arm64.zip"
-# Configuration directory -> where its *.tftest.hcl files are.
+BUNDLE = ROOT / "dist" / "arm64" / "api.zip"
+# Configuration directory -> where its *.tftest.hcl files are (the root's in Terraform's default
+# `tests/`, so plain `terraform test` runs them).
 CONFIGS = {
-    ".": "tests/terraform",
+    ".": "tests",
     "examples/time-shifting": ".",
     "examples/multi-region": ".",
 }

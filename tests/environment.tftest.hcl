@@ -1,0 +1,38 @@
+# Renders every function's environment for tests/terraform/test_drift.py, which runs this file with
+# `terraform test -json -verbose` and loads each environment with the runtime's own settings loaders.
+
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+}
+
+run "rendered_environment" {
+  command = apply
+
+  variables {
+    name                     = "ca-drift"
+    regions                  = ["eu-west-1", "us-west-2"]
+    replan_threshold_percent = 7
+    dispatch_timeout_seconds = 1200
+    workload_ttl_days        = 30
+    region_zones             = { "us-west-2" = "US-CAL-CISO" }
+    kms_key_arn              = "arn:aws:kms:eu-west-1:111122223333:key/drift"
+    strategy_weights         = { carbon = 0.6, cost = 0.4 }
+    observation_ttl_days     = 120
+    forecast_hours           = 24
+    provider_chain           = ["ukci", "profile"]
+    ukci_regions             = { "eu-west-2" = 13 }
+    execution_targets = {
+      lambda_function_arns = ["arn:aws:lambda:us-west-2:111122223333:function:job"]
+    }
+  }
+
+  assert {
+    condition     = length(module.function) == length(local.functions)
+    error_message = "one function per entry of local.functions"
+  }
+}
