@@ -211,7 +211,7 @@ def test_cli_regions_uses_the_override_and_reports_bad_files(tmp_path: Path, cap
     assert "line 1: unknown column 'colour'" in err and "Traceback" not in err
 
 
-# --- zone overrides from the module's region_zones input --------------------------------------------
+# --- zone overrides (the module's region_zones) ------------------------------------------------
 
 
 def test_zone_override_replaces_the_zone_of_a_region(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -236,9 +236,8 @@ def test_dispatch_settings_carry_the_module_inputs(rendered: Rendered, function:
 def test_api_plans_through_the_scheduler_function(rendered: Rendered):
     settings = config.WorkloadSettings.from_env(rendered.environment("api"))
     assert rendered.function_arn_points_at(settings.scheduler_arn, "scheduler")
-    assert settings.idempotency_table == (
-        rendered.resources['aws_dynamodb_table.this["idempotency"]']["name"]
-    )
+    idempotency = rendered.resources['aws_dynamodb_table.this["idempotency"]']
+    assert settings.idempotency_table == idempotency["name"]
 
 
 def test_monitor_settings_carry_the_module_inputs(rendered: Rendered):
