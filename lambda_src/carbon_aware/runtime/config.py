@@ -1,7 +1,9 @@
 """Every environment variable the Lambda handlers read, in one place.
 
 Terraform sets exactly these (a drift test compares ``FUNCTION_ENV`` with the module). Secrets are
-never passed as values: only the names/ARNs of Secrets Manager secrets or SSM parameters.
+never passed as values: only the names/ARNs of Secrets Manager secrets or SSM parameters. The
+region catalog reads its own two (:mod:`carbon_aware.signals.catalog`: the CSV override and the
+``CARBON_AWARE_REGION_ZONES`` zone overrides).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from carbon_aware.runtime.config import (
 from carbon_aware.signals import settings as provider_settings
 from carbon_aware.signals.cache import DAY, DEFAULT_FORECAST_TTL, DEFAULT_OBSERVATION_TTL
 from carbon_aware.signals.catalog import ENV_VAR as REGION_CATALOG
+from carbon_aware.signals.catalog import ZONES_ENV_VAR as REGION_ZONES
 from carbon_aware.signals.providers.electricitymaps import EMISSION_FACTOR_TYPES
 from carbon_aware.signals.refresh import PolicyError, RefreshPolicy
 from carbon_aware.signals.secrets import SecretResolver
@@ -66,6 +67,7 @@ MONITOR_ENV = (
     WATTTIME_URL,
     UKCI_URL,
     REGION_CATALOG,
+    REGION_ZONES,
 )
 LIBRARY_ENV = (
     "POWERTOOLS_SERVICE_NAME",
