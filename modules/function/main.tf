@@ -119,6 +119,7 @@ resource "aws_lambda_function" "this" {
   count = var.create ? 1 : 0
 
   #checkov:skip=CKV_AWS_272:Code signing is var.code_signing_config_arn: it needs a Signer profile per estate, so it cannot be on by default; the bundle is built reproducibly and its sha256 is published beside it.
+  #checkov:skip=CKV_AWS_50:Active tracing is var.tracing_enabled (off by default: X-Ray is billed per trace); turning it on enables active tracing, the X-Ray grant and the Powertools tracer together.
   #checkov:skip=CKV_AWS_117:VPC attachment is an option (var.vpc_config); the functions call public carbon-data APIs and AWS endpoints only.
   #checkov:skip=CKV_AWS_173:Environment variables hold names and ARNs only, never secrets; they use the Lambda service key unless var.kms_key_arn is set.
   #checkov:skip=CKV_AWS_116:Only asynchronously invoked functions get a dead-letter queue (attach_dead_letter_queue); the API function is invoked synchronously.
