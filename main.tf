@@ -13,7 +13,7 @@ locals {
   # One bundle per function: local files (`make build`, or prebuilt in a release archive) or S3.
   lambda_package_dir = coalesce(var.lambda_package_dir, "${path.module}/dist/${var.architecture}")
   lambda_packages = {
-    for k in keys(local.function_names) : k => var.lambda_package_s3 == null ? {
+    for k in keys(local.functions) : k => var.lambda_package_s3 == null ? {
       filename          = "${local.lambda_package_dir}/${k}.zip"
       source_code_hash  = fileexists("${local.lambda_package_dir}/${k}.zip") ? filebase64sha256("${local.lambda_package_dir}/${k}.zip") : null
       s3_bucket         = null
