@@ -7,7 +7,7 @@ import json
 
 import boto3
 import pytest
-from tests.runtime.conftest import HOME, AwsEnv
+from tests.runtime.conftest import HOME, OTHER, AwsEnv
 from tests.runtime.events import Context, http, submission, submit
 
 from carbon_aware.runtime import watchdog, wiring
@@ -21,15 +21,16 @@ GRACE = 3600.0  # the defaults: CARBON_AWARE_RUNNING_GRACE_SECONDS
 TIMEOUT = 21600.0  # and CARBON_AWARE_RUN_TIMEOUT_SECONDS
 
 
-def running(env: AwsEnv, kind: str) -> WorkloadRecord:
-    """A one-hour workload of ``kind`` in the home Region, dispatched through the handlers."""
-    status, body = submit(submission(env.targets[HOME][kind], regions=[HOME]))
+def running(env: AwsEnv, kind: str, region: str = HOME) -> WorkloadRecord:
+    """A one-hour workload of ``kind`` in ``region``, dispatched through the handlers."""
+    body = submission(env.targets[region][kind], home_region=region, regions=[region])
+    status, body = submit(body)
     assert status == 201, body
     scheduler.handler({"workload_id": body["id"]}, Context())
     record = wiring.repository().get(body["id"])
     executor.handler({"workload_id": record.workload_id, "version": record.version}, Context())
     record = wiring.repository().get(body["id"])
-    assert record.status == State.RUNNING
+    assert (record.status, record.dispatch["region"]) == (State.RUNNING, region)
     assert record.dispatch["expected_end"] == record.dispatch["started_at"] + 3600
     assert record.due_at == record.dispatch["expected_end"] + GRACE
     return record
@@ -52,8 +53,8 @@ def test_a_run_before_its_grace_is_left_alone(aws: AwsEnv) -> None:
 
 
 def test_batch_job_that_ended_unreported_gets_its_real_outcome(aws: AwsEnv) -> None:
-    record = running(aws, "batch")  # moto's Batch without Docker succeeds at once
-    job = boto3.client("batch", region_name=HOME).describe_jobs(jobs=[record.dispatch["handle"]])
+    record = running(aws, "batch", OTHER)  # moto's Batch without Docker succeeds at once
+    job = boto3.client("batch", region_name=OTHER).describe_jobs(jobs=[record.dispatch["handle"]])
     assert sweep_at(record.due_at)["watchdog:SUCCEEDED"] == 1
     done = reread(record)
     assert done.status == State.SUCCEEDED
@@ -74,7 +75,7 @@ def test_ecs_task_stopped_unreported_gets_its_real_outcome(aws: AwsEnv) -> None:
 
 
 def test_still_running_execution_is_looked_at_again_then_times_out(aws: AwsEnv) -> None:
-    record = running(aws, "stepfunctions")  # moto's executions run until stopped
+    record = running(aws, "stepfunctions", OTHER)  # moto's executions run until stopped
     expected_end = record.dispatch["expected_end"]
     assert sweep_at(record.due_at)["watchdog:rearmed"] == 1
     again = reread(record)
@@ -94,8 +95,8 @@ def test_still_running_execution_is_looked_at_again_then_times_out(aws: AwsEnv) 
 
 
 def test_aborted_execution_is_recorded_failed(aws: AwsEnv) -> None:
-    record = running(aws, "stepfunctions")
-    sfn = boto3.client("stepfunctions", region_name=HOME)
+    record = running(aws, "stepfunctions", OTHER)
+    sfn = boto3.client("stepfunctions", region_name=OTHER)
     sfn.stop_execution(executionArn=record.dispatch["handle"])
     assert sweep_at(record.due_at)["watchdog:FAILED"] == 1
     assert reread(record).history[-1]["reason"].startswith("target failed: ABORTED")
@@ -157,11 +158,11 @@ def cancel(record: WorkloadRecord, now: float) -> dict:
 
 
 def test_cancel_stops_a_running_ecs_task_and_records_its_grams(aws: AwsEnv) -> None:
-    record = running(aws, "ecs")
+    record = running(aws, "ecs", OTHER)
     started = record.dispatch["started_at"]
     body = cancel(record, started + 1800)
-    task = boto3.client("ecs", region_name=HOME).describe_tasks(
-        cluster=aws.targets[HOME]["ecs"]["cluster"], tasks=[record.dispatch["handle"]]
+    task = boto3.client("ecs", region_name=OTHER).describe_tasks(
+        cluster=aws.targets[OTHER]["ecs"]["cluster"], tasks=[record.dispatch["handle"]]
     )["tasks"][0]
     assert (task["lastStatus"], task["stoppedReason"]) == ("STOPPED", STOP_REASON)
     result = body["result"]
@@ -172,17 +173,17 @@ def test_cancel_stops_a_running_ecs_task_and_records_its_grams(aws: AwsEnv) -> N
 
 
 def test_cancel_stops_a_running_execution(aws: AwsEnv) -> None:
-    record = running(aws, "stepfunctions")
+    record = running(aws, "stepfunctions", OTHER)
     body = cancel(record, record.dispatch["started_at"] + 600)
-    sfn = boto3.client("stepfunctions", region_name=HOME)
+    sfn = boto3.client("stepfunctions", region_name=OTHER)
     assert sfn.describe_execution(executionArn=record.dispatch["handle"])["status"] == "ABORTED"
     assert body["result"]["emissions_g"] > 0
 
 
 def test_cancel_terminates_a_batch_job(aws: AwsEnv) -> None:
-    record = running(aws, "batch")
+    record = running(aws, "batch", OTHER)
     body = cancel(record, record.dispatch["started_at"] + 600)
-    batch = boto3.client("batch", region_name=HOME)
+    batch = boto3.client("batch", region_name=OTHER)
     job = batch.describe_jobs(jobs=[record.dispatch["handle"]])["jobs"][0]
     assert job["statusReason"] == STOP_REASON
     assert body["result"]["target_stopped"] is True
