@@ -10,7 +10,7 @@ import pytest
 from tests.runtime.conftest import HOME, OTHER, AwsEnv
 from tests.runtime.events import Context, http, submission, submit
 
-from carbon_aware.runtime import watchdog, wiring
+from carbon_aware.runtime import config, watchdog, wiring
 from carbon_aware.runtime.handlers import api, executor, scheduler
 from carbon_aware.runtime.repository import WorkloadRecord
 from carbon_aware.runtime.runs import STOP_REASON
@@ -195,3 +195,18 @@ def test_cancel_of_a_lambda_run_says_it_cannot_be_stopped(aws: AwsEnv) -> None:
     assert body["result"]["target_stopped"] is False
     assert "cannot be stopped" in body["history"][-1]["reason"]
     assert body["result"]["emissions_g"] > 0
+
+
+@pytest.mark.parametrize(
+    ("grace", "timeout", "named"),
+    [("7200", "3600", config.RUN_TIMEOUT), ("0", "3600", config.RUNNING_GRACE)],
+)
+def test_bad_grace_or_timeout_settings_are_rejected_by_name(grace, timeout, named) -> None:
+    env = {
+        config.WORKLOADS_TABLE: "workloads",
+        config.REGIONS: HOME,
+        config.RUNNING_GRACE: grace,
+        config.RUN_TIMEOUT: timeout,
+    }
+    with pytest.raises(config.ConfigError, match=named):
+        config.WorkloadSettings.from_env(env)
