@@ -76,6 +76,9 @@ def test_submit_plan_dispatch_complete(aws: AwsEnv, kind: str) -> None:
     assert abs(result["duration_seconds"] - 3600) < 1
     assert result["emissions_g"] > 0
     assert result["saved_g"] == pytest.approx(result["baseline_g"] - result["emissions_g"])
+    # EventBridge delivers at least once: the same event again records (and counts) nothing.
+    assert completion.handler(event, Context()) == {"recorded": False, "workload_id": workload_id}
+    assert get(workload_id)["version"] == done["version"]
     trail = [(h.get("from"), h["to"]) for h in done["history"]]
     assert trail == [
         (None, "PENDING"),

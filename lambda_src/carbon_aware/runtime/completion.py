@@ -120,7 +120,7 @@ class Completer:
             return None
         record = self.repo.get(finished.workload_id)
         if record is None or record.status.final:
-            return record
+            return None  # a repeated or late event (e.g. after TIMED_OUT) records nothing
         try:
             if record.status == State.DISPATCHING:
                 record = self.repo.transition(
