@@ -10,8 +10,9 @@ locals {
     sweeper = { function = "scheduler", minutes = var.sweeper_interval_minutes, input = jsonencode({ action = "sweep" }) }
   }
 
-  # Target state changes the regional stacks forward to the control plane. The executor names
-  # what it starts with the `name` prefix (carbon_aware.runtime.targets.RunNames).
+  # Target state changes the regional stacks forward to the control plane (from the default bus
+  # and the runner bus of each Region). The executor names what it starts with the `name` prefix
+  # (carbon_aware.runtime.targets.RunNames).
   target_state_event_pattern = jsonencode({
     "$or" = [
       {
@@ -28,6 +29,13 @@ locals {
         source        = ["aws.states"]
         "detail-type" = ["Step Functions Execution Status Change"]
         detail        = { name = [{ prefix = var.name }], status = ["ABORTED", "FAILED", "SUCCEEDED", "TIMED_OUT"] }
+      },
+      {
+        # A Lambda target's on-success/on-failure destination on an event bus; the executor puts
+        # workload_id into the payload, which the record carries as requestPayload.
+        source        = ["lambda"]
+        "detail-type" = ["Lambda Function Invocation Result - Success", "Lambda Function Invocation Result - Failure"]
+        detail        = { requestPayload = { workload_id = [{ exists = true }] } }
       },
     ]
   })
@@ -57,6 +65,12 @@ resource "aws_cloudwatch_event_rule" "periodic" {
       # A dispatch still in progress must not look abandoned to the sweeper.
       condition     = var.dispatch_timeout_seconds > max(local.function_timeouts["executor"], local.function_timeouts["scheduler"])
       error_message = "dispatch_timeout_seconds must be longer than the executor's and the scheduler's timeouts."
+    }
+
+    precondition {
+      # The watchdog looks at an overdue run after the grace and times it out after the run timeout.
+      condition     = var.run_timeout_minutes >= var.running_grace_minutes
+      error_message = "run_timeout_minutes must not be shorter than running_grace_minutes."
     }
   }
 }

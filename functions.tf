@@ -74,6 +74,9 @@ locals {
     CARBON_AWARE_DLQ_URL                  = aws_sqs_queue.dlq["executor"].url
     CARBON_AWARE_TARGET_ALLOWLIST         = jsonencode(local.target_allowlist)
     CARBON_AWARE_DISPATCH_TIMEOUT_SECONDS = var.dispatch_timeout_seconds
+    # The expected end of a run plus this is when the sweeper's watchdog first looks at it.
+    CARBON_AWARE_RUNNING_GRACE_SECONDS = var.running_grace_minutes * 60
+    CARBON_AWARE_RUN_TIMEOUT_SECONDS   = var.run_timeout_minutes * 60
   }
   dispatch_statements = concat(
     [{
@@ -123,6 +126,58 @@ locals {
     }],
   )
 
+  # Runs already started (carbon_aware.runtime.runs): the scheduler's watchdog asks about
+  # overdue ones, the api stops cancelled ones; only tasks, jobs and executions of allow-listed
+  # clusters, queues and state machines.
+  run_resources = {
+    ecs_tasks  = [for c in local.targets.ecs_cluster_arns : replace(c, "/:cluster\\/(.*)$/", ":task/$1/*")]
+    batch_jobs = [for q in local.targets.batch_job_queue_arns : replace(q, "/:job-queue\\/.*$/", ":job/*")]
+    executions = [for m in local.targets.state_machine_arns : replace(m, "/:stateMachine:(.*)$/", ":execution:$1:*")]
+  }
+  watch_statements = concat(
+    length(local.run_resources.ecs_tasks) == 0 ? [] : [{
+      Sid       = "EcsRunStatus"
+      Effect    = "Allow"
+      Action    = ["ecs:DescribeTasks"]
+      Resource  = local.run_resources.ecs_tasks
+      Condition = { ArnEquals = { "ecs:cluster" = local.targets.ecs_cluster_arns } }
+    }],
+    length(local.run_resources.batch_jobs) == 0 ? [] : [{
+      # batch:DescribeJobs has no resource-level permissions: it can only be granted on "*".
+      Sid      = "BatchRunStatus"
+      Effect   = "Allow"
+      Action   = ["batch:DescribeJobs"]
+      Resource = ["*"]
+    }],
+    length(local.run_resources.executions) == 0 ? [] : [{
+      Sid      = "StepFunctionsRunStatus"
+      Effect   = "Allow"
+      Action   = ["states:DescribeExecution"]
+      Resource = local.run_resources.executions
+    }],
+  )
+  cancel_statements = concat(
+    length(local.run_resources.ecs_tasks) == 0 ? [] : [{
+      Sid       = "EcsRunStop"
+      Effect    = "Allow"
+      Action    = ["ecs:StopTask"]
+      Resource  = local.run_resources.ecs_tasks
+      Condition = { ArnEquals = { "ecs:cluster" = local.targets.ecs_cluster_arns } }
+    }],
+    length(local.run_resources.batch_jobs) == 0 ? [] : [{
+      Sid      = "BatchRunStop"
+      Effect   = "Allow"
+      Action   = ["batch:TerminateJob"]
+      Resource = local.run_resources.batch_jobs
+    }],
+    length(local.run_resources.executions) == 0 ? [] : [{
+      Sid      = "StepFunctionsRunStop"
+      Effect   = "Allow"
+      Action   = ["states:StopExecution"]
+      Resource = local.run_resources.executions
+    }],
+  )
+
   credential_arns = { for k, c in var.provider_credentials : k => coalesce(c.secret_arn, c.ssm_parameter_arn) }
   secret_arns     = compact([for c in values(var.provider_credentials) : c.secret_arn])
   parameter_arns  = compact([for c in values(var.provider_credentials) : c.ssm_parameter_arn])
@@ -136,11 +191,12 @@ locals {
     api = {
       description = "Submit, get, cancel and list workloads."
       handler     = "carbon_aware.runtime.handlers.api.handler"
-      environment = merge(local.workload_environment, local.schedule_group_environment, {
+      # Cancelling a running workload stops its target and accounts its grams until then.
+      environment = merge(local.workload_environment, local.schedule_group_environment, local.signal_reader_environment, {
         CARBON_AWARE_IDEMPOTENCY_TABLE = aws_dynamodb_table.this["idempotency"].name
         CARBON_AWARE_SCHEDULER_ARN     = local.function_arns["scheduler"]
       })
-      statements = [
+      statements = concat([
         {
           Sid      = "Workloads"
           Effect   = "Allow"
@@ -165,7 +221,7 @@ locals {
           Action   = ["scheduler:DeleteSchedule"]
           Resource = local.schedule_resources
         },
-      ]
+      ], local.signal_reader_statements, local.cancel_statements)
     }
 
     monitor = {
@@ -251,7 +307,7 @@ locals {
           Resource  = [local.service_role_arns["schedules"]]
           Condition = { StringEquals = { "iam:PassedToService" = "scheduler.amazonaws.com" } }
         },
-      ], local.signal_reader_statements, local.dispatch_statements)
+      ], local.signal_reader_statements, local.dispatch_statements, local.watch_statements)
     }
 
     executor = {

@@ -126,6 +126,28 @@ variable "dispatch_timeout_seconds" {
   }
 }
 
+variable "running_grace_minutes" {
+  description = "How long past a running workload's expected end (start + duration) the sweeper waits for its completion before asking the target (ECS DescribeTasks, Batch DescribeJobs, Step Functions DescribeExecution), and then between looks, in minutes."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.running_grace_minutes >= 1 && var.running_grace_minutes <= 10080
+    error_message = "running_grace_minutes must be from 1 to 10080 (a week)."
+  }
+}
+
+variable "run_timeout_minutes" {
+  description = "How long past a running workload's expected end it may stay RUNNING, in minutes: then it becomes TIMED_OUT when no completion arrived and its target cannot be asked (lambda, eventbridge), no longer knows the run, or still runs. At least running_grace_minutes."
+  type        = number
+  default     = 360
+
+  validation {
+    condition     = var.run_timeout_minutes >= 1 && var.run_timeout_minutes <= 43200
+    error_message = "run_timeout_minutes must be from 1 to 43200 (30 days)."
+  }
+}
+
 variable "replan_threshold_percent" {
   description = "Hysteresis: a scheduled workload is re-planned only when a new forecast improves its expected emissions by more than this percentage."
   type        = number

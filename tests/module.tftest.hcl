@@ -72,6 +72,13 @@ run "two_regions" {
   }
 
   assert {
+    condition = [for p in jsondecode(local.target_state_event_pattern)["$or"] : p.detail if p.source == ["lambda"]] == [
+      { requestPayload = { workload_id = [{ exists = true }] } }
+    ]
+    error_message = "Lambda destination results that carry a workload_id are forwarded to the control plane"
+  }
+
+  assert {
     condition     = [for s in jsondecode(module.function["executor"].role_policy).Statement : s.Sid if !contains(["Logs", "Tracing", "DeadLetterQueue"], s.Sid)] == ["Workloads", "DispatchDeadLetters", "EventTargets"]
     error_message = "without an allow-list the executor may only update workloads, leave dead letters and reach the module's runner buses"
   }
@@ -175,11 +182,15 @@ run "allow_list_and_options" {
       watttime        = { ssm_parameter_arn = "arn:aws:ssm:us-east-1:111122223333:parameter/watttime" }
     }
     execution_targets = {
-      ecs_cluster_arns         = ["arn:aws:ecs:us-east-1:111122223333:cluster/jobs"]
-      ecs_task_definition_arns = ["arn:aws:ecs:us-east-1:111122223333:task-definition/etl:*"]
-      pass_role_arns           = ["arn:aws:iam::111122223333:role/etl"]
-      state_machine_arns       = ["arn:aws:states:us-east-1:111122223333:stateMachine:train"]
+      ecs_cluster_arns          = ["arn:aws:ecs:us-east-1:111122223333:cluster/jobs"]
+      ecs_task_definition_arns  = ["arn:aws:ecs:us-east-1:111122223333:task-definition/etl:*"]
+      pass_role_arns            = ["arn:aws:iam::111122223333:role/etl"]
+      state_machine_arns        = ["arn:aws:states:us-east-1:111122223333:stateMachine:train"]
+      batch_job_queue_arns      = ["arn:aws:batch:us-east-1:111122223333:job-queue/gpu"]
+      batch_job_definition_arns = ["arn:aws:batch:us-east-1:111122223333:job-definition/train:*"]
     }
+    running_grace_minutes    = 30
+    run_timeout_minutes      = 120
     function_settings        = { scheduler = { memory_size = 2048, reserved_concurrent_executions = 2 } }
     provider_chain           = ["ukci", "electricitymaps", "profile"]
     forecast_refresh_minutes = 60
@@ -222,6 +233,47 @@ run "allow_list_and_options" {
       for s in jsondecode(module.function[f].role_policy).Statement : s if contains(["EcsTargets", "PassTargetRoles", "StepFunctionsTargets"], s.Sid)
     ]) == 3])
     error_message = "the scheduler's sweeper may start the same targets as the executor"
+  }
+
+  assert {
+    condition = {
+      for s in jsondecode(module.function["scheduler"].role_policy).Statement : s.Sid => [s.Action, s.Resource, try(s.Condition, null)]
+      if endswith(s.Sid, "RunStatus")
+      } == {
+      EcsRunStatus           = [["ecs:DescribeTasks"], ["arn:aws:ecs:us-east-1:111122223333:task/jobs/*"], { ArnEquals = { "ecs:cluster" = ["arn:aws:ecs:us-east-1:111122223333:cluster/jobs"] } }]
+      BatchRunStatus         = [["batch:DescribeJobs"], ["*"], null]
+      StepFunctionsRunStatus = [["states:DescribeExecution"], ["arn:aws:states:us-east-1:111122223333:execution:train:*"], null]
+    }
+    error_message = "the scheduler's watchdog may describe the runs of allow-listed targets only"
+  }
+
+  assert {
+    condition = {
+      for s in jsondecode(module.function["api"].role_policy).Statement : s.Sid => [s.Action, s.Resource, try(s.Condition, null)]
+      if endswith(s.Sid, "RunStop")
+      } == {
+      EcsRunStop           = [["ecs:StopTask"], ["arn:aws:ecs:us-east-1:111122223333:task/jobs/*"], { ArnEquals = { "ecs:cluster" = ["arn:aws:ecs:us-east-1:111122223333:cluster/jobs"] } }]
+      BatchRunStop         = [["batch:TerminateJob"], ["arn:aws:batch:us-east-1:111122223333:job/*"], null]
+      StepFunctionsRunStop = [["states:StopExecution"], ["arn:aws:states:us-east-1:111122223333:execution:train:*"], null]
+    }
+    error_message = "cancel (api) may stop the runs of allow-listed targets only"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for m in module.function : [
+        for s in jsondecode(m.role_policy).Statement : contains(s.Resource, "*") == contains(["Tracing", "VpcNetworkInterfaces", "BatchRunStatus"], s.Sid)
+      ]
+    ]))
+    error_message = "only X-Ray, VPC interface and batch:DescribeJobs actions (which have no resource scoping) use Resource *"
+  }
+
+  assert {
+    condition = alltrue([for f in ["scheduler", "executor"] : (
+      local.functions[f].environment["CARBON_AWARE_RUNNING_GRACE_SECONDS"] == 1800 &&
+      local.functions[f].environment["CARBON_AWARE_RUN_TIMEOUT_SECONDS"] == 7200
+    )])
+    error_message = "the dispatching functions get the running grace and run timeout in seconds"
   }
 
   assert {
@@ -286,6 +338,21 @@ run "rejects_dispatch_timeout_within_a_dispatcher_timeout" {
   command = plan
   variables { dispatch_timeout_seconds = 200 } # the scheduler (sweeper) may run 300 s
   expect_failures = [aws_cloudwatch_event_rule.periodic]
+}
+
+run "rejects_run_timeout_shorter_than_grace" {
+  command = plan
+  variables {
+    running_grace_minutes = 120
+    run_timeout_minutes   = 60
+  }
+  expect_failures = [aws_cloudwatch_event_rule.periodic]
+}
+
+run "rejects_zero_run_timeout" {
+  command = plan
+  variables { run_timeout_minutes = 0 }
+  expect_failures = [var.run_timeout_minutes]
 }
 
 run "rejects_unknown_provider_in_chain" {

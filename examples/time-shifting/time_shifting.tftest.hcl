@@ -5,6 +5,7 @@ run "one_region_time_shifting" {
 
   variables {
     target_lambda_arns = ["arn:aws:lambda:eu-west-2:111122223333:function:nightly-report"]
+    target_role_names  = ["nightly-report"]
   }
 
   assert {
@@ -20,5 +21,19 @@ run "one_region_time_shifting" {
   assert {
     condition     = length(output.function_arns) == 5
     error_message = "all five functions are deployed"
+  }
+
+  assert {
+    condition = alltrue([
+      for c in aws_lambda_function_event_invoke_config.target : c.region == "eu-west-2" &&
+      one(c.destination_config[0].on_success).destination == module.carbon_aware.runner_event_bus_arns["eu-west-2"] &&
+      one(c.destination_config[0].on_failure).destination == module.carbon_aware.runner_event_bus_arns["eu-west-2"]
+    ]) && length(aws_lambda_function_event_invoke_config.target) == 1
+    error_message = "the Lambda target sends its success and failure records to the runner bus"
+  }
+
+  assert {
+    condition     = strcontains(aws_iam_role_policy.target_destinations["nightly-report"].policy, "events:PutEvents")
+    error_message = "the target's role may put its results on the runner bus"
   }
 }

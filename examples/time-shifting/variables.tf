@@ -16,6 +16,12 @@ variable "target_lambda_arns" {
   default     = []
 }
 
+variable "target_role_names" {
+  description = "Names of the target functions' execution roles; each may then send the functions' invocation results (destinations) to the runner event bus."
+  type        = list(string)
+  default     = []
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

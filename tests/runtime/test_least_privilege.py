@@ -107,6 +107,11 @@ def test_api_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypatch
     scheduler.handler({"workload_id": first["id"]}, Context())
     cancelled = api.handler(http("DELETE", f"/workloads/{first['id']}"), Context())
     assert json.loads(cancelled["body"])["status"] == State.CANCELLED  # schedule deleted
+    for kind in ("ecs", "batch", "stepfunctions"):  # running: the target is stopped
+        record = planned(estate.targets[HOME][kind])
+        executor.handler({"workload_id": record.workload_id, "version": record.version}, Context())
+        stopped = api.handler(http("DELETE", f"/workloads/{record.workload_id}"), Context())
+        assert json.loads(stopped["body"])["result"]["target_stopped"] is True
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("table unavailable")
@@ -134,6 +139,11 @@ def test_scheduler_uses_every_grant(estate: AwsEnv, least_privilege: dict, monke
     assert counts["replanned"] == 1, counts  # and its old schedule deleted
     assert wiring.repository().get(later.workload_id).decision["start_epoch"] == dip_at
     assert len(estate.dead_letters()) == 1
+    # Past their expected end, the watchdog asks the targets that can be asked.
+    started = [wiring.repository().get(w.workload_id) for w in lost]
+    wiring.reset(FakeClock(max(w.due_at for w in started if w.status == State.RUNNING)))
+    counts = scheduler.handler({}, Context())["sweep"]
+    assert counts["watchdog:rearmed"] + counts.get("watchdog:SUCCEEDED", 0) == len(TARGETS)
     uses_every_grant(least_privilege, "scheduler")
 
 

@@ -7,7 +7,7 @@ import json
 import boto3
 import pytest
 from tests.runtime.conftest import HOME, OTHER, AwsEnv
-from tests.runtime.events import Context, http, submission, submit
+from tests.runtime.events import Context, http, lambda_on_bus, submission, submit
 from tests.runtime.events import completion as completion_event
 
 from carbon_aware.runtime.handlers import api, completion, executor, scheduler
@@ -76,6 +76,9 @@ def test_submit_plan_dispatch_complete(aws: AwsEnv, kind: str) -> None:
     assert abs(result["duration_seconds"] - 3600) < 1
     assert result["emissions_g"] > 0
     assert result["saved_g"] == pytest.approx(result["baseline_g"] - result["emissions_g"])
+    # EventBridge delivers at least once: the same event again records (and counts) nothing.
+    assert completion.handler(event, Context()) == {"recorded": False, "workload_id": workload_id}
+    assert get(workload_id)["version"] == done["version"]
     trail = [(h.get("from"), h["to"]) for h in done["history"]]
     assert trail == [
         (None, "PENDING"),
@@ -93,6 +96,18 @@ def test_failed_run_is_recorded_as_failed(aws: AwsEnv) -> None:
     start = get(body["id"])["dispatch"]["started_at"]
     completion.handler(completion_event("ecs", body["id"], start, start + 60, ok=False), Context())
     assert get(body["id"])["status"] == State.FAILED
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_lambda_completion_through_an_event_bus(aws: AwsEnv, ok: bool) -> None:
+    _, body = submit(submission(aws.targets[HOME]["lambda"], regions=[HOME]))
+    scheduler.handler({"workload_id": body["id"]}, Context())
+    executor.handler({"workload_id": body["id"], "version": get(body["id"])["version"]}, Context())
+    end = round(get(body["id"])["dispatch"]["started_at"]) + 600  # ISO times: whole seconds
+    recorded = completion.handler(lambda_on_bus(body["id"], end, ok), Context())
+    assert recorded["status"] == (State.SUCCEEDED if ok else State.FAILED)
+    result = get(body["id"])["result"]
+    assert result["ended_at"] == end and result["emissions_g"] > 0
 
 
 def test_idempotency_key_returns_the_same_workload(aws: AwsEnv) -> None:

@@ -1,10 +1,13 @@
 """Completion: turn target state-change events into SUCCEEDED/FAILED with final emissions.
 
-Understood events (all via EventBridge, except the Lambda destination record):
-- ``ECS Task State Change`` with ``lastStatus`` STOPPED (``startedBy`` is ``<prefix>-<id>``);
+Understood events:
+- ``ECS Task State Change`` with ``lastStatus`` STOPPED (``startedBy`` is ``<prefix>-<id>``); a
+  Fargate Spot interruption (``stopCode``) is a failure whatever the exit codes;
 - ``Batch Job State Change`` SUCCEEDED/FAILED (the workload-id tag, or the job name as for ECS);
 - ``Step Functions Execution Status Change`` (id in the execution input);
-- a Lambda on-success/on-failure destination record (id in ``requestPayload``);
+- a Lambda asynchronous invocation record (id in ``requestPayload``), delivered straight to the
+  completion function by an on-success/on-failure destination, or wrapped by EventBridge when
+  the destination is an event bus (``Lambda Function Invocation Result - Success``/``Failure``);
 - ``Workload Completed`` from source ``carbon-aware`` sent by custom runners.
 """
 
@@ -18,14 +21,23 @@ from typing import Any
 from carbon_aware.engine.backtest import actual_emissions_g
 from carbon_aware.engine.placement import Segment
 from carbon_aware.engine.signal import SignalError
-from carbon_aware.engine.timeutil import parse_iso, to_seconds
 from carbon_aware.runtime.planner import SignalSource
 from carbon_aware.runtime.repository import Conflict, WorkloadRecord, WorkloadRepository
+from carbon_aware.runtime.runs import (
+    RunState,
+    batch_job_state,
+    ecs_task_state,
+    instant,
+    lambda_record_state,
+    sfn_execution_state,
+)
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.submission import workload_of
 from carbon_aware.runtime.targets import EVENT_SOURCE, WORKLOAD_TAG, workload_of_run
 
-SFN_FAILED = {"FAILED", "TIMED_OUT", "ABORTED"}
+LAMBDA_RESULTS = frozenset(
+    {"Lambda Function Invocation Result - Success", "Lambda Function Invocation Result - Failure"}
+)
 
 
 @dataclass(frozen=True)
@@ -38,76 +50,61 @@ class Finished:
     ended_at: float | None
     detail: str
 
+    @classmethod
+    def of(cls, workload_id: str | None, state: RunState) -> Finished | None:
+        """The completion of an ended run of ``workload_id``; None when either is missing."""
+        if not workload_id or not isinstance(workload_id, str) or state.succeeded is None:
+            return None
+        return cls(workload_id, state.succeeded, state.started_at, state.ended_at, state.detail)
+
 
 def parse_event(event: Mapping[str, Any], prefix: str) -> Finished | None:
     """The completion in ``event``, or None for events that are not (yet) ours or a completion."""
     if "requestContext" in event and "requestPayload" in event:
-        return _lambda_destination(event)
-    detail = event.get("detail") or {}
+        return _lambda_record(event)
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        return None
     kind = event.get("detail-type", "")
     if kind == "ECS Task State Change":
-        wid = workload_of_run(detail.get("startedBy") or "", prefix)
-        if detail.get("lastStatus") != "STOPPED" or wid is None:
-            return None
-        codes = [c.get("exitCode") for c in detail.get("containers", [])]
-        ok = bool(codes) and all(code == 0 for code in codes)
-        return Finished(
-            wid,
-            ok,
-            _iso(detail.get("startedAt")),
-            _iso(detail.get("stoppedAt")),
-            detail.get("stoppedReason", ""),
-        )
+        wid = workload_of_run(str(detail.get("startedBy") or ""), prefix)
+        return Finished.of(wid, ecs_task_state(detail))
     if kind == "Batch Job State Change":
-        if detail.get("status") not in ("SUCCEEDED", "FAILED"):
-            return None
         tags = detail.get("tags") or {}
-        wid = tags.get(WORKLOAD_TAG) or workload_of_run(detail.get("jobName") or "", prefix)
-        return Finished(
-            wid,
-            detail["status"] == "SUCCEEDED",
-            _millis(detail.get("startedAt")),
-            _millis(detail.get("stoppedAt")),
-            detail.get("statusReason", ""),
-        )
+        wid = tags.get(WORKLOAD_TAG) or workload_of_run(str(detail.get("jobName") or ""), prefix)
+        return Finished.of(wid, batch_job_state(detail))
     if kind == "Step Functions Execution Status Change":
-        status = detail.get("status")
-        if status != "SUCCEEDED" and status not in SFN_FAILED:
-            return None
-        wid = json.loads(detail.get("input") or "{}").get("workload_id")
-        return Finished(
-            wid,
-            status == "SUCCEEDED",
-            _millis(detail.get("startDate")),
-            _millis(detail.get("stopDate")),
-            status,
-        )
+        wid = _json_object(detail.get("input")).get("workload_id")
+        return Finished.of(wid, sfn_execution_state(detail))
+    if event.get("source") == "lambda" and kind in LAMBDA_RESULTS:
+        return _lambda_record(detail)
     if event.get("source") == EVENT_SOURCE and kind == "Workload Completed":
-        return Finished(
+        return Finished.of(
             detail.get("workload_id"),
-            detail.get("status") == "SUCCEEDED",
-            _iso(detail.get("started_at")),
-            _iso(detail.get("ended_at")),
-            detail.get("message", ""),
+            RunState(
+                detail.get("status") == "SUCCEEDED",
+                instant(detail.get("started_at")),
+                instant(detail.get("ended_at")),
+                str(detail.get("message", "")),
+            ),
         )
     return None
 
 
-def _lambda_destination(event: Mapping[str, Any]) -> Finished | None:
-    payload = event.get("requestPayload") or {}
-    if isinstance(payload, str):
-        payload = json.loads(payload or "{}")
-    condition = event["requestContext"].get("condition", "")
-    ended = _iso(event.get("timestamp"))
-    return Finished(payload.get("workload_id"), condition == "Success", None, ended, condition)
+def _lambda_record(record: Mapping[str, Any]) -> Finished | None:
+    """Our executor puts ``workload_id`` into the payload it invokes the function with."""
+    payload = _json_object(record.get("requestPayload"))
+    return Finished.of(payload.get("workload_id"), lambda_record_state(record))
 
 
-def _iso(value: object) -> float | None:
-    return to_seconds(parse_iso(value)) if isinstance(value, str) and value else None
-
-
-def _millis(value: object) -> float | None:
-    return float(value) / 1000.0 if isinstance(value, int | float) else None
+def _json_object(value: object) -> Mapping[str, Any]:
+    """``value`` as a JSON object (decoded when a string); empty for anything else."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, Mapping) else {}
 
 
 @dataclass(frozen=True)
@@ -123,7 +120,7 @@ class Completer:
             return None
         record = self.repo.get(finished.workload_id)
         if record is None or record.status.final:
-            return record
+            return None  # a repeated or late event (e.g. after TIMED_OUT) records nothing
         try:
             if record.status == State.DISPATCHING:
                 record = self.repo.transition(
@@ -139,6 +136,10 @@ class Completer:
             )
         except Conflict:
             return self.repo.get(finished.workload_id)
+
+    def account(self, record: WorkloadRecord, started: float, ended: float) -> dict[str, Any]:
+        """The result of a run that stopped without a completion event (timed out, cancelled)."""
+        return self._result(record, Finished(record.workload_id, False, started, ended, ""), ended)
 
     def _result(self, record: WorkloadRecord, finished: Finished, now: float) -> dict[str, Any]:
         workload = workload_of(record.spec)

@@ -26,6 +26,10 @@ SCHEDULER_ARN = "CARBON_AWARE_SCHEDULER_ARN"
 TARGET_ALLOWLIST = "CARBON_AWARE_TARGET_ALLOWLIST"
 DEAD_LETTER_QUEUE_URL = "CARBON_AWARE_DLQ_URL"
 DISPATCH_TIMEOUT = "CARBON_AWARE_DISPATCH_TIMEOUT_SECONDS"
+# A RUNNING workload past its expected end: when its target is asked (grace) and when it times
+# out (run timeout); runtime.watchdog.
+RUNNING_GRACE = "CARBON_AWARE_RUNNING_GRACE_SECONDS"
+RUN_TIMEOUT = "CARBON_AWARE_RUN_TIMEOUT_SECONDS"
 NAME_PREFIX = "CARBON_AWARE_NAME_PREFIX"
 WORKLOAD_TTL_DAYS = "CARBON_AWARE_WORKLOAD_TTL_DAYS"
 # Customer managed KMS key of the one-time schedules the scheduler creates (EventBridge Scheduler).
@@ -103,6 +107,8 @@ class WorkloadSettings:
     target_allowlist: tuple[str, ...] = ()
     dead_letter_queue_url: str = ""
     dispatch_timeout: float = 900.0
+    running_grace: float = 3600.0
+    run_timeout: float = 21600.0
     idempotency_table: str = ""
     name_prefix: str = "carbon-aware"
     blend_options: Mapping[str, float] = field(default_factory=dict)
@@ -122,6 +128,10 @@ class WorkloadSettings:
         if not isinstance(allowlist, list) or not all(isinstance(a, str) for a in allowlist):
             raise ConfigError(f"environment variable {TARGET_ALLOWLIST} must be a list of ARNs")
         regions = names(env, REGIONS)
+        running_grace = number(env, RUNNING_GRACE, 3600.0)
+        run_timeout = number(env, RUN_TIMEOUT, 21600.0)
+        if run_timeout < running_grace:
+            raise ConfigError(f"{RUN_TIMEOUT} must not be shorter than {RUNNING_GRACE}")
         blend = {option: optional_number(env, name) for name, option in BLEND_OPTIONS.items()}
         return cls(
             workloads_table=required(env, WORKLOADS_TABLE),
@@ -136,6 +146,8 @@ class WorkloadSettings:
             target_allowlist=tuple(allowlist),
             dead_letter_queue_url=env.get(DEAD_LETTER_QUEUE_URL, "").strip(),
             dispatch_timeout=number(env, DISPATCH_TIMEOUT, 900.0),
+            running_grace=running_grace,
+            run_timeout=run_timeout,
             idempotency_table=env.get(IDEMPOTENCY_TABLE, "").strip(),
             name_prefix=env.get(NAME_PREFIX, "").strip() or "carbon-aware",
             blend_options={k: v for k, v in blend.items() if v is not None},

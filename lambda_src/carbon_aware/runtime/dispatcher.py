@@ -31,7 +31,6 @@ from carbon_aware.runtime.targets import (
 
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = 30.0
-RUNNING_GRACE = 3600.0
 TRANSIENT_CODES = frozenset(
     {
         "Throttling",
@@ -131,14 +130,20 @@ class Dispatcher:
                 reason=f"transient failure, retry at {iso(now + delay)}: {_describe(exc)}",
                 due_at=now + delay,
             )
+        expected_end = now + duration
         return self.repo.transition(
             record,
             State.RUNNING,
             now=now,
             reason=f"started {started.type} {started.handle}",
-            due_at=now + duration + RUNNING_GRACE,
+            due_at=expected_end + self.settings.running_grace,
             updates={
-                "dispatch": {**record.dispatch, **started.to_dict(), "started_at": now},
+                "dispatch": {
+                    **record.dispatch,
+                    **started.to_dict(),
+                    "started_at": now,
+                    "expected_end": expected_end,
+                },
             },
         )
 

@@ -1,8 +1,11 @@
 """Workload lifecycle: states and the transitions allowed between them.
 
-PENDING -> SCHEDULED -> DISPATCHING -> RUNNING -> SUCCEEDED | FAILED, and CANCELLED or EXPIRED
-(deadline missed) from any non-final state. SCHEDULED -> SCHEDULED is a re-plan; DISPATCHING ->
-SCHEDULED hands a workload back after a transient failure or a dispatcher that died mid-way.
+PENDING -> SCHEDULED -> DISPATCHING -> RUNNING -> SUCCEEDED | FAILED | TIMED_OUT, and CANCELLED or
+EXPIRED (deadline missed) from any non-final state. TIMED_OUT: no outcome arrived and the target
+could not tell one within the run timeout past the expected end (runtime.watchdog).
+SCHEDULED -> SCHEDULED is a re-plan; RUNNING -> RUNNING moves the watchdog's next look at an
+overdue run; DISPATCHING -> SCHEDULED hands a workload back after a transient failure or a
+dispatcher that died mid-way.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ class State(StrEnum):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     EXPIRED = "EXPIRED"
+    TIMED_OUT = "TIMED_OUT"
 
     @property
     def final(self) -> bool:
@@ -28,7 +32,7 @@ class State(StrEnum):
         return self in FINAL
 
 
-FINAL = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED, State.EXPIRED})
+FINAL = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED, State.EXPIRED, State.TIMED_OUT})
 LIVE = tuple(s for s in State if s not in FINAL)
 
 _ALWAYS = {State.CANCELLED, State.EXPIRED}
@@ -36,7 +40,9 @@ ALLOWED: dict[State, frozenset[State]] = {
     State.PENDING: frozenset({State.SCHEDULED, State.FAILED, *_ALWAYS}),
     State.SCHEDULED: frozenset({State.SCHEDULED, State.DISPATCHING, *_ALWAYS}),
     State.DISPATCHING: frozenset({State.RUNNING, State.SCHEDULED, State.FAILED, *_ALWAYS}),
-    State.RUNNING: frozenset({State.SUCCEEDED, State.FAILED, *_ALWAYS}),
+    State.RUNNING: frozenset(
+        {State.RUNNING, State.SUCCEEDED, State.FAILED, State.TIMED_OUT, *_ALWAYS}
+    ),
     **{s: frozenset() for s in FINAL},
 }
 

@@ -6,7 +6,8 @@
 - DISPATCHING workloads past their dispatch timeout (the executor died between claim and start)
   go back to SCHEDULED and are dispatched again at once. Targets with idempotent starts (ECS client
   token, Step Functions execution name) cannot run twice even if the dead executor had started
-  them; the others may, which the README states.
+  them; the others may, which the README states;
+- RUNNING workloads past their expected end plus a grace period go to the watchdog.
 Every step goes through the same conditional writes, so a sweep racing an executor is harmless.
 """
 
@@ -20,6 +21,7 @@ from carbon_aware.runtime.dispatcher import Dispatcher
 from carbon_aware.runtime.planner import Planner, SweepSignals
 from carbon_aware.runtime.repository import Conflict, WorkloadRepository
 from carbon_aware.runtime.states import State
+from carbon_aware.runtime.watchdog import Watchdog
 
 LOST_AFTER = 120.0
 SIGNAL_WINDOW = 7 * 86400.0
@@ -32,6 +34,7 @@ class Sweeper:
     repo: WorkloadRepository
     planner: Planner
     dispatcher: Dispatcher
+    watchdog: Watchdog | None = None
 
     def sweep(self, now: float, *, replan: bool = True) -> Counter:
         """Run every step once; returns counts of what happened."""
@@ -60,6 +63,9 @@ class Sweeper:
         for record in self.repo.due(State.SCHEDULED, now - LOST_AFTER):
             result = self.dispatcher.dispatch(record.workload_id, None, now)
             counts[f"dispatched:{result.status if result else 'lost-race'}"] += 1
+        if self.watchdog is not None:
+            for record in self.repo.due(State.RUNNING, now):
+                counts[self.watchdog.check(record, now)] += 1
         if replan:
             for record in self.repo.due(State.SCHEDULED):
                 if record.due_at is None or record.due_at <= now:

@@ -15,6 +15,7 @@ import boto3
 from botocore.config import Config
 
 from carbon_aware.engine import SignalSet, SignalType
+from carbon_aware.runtime.cancel import Canceller
 from carbon_aware.runtime.completion import Completer
 from carbon_aware.runtime.config import SIGNAL_TYPE, SIGNALS_TABLE, WorkloadSettings
 from carbon_aware.runtime.dispatcher import Dispatcher, sqs_dead_letters
@@ -23,6 +24,7 @@ from carbon_aware.runtime.monitor_config import MonitorSettings
 from carbon_aware.runtime.planner import Planner, SignalSource
 from carbon_aware.runtime.repository import WorkloadRepository
 from carbon_aware.runtime.schedules import ScheduleGateway
+from carbon_aware.runtime.watchdog import Watchdog
 from carbon_aware.signals.cache import DAY, SignalCache
 from carbon_aware.signals.catalog import load_catalog
 from carbon_aware.signals.clock import SYSTEM_CLOCK, Clock
@@ -132,3 +134,13 @@ def dispatcher() -> Dispatcher:
 def completer() -> Completer:
     """The completion recorder wired to the environment."""
     return Completer(repository(), signal_source())
+
+
+def watchdog() -> Watchdog:
+    """The watchdog of overdue RUNNING workloads, wired to the environment."""
+    return Watchdog(repository(), completer(), settings(), client)
+
+
+def canceller() -> Canceller:
+    """Cancels workloads, stopping running targets."""
+    return Canceller(repository(), completer(), client)

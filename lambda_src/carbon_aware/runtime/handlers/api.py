@@ -3,7 +3,10 @@
 POST /workloads        submit; 201 with the stored workload. An ``Idempotency-Key`` header makes a
                        retried submit return the first response (Powertools idempotency).
 GET /workloads/{id}    200 or 404.
-DELETE /workloads/{id} cancel: 200, 404, or 409 when the workload already finished.
+DELETE /workloads/{id} cancel: 200, 404, or 409 when the workload already finished. A RUNNING
+                       workload's target is stopped first (ECS, Batch, Step Functions; 502 when
+                       that fails) and its grams until now are recorded; lambda and eventbridge
+                       runs cannot be stopped, which its history says.
 GET /workloads?status= list live workloads in one state (due index; no Scan).
 Invalid input is a 400 with ``{"errors": [{"field", "message"}]}``; nothing is written.
 """
@@ -25,6 +28,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
 from carbon_aware.runtime import wiring
 from carbon_aware.runtime.observability import logger, metrics, tracer
@@ -114,7 +118,7 @@ def get_workload(workload_id: str) -> Response:
 
 @app.delete("/workloads/<workload_id>")
 def cancel_workload(workload_id: str) -> Response:
-    """Cancel a workload that has not finished."""
+    """Cancel a workload that has not finished; a running one has its target stopped."""
     repo = wiring.repository()
     for _ in range(3):
         record = repo.get(workload_id)
@@ -123,11 +127,11 @@ def cancel_workload(workload_id: str) -> Response:
         if record.status.final:
             return _errors(409, "status", f"already {record.status}")
         try:
-            cancelled = repo.transition(
-                record, State.CANCELLED, now=wiring.clock().now(), reason="cancelled"
-            )
+            cancelled = wiring.canceller().cancel(record, wiring.clock().now())
         except Conflict:
             continue
+        except (ClientError, BotoCoreError) as exc:
+            return _errors(502, "target", f"could not stop the running target: {exc}")
         schedule = (record.decision or {}).get("schedule")
         if schedule:
             wiring.schedules().delete(schedule)

@@ -26,7 +26,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         record = wiring.planner().plan(record, now)
         metrics.add_metric(name=f"Planned{record.status.title()}", unit=MetricUnit.Count, value=1)
         return {"planned": True, "status": str(record.status)}
-    counts = Sweeper(wiring.repository(), wiring.planner(), wiring.dispatcher()).sweep(now)
+    sweeper = Sweeper(wiring.repository(), wiring.planner(), wiring.dispatcher(), wiring.watchdog())
+    counts = sweeper.sweep(now)
     for name, value in counts.items():
         metrics.add_metric(
             name=f"Sweep_{name.replace(':', '_')}", unit=MetricUnit.Count, value=value
