@@ -4,14 +4,15 @@
 ################################################################################
 
 locals {
-  function_names = { for k in ["api", "monitor", "scheduler", "executor", "completion"] : k => "${var.name}-${k}" }
+  function_names = { for k in ["api", "intake", "monitor", "scheduler", "executor", "completion"] : k => "${var.name}-${k}" }
   function_arns  = { for k, n in local.function_names : k => "arn:${local.partition}:lambda:${local.home_region}:${local.account_id}:function:${n}" }
 
   # Functions invoked asynchronously (events, schedules) get a dead-letter queue.
-  async_functions = toset(["monitor", "scheduler", "executor", "completion"])
+  async_functions = toset(["intake", "monitor", "scheduler", "executor", "completion"])
 
   function_defaults = {
     api        = { memory_size = 256, timeout = 15 }
+    intake     = { memory_size = 256, timeout = 30 }
     monitor    = { memory_size = 512, timeout = 300 }
     scheduler  = { memory_size = 1024, timeout = 300 }
     executor   = { memory_size = 256, timeout = 60 }
@@ -108,6 +109,13 @@ locals {
       Action   = ["states:StartExecution"]
       Resource = local.targets.state_machine_arns
     }],
+    length(local.targets.task_token_state_machine_arns) == 0 ? [] : [{
+      # A task_token target resumes its waiting execution (carbon_aware.runtime.targets).
+      Sid      = "TaskTokenTargets"
+      Effect   = "Allow"
+      Action   = ["states:SendTaskSuccess"]
+      Resource = local.targets.task_token_state_machine_arns
+    }],
     length(local.targets.event_bus_arns) + length(local.runner_event_bus_arns) == 0 ? [] : [{
       Sid      = "EventTargets"
       Effect   = "Allow"
@@ -157,6 +165,43 @@ locals {
           Effect   = "Allow"
           Action   = ["scheduler:DeleteSchedule"]
           Resource = local.schedule_resources
+        },
+      ]
+    }
+
+    intake = {
+      description = "Submits \"Workload Submitted\" events from the control bus like the API; rejects are queued."
+      handler     = "carbon_aware.runtime.handlers.intake.handler"
+      environment = merge(local.workload_environment, {
+        CARBON_AWARE_IDEMPOTENCY_TABLE = aws_dynamodb_table.this["idempotency"].name
+        CARBON_AWARE_SCHEDULER_ARN     = local.function_arns["scheduler"]
+        CARBON_AWARE_REJECTS_QUEUE_URL = aws_sqs_queue.rejected_submissions.url
+      })
+      statements = [
+        {
+          Sid      = "Workloads"
+          Effect   = "Allow"
+          Action   = ["dynamodb:PutItem"]
+          Resource = [aws_dynamodb_table.this["workloads"].arn]
+        },
+        {
+          # A repeated key gets the stored record back from the conditional PutItem (ALL_OLD).
+          Sid      = "Idempotency"
+          Effect   = "Allow"
+          Action   = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+          Resource = [aws_dynamodb_table.this["idempotency"].arn]
+        },
+        {
+          Sid      = "PlanOnSubmit"
+          Effect   = "Allow"
+          Action   = ["lambda:InvokeFunction"]
+          Resource = [local.function_arns["scheduler"]]
+        },
+        {
+          Sid      = "RejectedSubmissions"
+          Effect   = "Allow"
+          Action   = ["sqs:SendMessage"]
+          Resource = [aws_sqs_queue.rejected_submissions.arn]
         },
       ]
     }
@@ -283,6 +328,18 @@ resource "aws_sqs_queue" "dlq" {
 
   region                            = local.home_region
   name                              = "${var.name}-${each.key}-dlq"
+  message_retention_seconds         = 1209600
+  sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : 3600
+
+  tags = var.tags
+}
+
+# "Workload Submitted" events the intake function rejects, each with its errors: never lost.
+resource "aws_sqs_queue" "rejected_submissions" {
+  region                            = local.home_region
+  name                              = "${var.name}-rejected-submissions"
   message_retention_seconds         = 1209600
   sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
   kms_master_key_id                 = var.kms_key_arn

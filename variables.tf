@@ -311,15 +311,16 @@ variable "ukci_regions" {
 ################################################################################
 
 variable "execution_targets" {
-  description = "Allow-list of what the executor may start, in any listed Region. The executor's IAM policy grants exactly these (plus the module's own runner event buses); anything else is refused at run time too."
+  description = "Allow-list of what the executor may start, in any listed Region. The executor's IAM policy grants exactly these (plus the module's own runner event buses); anything else is refused at run time too. `task_token_state_machine_arns` are state machines whose waiting steps submit `task_token` workloads: the executor may call SendTaskSuccess for them and their executions' status changes are forwarded for completion."
   type = object({
     lambda_function_arns      = optional(list(string), [])
     ecs_cluster_arns          = optional(list(string), [])
     ecs_task_definition_arns  = optional(list(string), [])
     batch_job_queue_arns      = optional(list(string), [])
     batch_job_definition_arns = optional(list(string), [])
-    state_machine_arns        = optional(list(string), [])
-    event_bus_arns            = optional(list(string), [])
+    state_machine_arns            = optional(list(string), [])
+    task_token_state_machine_arns = optional(list(string), [])
+    event_bus_arns                = optional(list(string), [])
     pass_role_arns            = optional(list(string), [])
   })
   default = {}
@@ -332,6 +333,7 @@ variable "execution_targets" {
       [for a in var.execution_targets.batch_job_queue_arns : can(regex("^arn:aws[a-z-]*:batch:[a-z0-9-]+:[0-9]{12}:job-queue/[^*]+$", a))],
       [for a in var.execution_targets.batch_job_definition_arns : can(regex("^arn:aws[a-z-]*:batch:[a-z0-9-]+:[0-9]{12}:job-definition/.+$", a))],
       [for a in var.execution_targets.state_machine_arns : can(regex("^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[^*]+$", a))],
+      [for a in var.execution_targets.task_token_state_machine_arns : can(regex("^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[^*]+$", a))],
       [for a in var.execution_targets.event_bus_arns : can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[^*]+$", a))],
       [for a in var.execution_targets.pass_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[^*]+$", a))],
     ]))
@@ -377,7 +379,7 @@ variable "lambda_zip_path" {
 }
 
 variable "function_settings" {
-  description = "Per-function overrides of memory (MB), timeout (s) and reserved concurrency, keyed by function: api, monitor, scheduler, executor, completion."
+  description = "Per-function overrides of memory (MB), timeout (s) and reserved concurrency, keyed by function: api, intake, monitor, scheduler, executor, completion."
   type = map(object({
     memory_size                    = optional(number)
     timeout                        = optional(number)
@@ -386,8 +388,8 @@ variable "function_settings" {
   default = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.function_settings) : contains(["api", "monitor", "scheduler", "executor", "completion"], k)])
-    error_message = "function_settings keys must be api, monitor, scheduler, executor or completion."
+    condition     = alltrue([for k in keys(var.function_settings) : contains(["api", "intake", "monitor", "scheduler", "executor", "completion"], k)])
+    error_message = "function_settings keys must be api, intake, monitor, scheduler, executor or completion."
   }
 
   validation {

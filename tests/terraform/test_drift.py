@@ -88,6 +88,7 @@ def test_table_keys_indexes_and_ttl_match_the_runtime(table):
 
 SETTINGS: dict[str, ModuleType] = {
     "api": config,
+    "intake": config,
     "scheduler": config,
     "executor": config,
     "completion": config,

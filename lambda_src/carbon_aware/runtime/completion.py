@@ -3,7 +3,8 @@
 Understood events (all via EventBridge, except the Lambda destination record):
 - ``ECS Task State Change`` with ``lastStatus`` STOPPED (``startedBy`` is ``<prefix>-<id>``);
 - ``Batch Job State Change`` SUCCEEDED/FAILED (the workload-id tag, or the job name as for ECS);
-- ``Step Functions Execution Status Change`` (id in the execution input);
+- ``Step Functions Execution Status Change`` (id in the execution input; for a task-token
+  execution, derived from its ARN);
 - a Lambda on-success/on-failure destination record (id in ``requestPayload``);
 - ``Workload Completed`` from source ``carbon-aware`` sent by custom runners.
 """
@@ -23,7 +24,12 @@ from carbon_aware.runtime.planner import SignalSource
 from carbon_aware.runtime.repository import Conflict, WorkloadRecord, WorkloadRepository
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.submission import workload_of
-from carbon_aware.runtime.targets import EVENT_SOURCE, WORKLOAD_TAG, workload_of_run
+from carbon_aware.runtime.targets import (
+    EVENT_SOURCE,
+    WORKLOAD_TAG,
+    task_token_workload_id,
+    workload_of_run,
+)
 
 SFN_FAILED = {"FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -74,6 +80,12 @@ def parse_event(event: Mapping[str, Any], prefix: str) -> Finished | None:
         status = detail.get("status")
         if status != "SUCCEEDED" and status not in SFN_FAILED:
             return None
+        if workload_of_run(detail.get("name") or "", prefix) is None:
+            # A task-token execution: it ran from SendTaskSuccess (the dispatch) to its stop.
+            wid = task_token_workload_id(detail.get("executionArn") or "")
+            return Finished(
+                wid, status == "SUCCEEDED", None, _millis(detail.get("stopDate")), status
+            )
         wid = json.loads(detail.get("input") or "{}").get("workload_id")
         return Finished(
             wid,

@@ -25,6 +25,7 @@ TARGET_ALLOWLIST = "CARBON_AWARE_TARGET_ALLOWLIST"
 DEAD_LETTER_QUEUE_URL = "CARBON_AWARE_DLQ_URL"
 DISPATCH_TIMEOUT = "CARBON_AWARE_DISPATCH_TIMEOUT_SECONDS"
 NAME_PREFIX = "CARBON_AWARE_NAME_PREFIX"
+REJECTS_QUEUE_URL = "CARBON_AWARE_REJECTS_QUEUE_URL"
 # The carbon cache: the monitor fills it; planning and accounting read it (runtime.wiring).
 SIGNALS_TABLE = "CARBON_AWARE_SIGNALS_TABLE"
 SIGNAL_TYPE = "CARBON_AWARE_SIGNAL_TYPE"
@@ -84,7 +85,7 @@ def names(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class WorkloadSettings:
-    """What the api, scheduler, executor and completion handlers need."""
+    """What the api, intake, scheduler, executor and completion handlers need."""
 
     workloads_table: str
     regions: tuple[str, ...]
@@ -102,6 +103,7 @@ class WorkloadSettings:
     name_prefix: str = "carbon-aware"
     blend_options: Mapping[str, float] = field(default_factory=dict)
     carbon_weight: float | None = None
+    rejects_queue_url: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkloadSettings:
@@ -133,6 +135,7 @@ class WorkloadSettings:
             name_prefix=env.get(NAME_PREFIX, "").strip() or "carbon-aware",
             blend_options={k: v for k, v in blend.items() if v is not None},
             carbon_weight=_carbon_weight(env),
+            rejects_queue_url=env.get(REJECTS_QUEUE_URL, "").strip(),
         )
 
 
