@@ -313,15 +313,15 @@ variable "ukci_regions" {
 variable "execution_targets" {
   description = "Allow-list of what the executor may start, in any listed Region. The executor's IAM policy grants exactly these (plus the module's own runner event buses); anything else is refused at run time too. `task_token_state_machine_arns` are state machines whose waiting steps submit `task_token` workloads: the executor may call SendTaskSuccess for them and their executions' status changes are forwarded for completion."
   type = object({
-    lambda_function_arns      = optional(list(string), [])
-    ecs_cluster_arns          = optional(list(string), [])
-    ecs_task_definition_arns  = optional(list(string), [])
-    batch_job_queue_arns      = optional(list(string), [])
-    batch_job_definition_arns = optional(list(string), [])
+    lambda_function_arns          = optional(list(string), [])
+    ecs_cluster_arns              = optional(list(string), [])
+    ecs_task_definition_arns      = optional(list(string), [])
+    batch_job_queue_arns          = optional(list(string), [])
+    batch_job_definition_arns     = optional(list(string), [])
     state_machine_arns            = optional(list(string), [])
     task_token_state_machine_arns = optional(list(string), [])
     event_bus_arns                = optional(list(string), [])
-    pass_role_arns            = optional(list(string), [])
+    pass_role_arns                = optional(list(string), [])
   })
   default = {}
 

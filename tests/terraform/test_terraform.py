@@ -18,6 +18,7 @@ CONFIGS = {
     ".": "tests/terraform",
     "examples/time-shifting": ".",
     "examples/multi-region": ".",
+    "examples/wait-for-green": ".",
 }
 
 pytestmark = pytest.mark.skipif(
