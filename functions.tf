@@ -49,6 +49,28 @@ locals {
     Resource = [aws_dynamodb_table.this["signals"].arn]
   }]
 
+  # Submitting (api, intake: carbon_aware.runtime.handlers.api.accept): idempotency records, and
+  # planning at once. A repeated key gets the stored record back from the conditional PutItem
+  # (ALL_OLD), so no GetItem.
+  submit_environment = {
+    CARBON_AWARE_IDEMPOTENCY_TABLE = aws_dynamodb_table.this["idempotency"].name
+    CARBON_AWARE_SCHEDULER_ARN     = local.function_arns["scheduler"]
+  }
+  submit_statements = [
+    {
+      Sid      = "Idempotency"
+      Effect   = "Allow"
+      Action   = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+      Resource = [aws_dynamodb_table.this["idempotency"].arn]
+    },
+    {
+      Sid      = "PlanOnSubmit"
+      Effect   = "Allow"
+      Action   = ["lambda:InvokeFunction"]
+      Resource = [local.function_arns["scheduler"]]
+    },
+  ]
+
   # Cancelling a workload (api) and re-planning it (scheduler) delete its one-time schedule.
   schedule_group_environment = {
     CARBON_AWARE_SCHEDULE_GROUP = aws_scheduler_schedule_group.this.name
@@ -137,11 +159,8 @@ locals {
     api = {
       description = "Submit, get, cancel and list workloads."
       handler     = "carbon_aware.runtime.handlers.api.handler"
-      environment = merge(local.workload_environment, local.schedule_group_environment, {
-        CARBON_AWARE_IDEMPOTENCY_TABLE = aws_dynamodb_table.this["idempotency"].name
-        CARBON_AWARE_SCHEDULER_ARN     = local.function_arns["scheduler"]
-      })
-      statements = [
+      environment = merge(local.workload_environment, local.schedule_group_environment, local.submit_environment)
+      statements = concat([
         {
           Sid      = "Workloads"
           Effect   = "Allow"
@@ -149,35 +168,21 @@ locals {
           Resource = local.table_resources["workloads"]
         },
         {
-          Sid      = "Idempotency"
-          Effect   = "Allow"
-          Action   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-          Resource = [aws_dynamodb_table.this["idempotency"].arn]
-        },
-        {
-          Sid      = "PlanOnSubmit"
-          Effect   = "Allow"
-          Action   = ["lambda:InvokeFunction"]
-          Resource = [local.function_arns["scheduler"]]
-        },
-        {
           Sid      = "CancelSchedules"
           Effect   = "Allow"
           Action   = ["scheduler:DeleteSchedule"]
           Resource = local.schedule_resources
         },
-      ]
+      ], local.submit_statements)
     }
 
     intake = {
       description = "Submits \"Workload Submitted\" events from the control bus like the API; rejects are queued."
       handler     = "carbon_aware.runtime.handlers.intake.handler"
-      environment = merge(local.workload_environment, {
-        CARBON_AWARE_IDEMPOTENCY_TABLE = aws_dynamodb_table.this["idempotency"].name
-        CARBON_AWARE_SCHEDULER_ARN     = local.function_arns["scheduler"]
+      environment = merge(local.workload_environment, local.submit_environment, {
         CARBON_AWARE_REJECTS_QUEUE_URL = aws_sqs_queue.rejected_submissions.url
       })
-      statements = [
+      statements = concat([
         {
           Sid      = "Workloads"
           Effect   = "Allow"
@@ -185,25 +190,12 @@ locals {
           Resource = [aws_dynamodb_table.this["workloads"].arn]
         },
         {
-          # A repeated key gets the stored record back from the conditional PutItem (ALL_OLD).
-          Sid      = "Idempotency"
-          Effect   = "Allow"
-          Action   = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-          Resource = [aws_dynamodb_table.this["idempotency"].arn]
-        },
-        {
-          Sid      = "PlanOnSubmit"
-          Effect   = "Allow"
-          Action   = ["lambda:InvokeFunction"]
-          Resource = [local.function_arns["scheduler"]]
-        },
-        {
           Sid      = "RejectedSubmissions"
           Effect   = "Allow"
           Action   = ["sqs:SendMessage"]
           Resource = [aws_sqs_queue.rejected_submissions.arn]
         },
-      ]
+      ], local.submit_statements)
     }
 
     monitor = {

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hmac
 import re
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+from fakes.server import LoopbackServer
 
 App = Callable[[str, str, dict[str, str], dict[str, str], str | None], tuple[int, str]]
 _AUTHORIZATION = re.compile(
@@ -55,7 +56,7 @@ def signature_matches(
     return hmac.compare_digest(expected, match["signature"])
 
 
-class SignedApi:
+class SignedApi(LoopbackServer):
     """Serves ``app`` behind SigV4 verification; use as a context manager."""
 
     def __init__(self, app: App, credentials: Credentials, service: str, region: str) -> None:
@@ -65,23 +66,7 @@ class SignedApi:
         self.region = region
         self.verified: list[str] = []
         self.refused: list[str] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> SignedApi:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__()
 
     def _answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple:
         line = f"{method} {target}"

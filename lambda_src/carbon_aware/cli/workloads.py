@@ -49,20 +49,19 @@ def add_parser(sub: Any) -> None:
     _common(submit)
     submit.set_defaults(handler=_submit)
 
-    get = commands.add_parser("get", help="one workload with its decision and result")
-    get.add_argument("id", help="workload id")
-    _common(get)
-    get.set_defaults(handler=_get)
+    for name, text, handler in (
+        ("get", "one workload with its decision and result", _get),
+        ("cancel", "cancel a workload that has not finished", _cancel),
+    ):
+        one = commands.add_parser(name, help=text)
+        one.add_argument("id", help="workload id")
+        _common(one)
+        one.set_defaults(handler=handler)
 
     listing = commands.add_parser("list", help="live workloads in one state")
     listing.add_argument("--status", choices=STATUSES, default="PENDING", help="(default PENDING)")
     _common(listing)
     listing.set_defaults(handler=_list)
-
-    cancel = commands.add_parser("cancel", help="cancel a workload that has not finished")
-    cancel.add_argument("id", help="workload id")
-    _common(cancel)
-    cancel.set_defaults(handler=_cancel)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
