@@ -80,7 +80,8 @@ def parse_event(event: Mapping[str, Any], prefix: str) -> Finished | None:
         status = detail.get("status")
         if status != "SUCCEEDED" and status not in SFN_FAILED:
             return None
-        if workload_of_run(detail.get("name") or "", prefix) is None:
+        name = detail.get("name")
+        if name and workload_of_run(name, prefix) is None:
             # A task-token execution: it ran from SendTaskSuccess (the dispatch) to its stop.
             wid = task_token_workload_id(detail.get("executionArn") or "")
             return Finished(
