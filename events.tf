@@ -10,11 +10,14 @@ locals {
     sweeper = { function = "scheduler", minutes = var.sweeper_interval_minutes, input = jsonencode({ action = "sweep" }) }
   }
 
+  # carbon_aware.runtime.handlers.intake.DETAIL_TYPE
+  submitted_detail_type = "Workload Submitted"
+
   # Target state changes the regional stacks forward to the control plane (from the default bus
   # and the runner bus of each Region). The executor names what it starts with the `name` prefix
   # (carbon_aware.runtime.targets.RunNames).
   target_state_event_pattern = jsonencode({
-    "$or" = [
+    "$or" = concat([
       {
         source        = ["aws.ecs"]
         "detail-type" = ["ECS Task State Change"]
@@ -36,8 +39,14 @@ locals {
         source        = ["lambda"]
         "detail-type" = ["Lambda Function Invocation Result - Success", "Lambda Function Invocation Result - Failure"]
         detail        = { requestPayload = { workload_id = [{ exists = true }] } }
-      },
-    ]
+      }],
+      # Executions that waited on a task_token target are named by their owner, not by us.
+      length(local.targets.task_token_state_machine_arns) == 0 ? [] : [{
+        source        = ["aws.states"]
+        "detail-type" = ["Step Functions Execution Status Change"]
+        detail        = { stateMachineArn = local.targets.task_token_state_machine_arns, status = ["ABORTED", "FAILED", "SUCCEEDED", "TIMED_OUT"] }
+      }],
+    )
   })
 }
 
@@ -123,7 +132,8 @@ resource "aws_cloudwatch_event_rule" "completion" {
   name           = "${var.name}-completion"
   description    = "Target state changes of carbon-aware workloads, from every Region."
   event_bus_name = aws_cloudwatch_event_bus.control.name
-  event_pattern  = jsonencode({ account = [local.account_id] })
+  # Everything but submissions, which go to the intake function.
+  event_pattern = jsonencode({ account = [local.account_id], "detail-type" = [{ "anything-but" = [local.submitted_detail_type] }] })
 
   tags = var.tags
 }
@@ -142,6 +152,44 @@ resource "aws_lambda_permission" "completion" {
   function_name = module.function["completion"].function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.completion.arn
+}
+
+################################################################################
+# Submissions from anywhere: "Workload Submitted" events on the control bus reach the intake function
+################################################################################
+
+resource "aws_cloudwatch_event_rule" "intake" {
+  region         = local.home_region
+  name           = "${var.name}-intake"
+  description    = "Workload submissions (any source) for the intake function."
+  event_bus_name = aws_cloudwatch_event_bus.control.name
+  event_pattern  = jsonencode({ account = [local.account_id], "detail-type" = [local.submitted_detail_type] })
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      # Only the regional stacks forward an execution's end to the control plane.
+      condition     = alltrue([for a in local.targets.task_token_state_machine_arns : contains(var.regions, split(":", a)[3])])
+      error_message = "execution_targets.task_token_state_machine_arns must be state machines in one of the regions."
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_target" "intake" {
+  region         = local.home_region
+  rule           = aws_cloudwatch_event_rule.intake.name
+  event_bus_name = aws_cloudwatch_event_bus.control.name
+  arn            = module.function["intake"].function_arn
+}
+
+resource "aws_lambda_permission" "intake" {
+  region        = local.home_region
+  statement_id  = "AllowControlBusSubmissions"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function["intake"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.intake.arn
 }
 
 module "regional" {

@@ -4,14 +4,15 @@
 ################################################################################
 
 locals {
-  function_names = { for k in ["api", "monitor", "scheduler", "executor", "completion"] : k => "${var.name}-${k}" }
+  function_names = { for k in ["api", "intake", "monitor", "scheduler", "executor", "completion"] : k => "${var.name}-${k}" }
   function_arns  = { for k, n in local.function_names : k => "arn:${local.partition}:lambda:${local.home_region}:${local.account_id}:function:${n}" }
 
   # Functions invoked asynchronously (events, schedules) get a dead-letter queue.
-  async_functions = toset(["monitor", "scheduler", "executor", "completion"])
+  async_functions = toset(["intake", "monitor", "scheduler", "executor", "completion"])
 
   function_defaults = {
     api        = { memory_size = 256, timeout = 15 }
+    intake     = { memory_size = 256, timeout = 30 }
     monitor    = { memory_size = 512, timeout = 300 }
     scheduler  = { memory_size = 1024, timeout = 300 }
     executor   = { memory_size = 256, timeout = 60 }
@@ -54,6 +55,28 @@ locals {
     Action   = ["dynamodb:Query"]
     Resource = [aws_dynamodb_table.this["signals"].arn]
   }]
+
+  # Submitting (api, intake: carbon_aware.runtime.handlers.api.accept): idempotency records, and
+  # planning at once. A repeated key gets the stored record back from the conditional PutItem
+  # (ALL_OLD), so no GetItem.
+  submit_environment = {
+    CARBON_AWARE_IDEMPOTENCY_TABLE = aws_dynamodb_table.this["idempotency"].name
+    CARBON_AWARE_SCHEDULER_ARN     = local.function_arns["scheduler"]
+  }
+  submit_statements = [
+    {
+      Sid      = "Idempotency"
+      Effect   = "Allow"
+      Action   = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+      Resource = [aws_dynamodb_table.this["idempotency"].arn]
+    },
+    {
+      Sid      = "PlanOnSubmit"
+      Effect   = "Allow"
+      Action   = ["lambda:InvokeFunction"]
+      Resource = [local.function_arns["scheduler"]]
+    },
+  ]
 
   # Cancelling a workload (api) and re-planning it (scheduler) delete its one-time schedule.
   schedule_group_environment = {
@@ -117,6 +140,13 @@ locals {
       Effect   = "Allow"
       Action   = ["states:StartExecution"]
       Resource = local.targets.state_machine_arns
+    }],
+    length(local.targets.task_token_state_machine_arns) == 0 ? [] : [{
+      # A task_token target resumes its waiting execution (carbon_aware.runtime.targets).
+      Sid      = "TaskTokenTargets"
+      Effect   = "Allow"
+      Action   = ["states:SendTaskSuccess"]
+      Resource = local.targets.task_token_state_machine_arns
     }],
     length(local.targets.event_bus_arns) + length(local.runner_event_bus_arns) == 0 ? [] : [{
       Sid      = "EventTargets"
@@ -192,10 +222,7 @@ locals {
       description = "Submit, get, cancel and list workloads."
       handler     = "carbon_aware.runtime.handlers.api.handler"
       # Cancelling a running workload stops its target and accounts its grams until then.
-      environment = merge(local.workload_environment, local.schedule_group_environment, local.signal_reader_environment, {
-        CARBON_AWARE_IDEMPOTENCY_TABLE = aws_dynamodb_table.this["idempotency"].name
-        CARBON_AWARE_SCHEDULER_ARN     = local.function_arns["scheduler"]
-      })
+      environment = merge(local.workload_environment, local.schedule_group_environment, local.submit_environment, local.signal_reader_environment)
       statements = concat([
         {
           Sid      = "Workloads"
@@ -204,24 +231,34 @@ locals {
           Resource = local.table_resources["workloads"]
         },
         {
-          Sid      = "Idempotency"
-          Effect   = "Allow"
-          Action   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-          Resource = [aws_dynamodb_table.this["idempotency"].arn]
-        },
-        {
-          Sid      = "PlanOnSubmit"
-          Effect   = "Allow"
-          Action   = ["lambda:InvokeFunction"]
-          Resource = [local.function_arns["scheduler"]]
-        },
-        {
           Sid      = "CancelSchedules"
           Effect   = "Allow"
           Action   = ["scheduler:DeleteSchedule"]
           Resource = local.schedule_resources
         },
-      ], local.signal_reader_statements, local.cancel_statements)
+      ], local.submit_statements, local.signal_reader_statements, local.cancel_statements)
+    }
+
+    intake = {
+      description = "Submits \"Workload Submitted\" events from the control bus like the API; rejects are queued."
+      handler     = "carbon_aware.runtime.handlers.intake.handler"
+      environment = merge(local.workload_environment, local.submit_environment, {
+        CARBON_AWARE_REJECTS_QUEUE_URL = aws_sqs_queue.rejected_submissions.url
+      })
+      statements = concat([
+        {
+          Sid      = "Workloads"
+          Effect   = "Allow"
+          Action   = ["dynamodb:PutItem"]
+          Resource = [aws_dynamodb_table.this["workloads"].arn]
+        },
+        {
+          Sid      = "RejectedSubmissions"
+          Effect   = "Allow"
+          Action   = ["sqs:SendMessage"]
+          Resource = [aws_sqs_queue.rejected_submissions.arn]
+        },
+      ], local.submit_statements)
     }
 
     monitor = {
@@ -347,6 +384,18 @@ resource "aws_sqs_queue" "dlq" {
 
   region                            = local.home_region
   name                              = "${var.name}-${each.key}-dlq"
+  message_retention_seconds         = 1209600
+  sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : 3600
+
+  tags = var.tags
+}
+
+# "Workload Submitted" events the intake function rejects, each with its errors: never lost.
+resource "aws_sqs_queue" "rejected_submissions" {
+  region                            = local.home_region
+  name                              = "${var.name}-rejected-submissions"
   message_retention_seconds         = 1209600
   sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
   kms_master_key_id                 = var.kms_key_arn

@@ -19,12 +19,12 @@ output "table_arns" {
 }
 
 output "function_names" {
-  description = "Lambda function names, keyed by role (api, monitor, scheduler, executor, completion)."
+  description = "Lambda function names, keyed by role (api, intake, monitor, scheduler, executor, completion)."
   value       = { for k, m in module.function : k => m.function_name }
 }
 
 output "function_arns" {
-  description = "Lambda function ARNs, keyed by role (api, monitor, scheduler, executor, completion)."
+  description = "Lambda function ARNs, keyed by role (api, intake, monitor, scheduler, executor, completion)."
   value       = { for k, m in module.function : k => m.function_arn }
 }
 
@@ -52,7 +52,7 @@ output "schedule_group_arn" {
 }
 
 output "control_event_bus_arn" {
-  description = "ARN of the control event bus: target state changes and custom runners' completion events go here."
+  description = "ARN of the control event bus: target state changes, custom runners' completion events and \"Workload Submitted\" events go here."
   value       = aws_cloudwatch_event_bus.control.arn
 }
 
@@ -64,6 +64,16 @@ output "runner_event_bus_arns" {
 output "dead_letter_queue_urls" {
   description = "URLs of the dead-letter queues, keyed by function."
   value       = { for k, q in aws_sqs_queue.dlq : k => q.url }
+}
+
+output "rejected_submissions_queue_url" {
+  description = "URL of the queue that keeps rejected \"Workload Submitted\" events, each with its errors."
+  value       = aws_sqs_queue.rejected_submissions.url
+}
+
+output "rejected_submissions_queue_arn" {
+  description = "ARN of the queue that keeps rejected \"Workload Submitted\" events."
+  value       = aws_sqs_queue.rejected_submissions.arn
 }
 
 output "alarm_topic_arn" {

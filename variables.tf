@@ -344,16 +344,17 @@ variable "region_zones" {
 ################################################################################
 
 variable "execution_targets" {
-  description = "Allow-list of what the executor may start, in any listed Region. The executor's IAM policy grants exactly these (plus the module's own runner event buses); anything else is refused at run time too."
+  description = "Allow-list of what the executor may start, in any listed Region. The executor's IAM policy grants exactly these (plus the module's own runner event buses); anything else is refused at run time too. `task_token_state_machine_arns` are state machines whose waiting steps submit `task_token` workloads: the executor may call SendTaskSuccess for them and their executions' status changes are forwarded for completion."
   type = object({
-    lambda_function_arns      = optional(list(string), [])
-    ecs_cluster_arns          = optional(list(string), [])
-    ecs_task_definition_arns  = optional(list(string), [])
-    batch_job_queue_arns      = optional(list(string), [])
-    batch_job_definition_arns = optional(list(string), [])
-    state_machine_arns        = optional(list(string), [])
-    event_bus_arns            = optional(list(string), [])
-    pass_role_arns            = optional(list(string), [])
+    lambda_function_arns          = optional(list(string), [])
+    ecs_cluster_arns              = optional(list(string), [])
+    ecs_task_definition_arns      = optional(list(string), [])
+    batch_job_queue_arns          = optional(list(string), [])
+    batch_job_definition_arns     = optional(list(string), [])
+    state_machine_arns            = optional(list(string), [])
+    task_token_state_machine_arns = optional(list(string), [])
+    event_bus_arns                = optional(list(string), [])
+    pass_role_arns                = optional(list(string), [])
   })
   default = {}
 
@@ -365,6 +366,7 @@ variable "execution_targets" {
       [for a in var.execution_targets.batch_job_queue_arns : can(regex("^arn:aws[a-z-]*:batch:[a-z0-9-]+:[0-9]{12}:job-queue/[^*]+$", a))],
       [for a in var.execution_targets.batch_job_definition_arns : can(regex("^arn:aws[a-z-]*:batch:[a-z0-9-]+:[0-9]{12}:job-definition/.+$", a))],
       [for a in var.execution_targets.state_machine_arns : can(regex("^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[^*]+$", a))],
+      [for a in var.execution_targets.task_token_state_machine_arns : can(regex("^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[^*]+$", a))],
       [for a in var.execution_targets.event_bus_arns : can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[^*]+$", a))],
       [for a in var.execution_targets.pass_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[^*]+$", a))],
     ]))
@@ -424,8 +426,8 @@ variable "lambda_package_s3" {
   }
 
   validation {
-    condition     = var.lambda_package_s3 == null || try(alltrue([for k in keys(var.lambda_package_s3.object_versions) : contains(["api", "monitor", "scheduler", "executor", "completion"], k)]), false)
-    error_message = "lambda_package_s3.object_versions keys must be function names: api, monitor, scheduler, executor or completion."
+    condition     = var.lambda_package_s3 == null || try(alltrue([for k in keys(var.lambda_package_s3.object_versions) : contains(["api", "intake", "monitor", "scheduler", "executor", "completion"], k)]), false)
+    error_message = "lambda_package_s3.object_versions keys must be function names: api, intake, monitor, scheduler, executor or completion."
   }
 
   validation {
@@ -452,7 +454,7 @@ variable "tracing_enabled" {
 }
 
 variable "function_settings" {
-  description = "Per-function overrides of memory (MB), timeout (s) and reserved concurrency, keyed by function: api, monitor, scheduler, executor, completion."
+  description = "Per-function overrides of memory (MB), timeout (s) and reserved concurrency, keyed by function: api, intake, monitor, scheduler, executor, completion."
   type = map(object({
     memory_size                    = optional(number)
     timeout                        = optional(number)
@@ -461,8 +463,8 @@ variable "function_settings" {
   default = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.function_settings) : contains(["api", "monitor", "scheduler", "executor", "completion"], k)])
-    error_message = "function_settings keys must be api, monitor, scheduler, executor or completion."
+    condition     = alltrue([for k in keys(var.function_settings) : contains(["api", "intake", "monitor", "scheduler", "executor", "completion"], k)])
+    error_message = "function_settings keys must be api, intake, monitor, scheduler, executor or completion."
   }
 
   validation {
@@ -538,13 +540,13 @@ variable "role_permissions_boundary" {
 }
 
 variable "function_role_arns" {
-  description = "Existing IAM roles to use instead of creating them, keyed by function (api, monitor, scheduler, executor, completion). The module attaches nothing to a role passed here: grant it the function's policy (output function_policies) yourself. Functions without an entry get a role from the module."
+  description = "Existing IAM roles to use instead of creating them, keyed by function (api, intake, monitor, scheduler, executor, completion). The module attaches nothing to a role passed here: grant it the function's policy (output function_policies) yourself. Functions without an entry get a role from the module."
   type        = map(string)
   default     = {}
 
   validation {
-    condition     = alltrue([for k, a in var.function_role_arns : contains(["api", "monitor", "scheduler", "executor", "completion"], k) && can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
-    error_message = "function_role_arns keys must be api, monitor, scheduler, executor or completion, and values IAM role ARNs."
+    condition     = alltrue([for k, a in var.function_role_arns : contains(["api", "intake", "monitor", "scheduler", "executor", "completion"], k) && can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
+    error_message = "function_role_arns keys must be api, intake, monitor, scheduler, executor or completion, and values IAM role ARNs."
   }
 }
 

@@ -49,8 +49,8 @@ run "two_regions" {
   }
 
   assert {
-    condition     = length(module.function) == 5 && alltrue([for m in module.function : startswith(m.function_name, "ca-test-")])
-    error_message = "five functions, named after var.name"
+    condition     = length(module.function) == 6 && alltrue([for m in module.function : startswith(m.function_name, "ca-test-")])
+    error_message = "six functions, named after var.name"
   }
 
   assert {
@@ -94,8 +94,8 @@ run "two_regions" {
   }
 
   assert {
-    condition     = alltrue([for q in aws_sqs_queue.dlq : q.sqs_managed_sse_enabled]) && length(aws_sqs_queue.dlq) == 4
-    error_message = "dead-letter queues for the four asynchronous functions, encrypted"
+    condition     = alltrue([for q in aws_sqs_queue.dlq : q.sqs_managed_sse_enabled]) && length(aws_sqs_queue.dlq) == 5
+    error_message = "dead-letter queues for the five asynchronous functions, encrypted"
   }
 
   assert {

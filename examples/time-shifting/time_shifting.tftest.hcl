@@ -19,8 +19,8 @@ run "one_region_time_shifting" {
   }
 
   assert {
-    condition     = length(output.function_arns) == 5
-    error_message = "all five functions are deployed"
+    condition     = length(output.function_arns) == 6
+    error_message = "all six functions are deployed"
   }
 
   assert {

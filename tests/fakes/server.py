@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 
@@ -42,15 +42,11 @@ class Request:
 App = Callable[[Request], Reply]
 
 
-class FakeServer:
-    """Serves ``app`` on an ephemeral loopback port; use as a context manager."""
+class LoopbackServer:
+    """A threaded HTTP server on an ephemeral 127.0.0.1 port serving ``_handler()``; use as a
+    context manager."""
 
-    def __init__(self, app: App, now: Callable[[], float] = time.time) -> None:
-        self.app = app
-        self.now = now
-        self.requests: list[Request] = []
-        self._scripts: list[tuple[str, deque[Reply]]] = []
-        self._lock = threading.Lock()
+    def __init__(self) -> None:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -61,13 +57,28 @@ class FakeServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> FakeServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+
+class FakeServer(LoopbackServer):
+    """Serves ``app`` on an ephemeral loopback port; use as a context manager."""
+
+    def __init__(self, app: App, now: Callable[[], float] = time.time) -> None:
+        self.app = app
+        self.now = now
+        self.requests: list[Request] = []
+        self._scripts: list[tuple[str, deque[Reply]]] = []
+        self._lock = threading.Lock()
+        super().__init__()
 
     def script(self, prefix: str, *replies: Reply) -> None:
         with self._lock:

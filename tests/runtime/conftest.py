@@ -28,7 +28,7 @@ from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
 from carbon_aware.runtime import config, wiring
-from carbon_aware.runtime.handlers import api, completion, executor, monitor, scheduler
+from carbon_aware.runtime.handlers import api, completion, executor, intake, monitor, scheduler
 from carbon_aware.runtime.tables import IDEMPOTENCY_TABLE, WORKLOADS_TABLE
 from terraform.test_drift import ACTION_NAMES, LOCAL_STACK_ONLY, granted_to
 
@@ -44,12 +44,20 @@ class AwsEnv:
     dlq_url: str
     executor_arn: str
     scheduler_role: str
+    rejects_url: str = ""
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        sqs = boto3.client("sqs", region_name=HOME)
-        messages = sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10)
-        return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+        return _messages(self.dlq_url)
+
+    def rejected_submissions(self) -> list[dict[str, Any]]:
+        return _messages(self.rejects_url)
+
+
+def _messages(queue_url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name=HOME)
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
 
 
 def _serialised(process_request: Any) -> Any:
@@ -64,6 +72,7 @@ def _serialised(process_request: Any) -> Any:
 
 HANDLERS = {
     "api": api,
+    "intake": intake,
     "scheduler": scheduler,
     "executor": executor,
     "completion": completion,
@@ -134,9 +143,10 @@ def _create(monkeypatch: pytest.MonkeyPatch) -> AwsEnv:
     role = iam.create_role(RoleName="role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     boto3.client("scheduler", region_name=HOME).create_schedule_group(Name="carbon-aware")
     dlq = boto3.client("sqs", region_name=HOME).create_queue(QueueName="dlq")["QueueUrl"]
+    rejects = boto3.client("sqs", region_name=HOME).create_queue(QueueName="rejects")["QueueUrl"]
     executor = _function(HOME, role, "executor")
     scheduler = _function(HOME, role, "scheduler")
-    env = AwsEnv(dlq_url=dlq, executor_arn=executor, scheduler_role=role)
+    env = AwsEnv(dlq_url=dlq, executor_arn=executor, scheduler_role=role, rejects_url=rejects)
     for region in REGIONS:
         env.targets[region] = _targets(region, role)
     allow = [arn for t in env.targets.values() for target in t.values() for arn in _arns(target)]
@@ -150,6 +160,7 @@ def _create(monkeypatch: pytest.MonkeyPatch) -> AwsEnv:
     monkeypatch.setenv(config.SCHEDULER_ARN, scheduler)
     monkeypatch.setenv(config.TARGET_ALLOWLIST, json.dumps(allow))
     monkeypatch.setenv(config.DEAD_LETTER_QUEUE_URL, dlq)
+    monkeypatch.setenv(config.REJECTS_QUEUE_URL, rejects)
     return env
 
 
@@ -222,4 +233,10 @@ def _targets(region: str, role: str) -> dict[str, dict[str, Any]]:
         "batch": {"type": "batch", "arn": definition, "job_queue": queue},
         "stepfunctions": {"type": "stepfunctions", "arn": machine},
         "eventbridge": {"type": "eventbridge", "arn": bus},
+        "task_token": {
+            "type": "task_token",
+            "arn": machine,
+            "task_token": f"token-of-a-waiting-step-in-{region}",
+            "execution": machine.replace(":stateMachine:", ":execution:") + ":nightly",
+        },
     }

@@ -19,6 +19,7 @@ from tests.runtime.events import (
 
 from carbon_aware.runtime.completion import Finished, parse_event
 from carbon_aware.runtime.runs import batch_job_state
+from carbon_aware.runtime.targets import task_token_workload_id
 
 WID = "nightly-etl-7"
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -158,9 +159,17 @@ def test_step_functions_running_is_no_completion() -> None:
     assert parsed(sfn_status(WID, "RUNNING", START, END)) is None
 
 
-@pytest.mark.parametrize("status", sorted(SFN_SAMPLES))
-def test_step_functions_executions_of_others_are_not_ours(status: str) -> None:
-    assert parsed(sample(SFN_SAMPLES[status])) is None  # input "{}": no workload id
+@pytest.mark.parametrize("status", sorted(set(SFN_SAMPLES) - {"RUNNING"}))
+def test_step_functions_executions_not_named_by_us_map_to_their_task_token_workload(
+    status: str,
+) -> None:
+    # Only a task-token workload can wait on an execution the executor did not start: its id is
+    # derived from the execution ARN, so any other execution names no stored workload.
+    event = sample(SFN_SAMPLES[status])
+    finished = parsed(event)
+    assert finished is not None
+    assert finished.workload_id == task_token_workload_id(event["detail"]["executionArn"])
+    assert finished.started_at is None  # the run started at SendTaskSuccess, not the execution
 
 
 @pytest.mark.parametrize("value", [None, '"Hello World!"', "not json", "[]"])

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import boto3
 import numpy as np
 import pytest
+from tests.runtime.aws_samples import put_event
 from tests.runtime.conftest import HOME, OTHER, AwsEnv
 from tests.runtime.events import Context, http, submission, submit
 from tests.runtime.events import completion as completion_event
@@ -20,7 +21,7 @@ from carbon_aware.engine import Signal
 from carbon_aware.engine.signal import SignalType
 from carbon_aware.engine.timeutil import iso
 from carbon_aware.runtime import config, monitor_config, wiring
-from carbon_aware.runtime.handlers import api, completion, executor, monitor, scheduler
+from carbon_aware.runtime.handlers import api, completion, executor, intake, monitor, scheduler
 from carbon_aware.runtime.planner import DISPATCH_MARGIN
 from carbon_aware.runtime.repository import WorkloadRecord, WorkloadRepository
 from carbon_aware.runtime.states import State
@@ -33,7 +34,7 @@ from fakes.clock import FakeClock
 from fakes.providers import EM_KEY, WT_PASSWORD, WT_USER
 from terraform.test_drift import LOCAL_STACK_ONLY, granted_to
 
-TARGETS = ("lambda", "ecs", "batch", "stepfunctions", "eventbridge")
+TARGETS = ("lambda", "ecs", "batch", "stepfunctions", "eventbridge", "task_token")
 HOUR = 3600.0
 RETIRED = {"type": "lambda", "arn": f"arn:aws:lambda:{HOME}:123456789012:function:retired"}
 
@@ -121,6 +122,24 @@ def test_api_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypatch
     with pytest.raises(RuntimeError):
         accepted(body, key="k2")
     uses_every_grant(least_privilege, "api")
+
+
+def test_intake_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypatch) -> None:
+    body = home_only(estate.targets[HOME]["lambda"], 20)
+    event = put_event("com.example", intake.DETAIL_TYPE, body, time.time(), HOME)
+    first = intake.handler(event, Context())  # stored, the scheduler invoked
+    assert intake.handler(event, Context())["workload_id"] == first["workload_id"]
+    invalid = put_event("com.example", intake.DETAIL_TYPE, {}, time.time(), HOME)
+    assert not intake.handler(invalid, Context())["accepted"]  # on the rejects queue
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("table unavailable")
+
+    # A submit that fails releases its idempotency key, so EventBridge's retry can succeed.
+    monkeypatch.setattr(WorkloadRepository, "create", broken)
+    with pytest.raises(RuntimeError):
+        intake.handler(put_event("com.example", intake.DETAIL_TYPE, body, 0, HOME), Context())
+    uses_every_grant(least_privilege, "intake")
 
 
 def test_scheduler_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypatch) -> None:

@@ -99,9 +99,10 @@ def test_table_keys_indexes_and_ttl_match_the_runtime(table):
 TERRAFORM = shutil.which("terraform")
 ENVIRONMENT_TEST = ROOT / "tests" / "environment.tftest.hcl"
 DAY = 86400
-WORKLOAD_FUNCTIONS = ("api", "scheduler", "executor", "completion")
-# Functions that read the region catalog and so apply CARBON_AWARE_REGION_ZONES.
-CATALOG_READERS = ("monitor", "scheduler", "completion")
+WORKLOAD_FUNCTIONS = ("api", "intake", "scheduler", "executor", "completion")
+# Functions that read the region catalog and so apply CARBON_AWARE_REGION_ZONES (the api accounts
+# the grams of a cancelled run).
+CATALOG_READERS = ("api", "monitor", "scheduler", "completion")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ CONFIGS = {
     ".": "tests",
     "examples/time-shifting": ".",
     "examples/multi-region": ".",
+    "examples/wait-for-green": ".",
 }
 
 pytestmark = pytest.mark.skipif(

@@ -1,4 +1,5 @@
-"""``carbon-aware``: plan, backtest and inspect carbon-aware placements from the command line."""
+"""``carbon-aware``: plan, backtest and inspect carbon-aware placements from the command line, and
+submit workloads to a deployment."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from carbon_aware import __version__
 from carbon_aware.cli.inputs import DEFAULT_MAX_GAP_MINUTES, InputError, read_jobs, read_signals
 from carbon_aware.cli.signals import add_parser as add_signals_parser
+from carbon_aware.cli.workloads import add_parser as add_workloads_parser
 from carbon_aware.engine import STRATEGIES, SignalError, StrategyError, WorkloadError, get_strategy
 from carbon_aware.engine.backtest import run_backtest
 
@@ -75,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     regions.set_defaults(handler=_regions)
 
     add_signals_parser(sub)
+    add_workloads_parser(sub)
 
     demo = sub.add_parser(
         "demo",

@@ -4,7 +4,8 @@ Understood events:
 - ``ECS Task State Change`` with ``lastStatus`` STOPPED (``startedBy`` is ``<prefix>-<id>``); a
   Fargate Spot interruption (``stopCode``) is a failure whatever the exit codes;
 - ``Batch Job State Change`` SUCCEEDED/FAILED (the workload-id tag, or the job name as for ECS);
-- ``Step Functions Execution Status Change`` (id in the execution input);
+- ``Step Functions Execution Status Change`` (id in the execution input; for a task-token
+  execution, derived from its ARN);
 - a Lambda asynchronous invocation record (id in ``requestPayload``), delivered straight to the
   completion function by an on-success/on-failure destination, or wrapped by EventBridge when
   the destination is an event bus (``Lambda Function Invocation Result - Success``/``Failure``);
@@ -13,6 +14,7 @@ Understood events:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,7 +35,12 @@ from carbon_aware.runtime.runs import (
 )
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.submission import workload_of
-from carbon_aware.runtime.targets import EVENT_SOURCE, WORKLOAD_TAG, workload_of_run
+from carbon_aware.runtime.targets import (
+    EVENT_SOURCE,
+    WORKLOAD_TAG,
+    task_token_workload_id,
+    workload_of_run,
+)
 
 LAMBDA_RESULTS = frozenset(
     {"Lambda Function Invocation Result - Success", "Lambda Function Invocation Result - Failure"}
@@ -74,6 +81,12 @@ def parse_event(event: Mapping[str, Any], prefix: str) -> Finished | None:
         wid = tags.get(WORKLOAD_TAG) or workload_of_run(str(detail.get("jobName") or ""), prefix)
         return Finished.of(wid, batch_job_state(detail))
     if kind == "Step Functions Execution Status Change":
+        name = str(detail.get("name") or "")
+        if name and workload_of_run(name, prefix) is None:
+            # A task-token execution: it ran from SendTaskSuccess (the dispatch) to its stop.
+            wid = task_token_workload_id(str(detail.get("executionArn") or ""))
+            state = dataclasses.replace(sfn_execution_state(detail), started_at=None)
+            return Finished.of(wid, state)
         wid = _json_object(detail.get("input")).get("workload_id")
         return Finished.of(wid, sfn_execution_state(detail))
     if event.get("source") == "lambda" and kind in LAMBDA_RESULTS:

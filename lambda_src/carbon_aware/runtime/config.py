@@ -34,6 +34,7 @@ NAME_PREFIX = "CARBON_AWARE_NAME_PREFIX"
 WORKLOAD_TTL_DAYS = "CARBON_AWARE_WORKLOAD_TTL_DAYS"
 # Customer managed KMS key of the one-time schedules the scheduler creates (EventBridge Scheduler).
 SCHEDULE_KMS_KEY_ARN = "CARBON_AWARE_SCHEDULE_KMS_KEY_ARN"
+REJECTS_QUEUE_URL = "CARBON_AWARE_REJECTS_QUEUE_URL"
 # The carbon cache: the monitor fills it; planning and accounting read it (runtime.wiring).
 SIGNALS_TABLE = "CARBON_AWARE_SIGNALS_TABLE"
 SIGNAL_TYPE = "CARBON_AWARE_SIGNAL_TYPE"
@@ -93,7 +94,7 @@ def names(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class WorkloadSettings:
-    """What the api, scheduler, executor and completion handlers need."""
+    """What the api, intake, scheduler, executor and completion handlers need."""
 
     workloads_table: str
     regions: tuple[str, ...]
@@ -115,6 +116,7 @@ class WorkloadSettings:
     carbon_weight: float | None = None
     workload_ttl_days: float = 90.0
     schedule_kms_key_arn: str = ""
+    rejects_queue_url: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkloadSettings:
@@ -154,6 +156,7 @@ class WorkloadSettings:
             carbon_weight=_carbon_weight(env),
             workload_ttl_days=number(env, WORKLOAD_TTL_DAYS, 90.0),
             schedule_kms_key_arn=env.get(SCHEDULE_KMS_KEY_ARN, "").strip(),
+            rejects_queue_url=env.get(REJECTS_QUEUE_URL, "").strip(),
         )
 
 

@@ -112,6 +112,7 @@ class Dispatcher:
                 names=names,
                 allowlist=self.settings.target_allowlist,
                 client=self.client,
+                decision=decision,
             )
         except TargetError as exc:
             return self._fail(record, f"target rejected: {exc}", now)

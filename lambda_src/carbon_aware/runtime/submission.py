@@ -17,7 +17,7 @@ from carbon_aware.engine import STRATEGIES, StrategyError, Workload, WorkloadErr
 from carbon_aware.engine.strategies import BLEND_WEIGHTS, Strategy
 from carbon_aware.engine.timeutil import iso
 from carbon_aware.runtime.config import WorkloadSettings
-from carbon_aware.runtime.targets import TargetError, validate_target
+from carbon_aware.runtime.targets import TargetError, task_token_workload_id, validate_target
 
 _NUMBER = {"type": "number"}
 _REGION = {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,63}$"}
@@ -85,8 +85,11 @@ def parse_submission(body: object, now: float) -> dict[str, Any]:
         raise SubmissionError("target", "is required (or targets per region)")
     if "target" in spec:
         _target(spec["target"], "target")
+        _one_workload_per_execution(body, spec)
     for region, target in spec.get("targets", {}).items():
         _target(target, f"targets.{region}")
+        if target.get("type") == "task_token":
+            raise SubmissionError(f"targets.{region}.type", "task_token is only valid as target")
     workload = workload_of(spec)
     if "target" not in spec:
         missing = [r for r in workload.regions if r not in spec["targets"]]
@@ -94,6 +97,15 @@ def parse_submission(body: object, now: float) -> dict[str, Any]:
             raise SubmissionError(f"targets.{missing[0]}", "no target for an allowed region")
     strategy_of(spec)
     return spec
+
+
+def _one_workload_per_execution(body: Mapping[str, Any], spec: dict[str, Any]) -> None:
+    """A task-token workload's id comes from its execution, where its completion will name it."""
+    if spec["target"].get("type") != "task_token":
+        return
+    if "id" in body:
+        raise SubmissionError("id", "is derived from target.execution for a task_token target")
+    spec["id"] = task_token_workload_id(spec["target"]["execution"])
 
 
 def _target(target: object, field: str) -> None:

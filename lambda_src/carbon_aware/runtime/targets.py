@@ -11,6 +11,12 @@ region. Types and the API each calls:
 | ``batch`` | Batch SubmitJob | job id | no |
 | ``stepfunctions`` | Step Functions StartExecution | execution ARN | yes (execution name) |
 | ``eventbridge`` | EventBridge PutEvents to a bus, for custom runners | event id | no |
+| ``task_token`` | Step Functions SendTaskSuccess with the decision | execution ARN | no |
+
+A ``task_token`` target lets a waiting state machine step run in the green window: ``arn`` is the
+state machine (allow-listed), ``task_token`` its ``$$.Task.Token`` and ``execution`` its
+``$$.Execution.Id``. One workload per execution, whose id is derived from the execution ARN
+(:func:`task_token_workload_id`), so the execution's own status change finds it without a lookup.
 
 Every target ARN must match the configured allow-list (``fnmatch`` patterns; the executor's IAM
 policy grants the same resources). What is started is named ``<prefix>-<workload id>`` (ECS
@@ -27,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-TARGET_TYPES = ("lambda", "ecs", "batch", "stepfunctions", "eventbridge")
+TARGET_TYPES = ("lambda", "ecs", "batch", "stepfunctions", "eventbridge", "task_token")
 WORKLOAD_TAG = "carbon-aware:workload-id"
 EVENT_SOURCE = "carbon-aware"
 TARGET_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -44,7 +50,9 @@ TARGET_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "batch": {"arn": str, "job_queue": str, "parameters": dict, "overrides": dict},
     "stepfunctions": {"arn": str, "input": dict},
     "eventbridge": {"arn": str, "detail_type": str, "detail": dict},
+    "task_token": {"arn": str, "task_token": str, "execution": str},
 }
+TASK_TOKEN_PREFIX = "sfn-"
 
 
 class TargetError(ValueError):
@@ -85,6 +93,25 @@ def validate_target(target: object, field: str = "target") -> None:
         raise TargetError(f"{field}.cluster: is required for an ecs target")
     if kind == "batch" and not target.get("job_queue"):
         raise TargetError(f"{field}.job_queue: is required for a batch target")
+    if kind == "task_token":
+        _validate_task_token(target, field)
+
+
+def _validate_task_token(target: Mapping[str, Any], field: str) -> None:
+    if not target.get("task_token"):
+        raise TargetError(f"{field}.task_token: is required for a task_token target")
+    machine = target["arn"].split(":")
+    execution = str(target.get("execution", "")).split(":")
+    if len(machine) != 7 or machine[2] != "states" or machine[5] != "stateMachine":
+        raise TargetError(f"{field}.arn: must be a Step Functions state machine ARN")
+    ours = execution[:5] == machine[:5] and execution[5:7] == ["execution", machine[6]]
+    if len(execution) != 8 or not ours:
+        raise TargetError(f"{field}.execution: must be an execution ARN of {target['arn']}")
+
+
+def task_token_workload_id(execution_arn: str) -> str:
+    """The id of the workload a task-token execution waits for: derived from its ARN."""
+    return f"{TASK_TOKEN_PREFIX}{hashlib.sha256(execution_arn.encode()).hexdigest()[:40]}"
 
 
 def resolve_target(spec: Mapping[str, Any], region: str) -> dict[str, Any]:
@@ -146,11 +173,13 @@ def start_target(
     names: RunNames,
     allowlist: Sequence[str],
     client: ClientFactory,
+    decision: Mapping[str, Any] | None = None,
 ) -> Started:
     """Start ``target`` in ``region``; ``token`` makes retries idempotent where the API allows.
 
-    ``client(service, region)`` returns a boto3 client. Raises TargetError (permanent) or the
-    boto3 error (classified by the caller).
+    ``client(service, region)`` returns a boto3 client; ``decision`` is what a task-token target
+    reports to its waiting execution. Raises TargetError (permanent) or the boto3 error
+    (classified by the caller).
     """
     validate_target(target)
     kind = target["type"]
@@ -159,8 +188,31 @@ def start_target(
         resources.append(target["cluster"])
     if not allowed(resources, allowlist):
         raise TargetError(f"target {', '.join(resources)} is not in the allow-list")
+    if kind == "task_token":
+        return Started(kind, region, _task_token(target, client, names, decision or {}))
     starter = _STARTERS[kind]
     return Started(kind, region, starter(target, client, region, names))
+
+
+def _task_token(
+    t: Mapping[str, Any], client: ClientFactory, names: RunNames, decision: Mapping[str, Any]
+) -> str:
+    """SendTaskSuccess in the state machine's own Region: the waiting step goes on now.
+
+    An expired token or an ended execution (TaskTimedOut, InvalidToken, TaskDoesNotExist) is a
+    client error the dispatcher treats as permanent.
+    """
+    output = {
+        "workload_id": names.workload_id,
+        "region": decision.get("region"),
+        "start": decision.get("start"),
+        "expected_g": decision.get("expected_g"),
+        "baseline_g": decision.get("baseline_g"),
+    }
+    client("stepfunctions", t["arn"].split(":")[3]).send_task_success(
+        taskToken=t["task_token"], output=json.dumps(output)
+    )
+    return t["execution"]
 
 
 def _lambda(t: Mapping[str, Any], client: ClientFactory, region: str, names: RunNames) -> str:

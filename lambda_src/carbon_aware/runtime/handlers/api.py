@@ -86,6 +86,26 @@ def _idempotent_submit() -> Any:
     )
 
 
+IN_PROGRESS = {"field": "Idempotency-Key", "message": "a request with this key is in progress"}
+
+
+def accept(body: object, key: str | None) -> dict[str, Any]:
+    """Submit ``body``, idempotently under ``key`` when given: ``{"status", "body"}``.
+
+    The one submit path: the API's POST and the ``intake`` function's events both come here.
+    """
+    request = {"key": key, "body": body}
+    try:
+        if key and wiring.settings().idempotency_table:
+            return _idempotent_submit()(request=request)
+        return submit(request)
+    except IdempotencyValidationError:
+        reused = {"field": "Idempotency-Key", "message": "reused with a different body"}
+        return {"status": 422, "body": {"errors": [reused]}}
+    except IdempotencyAlreadyInProgressError:
+        return {"status": 409, "body": {"errors": [IN_PROGRESS]}}
+
+
 @app.post("/workloads")
 def post_workload() -> Response:
     """Submit a workload."""
@@ -93,17 +113,7 @@ def post_workload() -> Response:
         body = json.loads(app.current_event.body or "", parse_constant=_reject_constant)
     except (ValueError, TypeError):
         return _errors(400, "body", "must be valid JSON")
-    key = (app.current_event.headers or {}).get(IDEMPOTENCY_HEADER)
-    request = {"key": key, "body": body}
-    try:
-        if key and wiring.settings().idempotency_table:
-            outcome = _idempotent_submit()(request=request)
-        else:
-            outcome = submit(request)
-    except IdempotencyValidationError:
-        return _errors(422, "Idempotency-Key", "reused with a different body")
-    except IdempotencyAlreadyInProgressError:
-        return _errors(409, "Idempotency-Key", "a request with this key is in progress")
+    outcome = accept(body, (app.current_event.headers or {}).get(IDEMPOTENCY_HEADER))
     return _json(outcome["status"], outcome["body"])
 
 
