@@ -1,1 +1,13 @@
-"""Lambda entry points: thin adapters from events to the runtime's core classes."""
+"""Lambda entry points: thin adapters from events to the runtime's core classes.
+
+:data:`HANDLERS` is the one list of the module's functions: ``scripts/build.py`` builds one bundle
+per entry (``dist/<arch>/<function>.zip``) holding what that handler module imports.
+"""
+
+HANDLERS: dict[str, str] = {
+    "api": "carbon_aware.runtime.handlers.api",
+    "completion": "carbon_aware.runtime.handlers.completion",
+    "executor": "carbon_aware.runtime.handlers.executor",
+    "monitor": "carbon_aware.runtime.handlers.monitor",
+    "scheduler": "carbon_aware.runtime.handlers.scheduler",
+}
