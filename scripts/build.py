@@ -162,6 +162,8 @@ def install_dependencies(
     """Install the bundled dependencies for ``arch`` into ``target``. aws-xray-sdk pulls in
     botocore: it stays in the tree (for tracing imports) but out of every zip."""
     pip_install(target, requirements(), arch, python_version, cache, offline)
+
+
 def copy_package(target: Path) -> None:
     """Copy ``carbon_aware`` without its CLI, bytecode or caches."""
     shutil.copytree(

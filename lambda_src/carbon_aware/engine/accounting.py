@@ -17,7 +17,6 @@ A series joined from several sources belongs to the weakest class among them.
 from __future__ import annotations
 
 import math
-import statistics
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,7 +107,7 @@ class Series:
         if any(step <= 0 for step in steps):
             raise SignalError(f"{region}: times must be strictly increasing")
         if end is None:
-            end = t[-1] + (statistics.median(steps) if steps else SECONDS_PER_HOUR)
+            end = t[-1] + (_median(steps) if steps else SECONDS_PER_HOUR)
         if not end > t[-1]:
             raise SignalError(f"{region}: end must be after the last point")
         return cls(region, t, v, float(end), source, SignalType(signal_type), estimated)
@@ -139,6 +138,13 @@ class Series:
         times = (a, *self.times[first + 1 : last])
         values = self.values[first:last]
         return Series(self.region, times, values, b, self.source, self.signal_type, self.estimated)
+
+
+def _median(values: Sequence[float]) -> float:
+    # Not statistics.median: importing statistics costs the completion's cold start.
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 @dataclass(frozen=True)
