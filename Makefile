@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Lambda bundle architecture (arm64 or x86_64).
 ARCH ?= arm64
+# The Lambda runtime's Python: bundles are byte-compiled by an interpreter of this version.
+LAMBDA_PYTHON ?= 3.13
 # checkov has heavy dependencies: it gets its own venv so the package's pins stay untouched.
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
@@ -43,17 +45,19 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install
+# Placement, sweeps and forecast quality, then each function's cold start from its bundle.
+bench: install build
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_scheduler.py
+	$(BIN)/python scripts/bench_coldstart.py --arch $(ARCH) --python-version $(LAMBDA_PYTHON)
 
-# Reproducible Lambda bundle: dist/carbon-aware-lambda-$(ARCH).zip and its .sha256.
+# Reproducible Lambda bundles, one per function: dist/$(ARCH)/<function>.zip and their .sha256.
 build: install
-	$(BIN)/python scripts/build.py --arch $(ARCH)
+	$(BIN)/python scripts/build.py --arch $(ARCH) --python-version $(LAMBDA_PYTHON)
 
-# Release archive of the module with the prebuilt bundle, for a private registry.
+# Release archive of the module with the prebuilt bundles (dist/$(ARCH)/*.zip), for a registry.
 package: install
-	$(BIN)/python scripts/build.py --arch $(ARCH) --package
+	$(BIN)/python scripts/build.py --arch $(ARCH) --python-version $(LAMBDA_PYTHON) --package
 
 # Regenerate the Inputs/Outputs tables of the module READMEs.
 docs: install

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from carbon_aware.engine.accounting import emissions_g
 from carbon_aware.engine.placement import INFEASIBLE, PLACED, Placement, Segment
 from carbon_aware.engine.signal import SignalError, SignalSet
 from carbon_aware.engine.strategies import Strategy
@@ -92,7 +93,7 @@ def actual_emissions_g(segments: Sequence[Segment], power_watts: float, actual: 
     for seg in segments:
         if seg.region not in actual:
             raise SignalError(f"no actual data for region {seg.region}")
-        total += actual[seg.region].emissions_g(power_watts, seg.start, seg.end)
+        total += emissions_g(actual[seg.region], power_watts, seg.start, seg.end)
     return total
 
 

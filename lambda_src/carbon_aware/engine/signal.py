@@ -9,23 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-SECONDS_PER_HOUR = 3600.0
+from carbon_aware.engine.signal_type import SECONDS_PER_HOUR, SignalError, SignalType
 
+if TYPE_CHECKING:
+    from carbon_aware.engine.accounting import Series
 
-class SignalType(StrEnum):
-    """What a value means: the grid's average intensity or the marginal emission rate."""
-
-    AVERAGE = "average"
-    MARGINAL = "marginal"
-
-
-class SignalError(ValueError):
-    """A signal is malformed, or signals that must not be compared were mixed."""
+__all__ = ["SECONDS_PER_HOUR", "Signal", "SignalError", "SignalMatrix", "SignalSet", "SignalType"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +70,19 @@ class Signal:
             source=source,
             signal_type=SignalType(signal_type),
             estimated=estimated,
+        )
+
+    @classmethod
+    def of_series(cls, series: Series) -> Signal:
+        """The signal of an (already validated) accounting series, with its provenance."""
+        return cls(
+            region=series.region,
+            times=np.array(series.times, dtype=np.float64),
+            values=np.array(series.values, dtype=np.float64),
+            end=series.end,
+            source=series.source,
+            signal_type=series.signal_type,
+            estimated=series.estimated,
         )
 
     @property

@@ -27,14 +27,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from carbon_aware.engine.placement import PLACED, Placement, Segment
-from carbon_aware.engine.segments import plan_segments
-from carbon_aware.engine.signal import SECONDS_PER_HOUR, SignalSet
-from carbon_aware.engine.windows import WindowTable, best_cell, window_table
+from carbon_aware.engine.signal_type import SECONDS_PER_HOUR
 from carbon_aware.engine.workload import Workload
+
+# numpy and the numpy-backed modules are imported where a placement runs, not here: submission
+# validation builds strategies (checking their options) in functions that ship without numpy.
+if TYPE_CHECKING:
+    import numpy as np
+
+    from carbon_aware.engine.signal import SignalSet
+    from carbon_aware.engine.windows import WindowTable
 
 
 class StrategyError(ValueError):
@@ -115,6 +120,8 @@ class _WindowStrategy(Strategy):
         regions = self._regions(workload, signals)
         if workload.interruptible and self.segments_interruptible and not self.only_now:
             return self._segmented(workload, signals, regions, math.inf)
+        from carbon_aware.engine.windows import best_cell
+
         table = self._table(workload, signals, regions)
         cell = best_cell(self._score(workload, table), table.home)
         if cell is None:
@@ -122,6 +129,8 @@ class _WindowStrategy(Strategy):
         return self._from_cell(workload, table, *cell)
 
     def _table(self, workload: Workload, signals: SignalSet, regions: list[str]) -> WindowTable:
+        from carbon_aware.engine.windows import window_table
+
         return window_table(
             signals.matrix,
             regions,
@@ -147,6 +156,8 @@ class _WindowStrategy(Strategy):
     def _segmented(
         self, workload: Workload, signals: SignalSet, regions: list[str], penalty_g: float
     ) -> Placement:
+        from carbon_aware.engine.segments import plan_segments
+
         plan = plan_segments(
             signals.matrix,
             regions,
@@ -193,6 +204,10 @@ class CarbonTime(_WindowStrategy):
     only_home = True
 
     def _place(self, workload: Workload, signals: SignalSet) -> Placement:
+        import numpy as np
+
+        from carbon_aware.engine.windows import best_cell
+
         _require_window(workload)
         regions = self._regions(workload, signals)
         table = self._table(workload, signals, regions)
@@ -239,6 +254,8 @@ class Blended(_WindowStrategy):
         return Infeasible(f"no (region, start) meets {' and '.join(limits)}")
 
     def _score(self, workload: Workload, table: WindowTable) -> np.ndarray:
+        import numpy as np
+
         hours = workload.duration / SECONDS_PER_HOUR
         prices = np.array([workload.price_per_hour(r) for r in table.regions], dtype=float)
         known = np.isfinite(prices)
@@ -262,6 +279,8 @@ class Blended(_WindowStrategy):
 
 
 def _normalise(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     lo, hi = values[mask].min(), values[mask].max()
     if hi - lo <= 0:
         return np.zeros_like(values)
@@ -269,6 +288,8 @@ def _normalise(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _normalise_prices(prices: np.ndarray, known: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     if not known.any():
         return np.zeros_like(prices)
     scaled = _normalise(prices, known)

@@ -20,10 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from carbon_aware.engine.backtest import actual_emissions_g
-from carbon_aware.engine.placement import Segment
-from carbon_aware.engine.signal import SignalError
-from carbon_aware.runtime.planner import SignalSource
+from carbon_aware.engine.accounting import ComparableSource, Span, account, comparison
+from carbon_aware.engine.signal_type import SignalError
 from carbon_aware.runtime.repository import Conflict, WorkloadRecord, WorkloadRepository
 from carbon_aware.runtime.runs import (
     RunState,
@@ -125,7 +123,7 @@ class Completer:
     """Records the end of a run with its emissions and savings against the baseline."""
 
     repo: WorkloadRepository
-    signals: SignalSource
+    signals: ComparableSource
 
     def complete(self, finished: Finished, now: float) -> WorkloadRecord | None:
         """Move the workload to SUCCEEDED/FAILED; None when unknown or already final."""
@@ -169,25 +167,14 @@ class Completer:
         }
         if duration <= 0:
             return {**result, "emissions_g": 0.0, "baseline_g": 0.0, "saved_g": 0.0}
-        home = workload.home_region
+        run = Span(region, started, ended)
         base_start = workload.submitted_at
+        baseline = Span(workload.home_region, base_start, base_start + duration)
         try:
-            ran = self.signals.signal_set([region], started, ended)
-            baseline_signals = self.signals.signal_set([home], base_start, base_start + duration)
-            emitted = actual_emissions_g(
-                [Segment(region, started, ended)], workload.power_watts, ran
-            )
-            baseline = actual_emissions_g(
-                [Segment(home, base_start, base_start + duration)],
-                workload.power_watts,
-                baseline_signals,
-            )
+            # One read for both sides: same signal type and provider class, or neither is used.
+            ran, base = self.signals.comparable([run, baseline])
+            emitted = account(ran, workload.power_watts, run.start, run.end)
+            expected = account(base, workload.power_watts, baseline.start, baseline.end)
+            return {**result, **comparison(emitted, expected)}
         except SignalError as exc:
             return {**result, "accounting_error": str(exc)}
-        return {
-            **result,
-            "emissions_g": emitted,
-            "baseline_g": baseline,
-            "saved_g": baseline - emitted,
-            "estimated": ran[region].estimated or baseline_signals[home].estimated,
-        }

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 import fastjsonschema
@@ -53,7 +54,15 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
         "targets": {"type": "object", "additionalProperties": {"type": "object"}},
     },
 }
-_validate_schema = fastjsonschema.compile(SUBMISSION_SCHEMA)
+
+
+@cache
+def _schema_validator() -> Callable[[Any], Any]:
+    """The compiled schema, built on first use: functions that only read specs (executor,
+    completion) never pay for the compile at cold start."""
+    return fastjsonschema.compile(SUBMISSION_SCHEMA)
+
+
 RUNTIME_FIELDS = ("strategy", "strategy_options", "target", "targets")
 
 
@@ -74,7 +83,7 @@ def parse_submission(body: object, now: float) -> dict[str, Any]:
         reason = "is set by the service" if name == "submitted_at" else "unknown field"
         raise SubmissionError(str(name), reason)
     try:
-        _validate_schema(dict(body))
+        _schema_validator()(dict(body))
     except fastjsonschema.JsonSchemaValueException as exc:
         field = exc.name.removeprefix("data").lstrip(".") or "body"
         raise SubmissionError(field, exc.message.removeprefix(exc.name).strip()) from None

@@ -2,6 +2,10 @@
 
 :func:`reset` drops everything built so far (and can install another clock): the local stack runs
 the real handlers on a virtual clock this way.
+
+Each function's bundle ships only what its handler module imports (see ``scripts/build.py``), so
+the two numpy-backed collaborators, the planner and the monitor, are imported inside the function
+that builds them; the scheduler and monitor handlers import their modules themselves.
 """
 
 from __future__ import annotations
@@ -9,27 +13,30 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
-from carbon_aware.engine import SignalSet, SignalType
+from carbon_aware.engine.accounting import Series, Span
+from carbon_aware.engine.signal_type import SignalType
 from carbon_aware.runtime.cancel import Canceller
 from carbon_aware.runtime.completion import Completer
 from carbon_aware.runtime.config import SIGNAL_TYPE, SIGNALS_TABLE, WorkloadSettings
 from carbon_aware.runtime.dispatcher import Dispatcher, sqs_dead_letters
-from carbon_aware.runtime.monitor import Monitor
-from carbon_aware.runtime.monitor_config import MonitorSettings
-from carbon_aware.runtime.planner import Planner, SignalSource
 from carbon_aware.runtime.repository import WorkloadRepository
 from carbon_aware.runtime.schedules import ScheduleGateway
 from carbon_aware.runtime.watchdog import Watchdog
 from carbon_aware.signals.cache import DAY, SignalCache
 from carbon_aware.signals.catalog import load_catalog
 from carbon_aware.signals.clock import SYSTEM_CLOCK, Clock
+from carbon_aware.signals.profiles import profile_series
 from carbon_aware.signals.reader import CarbonReader
-from carbon_aware.signals.secrets import SecretResolver
+
+if TYPE_CHECKING:
+    from carbon_aware.engine.signal import SignalSet
+    from carbon_aware.runtime.monitor import Monitor
+    from carbon_aware.runtime.planner import Planner
 
 BOTO_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10
@@ -63,9 +70,14 @@ class ProfileSignalSource:
 
     def signal_set(self, regions: Sequence[str], start: float, end: float) -> SignalSet:
         """Profile signals for ``regions`` over ``[start, end)``."""
+        from carbon_aware.engine.signal import SignalSet
         from carbon_aware.signals.profiles import profile_signal
 
         return SignalSet.of(profile_signal(r, start, end) for r in regions)
+
+    def comparable(self, spans: Sequence[Span]) -> list[Series]:
+        """Profile series for each span: one signal type and provider class by construction."""
+        return [profile_series(s.region, s.start, s.end) for s in spans]
 
 
 _clock: list[Clock] = [SYSTEM_CLOCK]
@@ -84,7 +96,7 @@ def reset(new_clock: Clock = SYSTEM_CLOCK) -> None:
 
 
 @cache
-def signal_source() -> SignalSource:
+def signal_source() -> CarbonReader | ProfileSignalSource:
     """Where planning and accounting read carbon signals: the cache the monitor fills, falling
     back to the built-in profiles where it has nothing; only the profiles without a cache table."""
     table = os.environ.get(SIGNALS_TABLE, "").strip()
@@ -98,6 +110,10 @@ def signal_source() -> SignalSource:
 @cache
 def monitor() -> Monitor:
     """The carbon-data monitor (built on first use, reused while warm)."""
+    from carbon_aware.runtime.monitor import Monitor
+    from carbon_aware.runtime.monitor_config import MonitorSettings
+    from carbon_aware.signals.secrets import SecretResolver
+
     return Monitor.build(
         MonitorSettings.from_env(),
         dynamodb=client("dynamodb"),
@@ -120,6 +136,8 @@ def schedules() -> ScheduleGateway:
 
 def planner() -> Planner:
     """The planner wired to the environment."""
+    from carbon_aware.runtime.planner import Planner
+
     return Planner(repository(), signal_source(), schedules(), settings())
 
 

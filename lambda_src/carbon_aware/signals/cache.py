@@ -25,12 +25,18 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from carbon_aware.engine.signal import Signal, SignalType
+from carbon_aware.engine.accounting import Series
+from carbon_aware.engine.signal_type import SignalType
 from carbon_aware.engine.timeutil import iso, parse_iso
 from carbon_aware.signals.chain import Provenance
 from carbon_aware.signals.targets import partition_key
+
+# Reads return plain series (numpy-free, for the completion); the Signal-returning reads import
+# numpy's Signal when called.
+if TYPE_CHECKING:
+    from carbon_aware.engine.signal import Signal
 
 PK = "pk"
 SK = "sk"
@@ -143,6 +149,15 @@ class SignalCache:
         self, zone: str, signal_type: SignalType, start: float, end: float
     ) -> Signal | None:
         """Cached observations on ``[start, end)`` as a signal (None when there are none)."""
+        from carbon_aware.engine.signal import Signal
+
+        series = self.observation_series(zone, signal_type, start, end)
+        return None if series is None else Signal.of_series(series)
+
+    def observation_series(
+        self, zone: str, signal_type: SignalType, start: float, end: float
+    ) -> Series | None:
+        """Cached observations on ``[start, end)`` as a plain series (None when there are none)."""
         points = [
             _point(item)
             for item in self._query_all(
@@ -158,7 +173,7 @@ class SignalCache:
         if not points:
             return None
         provenance = points[-1].provenance
-        return Signal.from_points(
+        return Series.from_points(
             zone,
             [p.time for p in points],
             [p.value for p in points],
@@ -169,12 +184,24 @@ class SignalCache:
 
     def forecast(self, zone: str, signal_type: SignalType, as_of: float) -> CachedForecast | None:
         """The newest forecast issued at or before ``as_of``, or None."""
+        from carbon_aware.engine.signal import Signal
+
+        found = self.forecast_series(zone, signal_type, as_of)
+        if found is None:
+            return None
+        series, provenance = found
+        return CachedForecast(Signal.of_series(series), provenance)
+
+    def forecast_series(
+        self, zone: str, signal_type: SignalType, as_of: float
+    ) -> tuple[Series, Provenance] | None:
+        """The newest forecast issued at or before ``as_of`` as a plain series, or None."""
         item = self._newest(zone, signal_type, FORECAST, FORECAST + iso(as_of))
         if item is None:
             return None
         series = json.loads(item["series"]["S"])
         provenance = _read_provenance(item)
-        signal = Signal.from_points(
+        points = Series.from_points(
             zone,
             series["t"],
             series["v"],
@@ -183,7 +210,7 @@ class SignalCache:
             signal_type=provenance.signal_type,
             estimated=provenance.estimated,
         )
-        return CachedForecast(signal, provenance)
+        return points, provenance
 
     def states(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Refresh-state records by partition key (missing ones are absent)."""

@@ -25,7 +25,7 @@ from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
 
-from carbon_aware.engine.signal import SignalError
+from carbon_aware.engine.signal_type import SignalError
 
 ENV_VAR = "CARBON_AWARE_REGION_CATALOG"
 ZONES_ENV_VAR = "CARBON_AWARE_REGION_ZONES"

@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from carbon_aware.engine.signal import Signal
 from carbon_aware.signals.errors import ProviderError
-from carbon_aware.signals.providers.base import Provider
 from carbon_aware.signals.targets import Target
+
+# Types only: the cache imports Provenance from here in functions that ship without numpy.
+if TYPE_CHECKING:
+    from carbon_aware.engine.signal import Signal
+    from carbon_aware.signals.providers.base import Provider
 
 log = logging.getLogger(__name__)
 

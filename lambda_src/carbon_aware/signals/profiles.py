@@ -3,7 +3,9 @@
 ``carbon_aware/data/profiles.json`` holds, per Electricity Maps zone, the median lifecycle carbon
 intensity by month x UTC hour of day (built by ``scripts/build_profiles.py``; derived from
 Electricity Maps data, aggregates only). :func:`profile_signal` turns a zone's profile into an
-hourly step :class:`~carbon_aware.engine.signal.Signal`, always flagged ``estimated``. A region
+hourly step :class:`~carbon_aware.engine.signal.Signal` (or, numpy-free, an accounting
+:class:`~carbon_aware.engine.accounting.Series` via :func:`profile_series`), always flagged
+``estimated``. A region
 whose zone has no profile gets its catalog static factor as a flat series instead.
 """
 
@@ -12,14 +14,17 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from carbon_aware.engine.signal import SECONDS_PER_HOUR, Signal, SignalError, SignalType
+from carbon_aware.engine.accounting import Series
+from carbon_aware.engine.signal_type import SECONDS_PER_HOUR, SignalError, SignalType
 from carbon_aware.signals.catalog import Catalog, UnknownRegionError, load_catalog
+
+if TYPE_CHECKING:
+    from carbon_aware.engine.signal import Signal
 
 PROFILE_SOURCE = "profile"
 STATIC_SOURCE = "static-factor"
@@ -31,7 +36,7 @@ class ZoneProfile:
     """One zone's aggregates: ``month_hour[m, h]`` for month m (0 = January), UTC hour h."""
 
     zone: str
-    month_hour: np.ndarray
+    month_hour: tuple[tuple[float, ...], ...]
     annual_mean: float
     years: tuple[int, ...]
     source: str
@@ -69,10 +74,9 @@ def zone_profile(zone: str) -> ZoneProfile:
     entry = _document()["zones"].get(zone)
     if entry is None:
         raise UnknownRegionError(zone, f"no built-in profile for zone {zone!r}")
-    table = np.array(entry["month_hour"], dtype=np.float64)
-    if table.shape != (12, 24):
+    table = tuple(tuple(float(v) for v in row) for row in entry["month_hour"])
+    if len(table) != 12 or any(len(row) != 24 for row in table):
         raise SignalError(f"profiles.json: zone {zone!r} is not a 12 x 24 table")
-    table.setflags(write=False)
     return ZoneProfile(
         zone=zone,
         month_hour=table,
@@ -113,9 +117,23 @@ def profile_signal(
     step: float = SECONDS_PER_HOUR,
     catalog: Catalog | None = None,
 ) -> Signal:
-    """An estimated average-intensity signal for ``[start, end)`` from the built-in profiles.
+    """:func:`profile_series` as a numpy :class:`~carbon_aware.engine.signal.Signal`."""
+    from carbon_aware.engine.signal import Signal
 
-    ``key`` is an AWS region (mapped to its zone through the catalog) or a zone id; the signal's
+    return Signal.of_series(profile_series(key, start, end, step=step, catalog=catalog))
+
+
+def profile_series(
+    key: str,
+    start: float,
+    end: float,
+    *,
+    step: float = SECONDS_PER_HOUR,
+    catalog: Catalog | None = None,
+) -> Series:
+    """An estimated average-intensity series for ``[start, end)`` from the built-in profiles.
+
+    ``key`` is an AWS region (mapped to its zone through the catalog) or a zone id; the series'
     region is ``key``. Points fall on UTC multiples of ``step`` (which must divide an hour), the
     first at ``start``; each takes the profile value of its month and UTC hour. A region whose zone
     has no profile gets a flat series at its static factor (``source="static-factor"``).
@@ -123,15 +141,13 @@ def profile_signal(
     zone, factor = resolve_profile_key(key, catalog)
     times = _grid(key, start, end, step)
     if zone is not None:
-        secs = np.floor(times).astype(np.int64)
-        months = secs.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64) % 12
-        hours = (secs // 3600) % 24
-        values = zone_profile(zone).month_hour[months, hours]
+        table = zone_profile(zone).month_hour
+        values = [table[_month(t)][(math.floor(t) // 3600) % 24] for t in times]
         source = PROFILE_SOURCE
     else:
-        values = np.full(times.size, factor)
+        values = [factor] * len(times)
         source = STATIC_SOURCE
-    return Signal.from_points(
+    return Series.from_points(
         key,
         times,
         values,
@@ -142,7 +158,12 @@ def profile_signal(
     )
 
 
-def _grid(key: str, start: float, end: float, step: float) -> np.ndarray:
+def _month(t: float) -> int:
+    """Month index (0 = January) of the UTC instant ``t``."""
+    return datetime.fromtimestamp(math.floor(t), UTC).month - 1
+
+
+def _grid(key: str, start: float, end: float, step: float) -> list[float]:
     """``start``, then every UTC multiple of ``step`` inside ``(start, end)``."""
     if not (math.isfinite(start) and math.isfinite(end)) or end <= start:
         raise SignalError(f"{key}: profile interval needs finite start < end, got [{start}, {end})")
@@ -150,5 +171,5 @@ def _grid(key: str, start: float, end: float, step: float) -> np.ndarray:
         raise SignalError(f"{key}: profile step must divide one hour (3600 s), got {step}")
     first = (math.floor(start / step) + 1) * step
     count = max(0, math.ceil((end - first) / step))
-    grid = first + step * np.arange(count, dtype=np.float64)
-    return np.concatenate(([float(start)], grid[grid < end]))
+    grid = (first + step * i for i in range(count))
+    return [float(start), *(t for t in grid if t < end)]

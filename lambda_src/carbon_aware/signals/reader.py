@@ -6,23 +6,32 @@ filling what the cache lacks (flagged estimated). A ranking uses one signal type
 region has no signal of the configured type (e.g. ``marginal`` where WattTime has no coverage and
 no history), **every** region falls back to ``average`` for that ranking, and a warning names the
 regions that forced it. Every region always has an average signal (at worst its profile).
+
+:meth:`CarbonReader.comparable` is the accounting's source (numpy-free): the same reads for a run
+and its baseline, with the same signal-type rule, and one provider class too: when the two series
+come from different classes (say a provider's data for the run, the profile for the baseline),
+both are read from the built-in profile, so grams are compared like with like.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from carbon_aware.engine.signal import Signal, SignalSet, SignalType
+from carbon_aware.engine.accounting import SOURCE_SEPARATOR, Series, Span
+from carbon_aware.engine.signal_type import SignalType
 from carbon_aware.signals.cache import SignalCache
 from carbon_aware.signals.catalog import Catalog
 from carbon_aware.signals.chain import Provenance
 from carbon_aware.signals.clock import Clock
-from carbon_aware.signals.profiles import profile_signal
+from carbon_aware.signals.profiles import profile_series
 from carbon_aware.signals.targets import zone_of
+
+if TYPE_CHECKING:
+    from carbon_aware.engine.signal import SignalSet
 
 log = logging.getLogger(__name__)
 
@@ -64,40 +73,60 @@ class CarbonReader:
         point = self.cache.latest_observation(zone, self.signal_type)
         if point is not None and now - point.time <= self.max_observation_age:
             return Current(region, zone, point.value, point.time, point.provenance, False)
-        cached = self.cache.forecast(zone, self.signal_type, now)
-        if cached is not None and cached.signal.start <= now < cached.signal.end:
+        cached = self.cache.forecast_series(zone, self.signal_type, now)
+        if cached is not None and cached[0].start <= now < cached[0].end:
             stale = point is not None
-            value = cached.signal.value_at(now)
-            return Current(region, zone, value, now, cached.provenance, stale)
-        estimate = profile_signal(region, now, now + 3600.0)
+            return Current(region, zone, cached[0].value_at(now), now, cached[1], stale)
+        estimate = profile_series(region, now, now + 3600.0)
         provenance = Provenance(estimate.source, str(estimate.signal_type), True, now)
         return Current(region, zone, estimate.value_at(now), now, provenance, True)
 
     def signal_set(self, regions: Sequence[str], start: float, end: float) -> SignalSet:
         """One signal per region on ``[start, end)``, all of one signal type."""
-        signals = {r: self._signal(r, self.signal_type, start, end) for r in regions}
-        missing = sorted(r for r, s in signals.items() if s is None)
-        if missing:
-            log.warning(
-                "no %s signal for %s: ranking every region on average intensity",
-                self.signal_type,
-                ", ".join(missing),
-            )
-            signals = {r: self._signal(r, SignalType.AVERAGE, start, end) for r in regions}
-        return SignalSet.of(s for s in signals.values() if s is not None)
+        from carbon_aware.engine.signal import Signal, SignalSet
 
-    def _signal(self, region: str, kind: SignalType, start: float, end: float) -> Signal | None:
+        series = self._of_one_type([Span(r, start, end) for r in regions], "ranking")
+        return SignalSet.of(Signal.of_series(s) for s in series if s is not None)
+
+    def comparable(self, spans: Sequence[Span]) -> list[Series]:
+        """One series per span, all of one signal type and one provider class."""
+        found = self._of_one_type(spans, "comparison")
+        series = [s for s in found if s is not None]
+        classes = {s.provider_class for s in series}
+        if len(series) == len(spans) and len(classes) == 1:
+            return series
+        log.warning(
+            "%s: reading every side of the comparison from the built-in profile",
+            "no signal for a side" if len(series) < len(spans) else "different provider classes",
+        )
+        return [profile_series(s.region, s.start, s.end) for s in spans]
+
+    def _of_one_type(self, spans: Sequence[Span], purpose: str) -> list[Series | None]:
+        """Each span's series of the configured type, or of ``average`` for all if one lacks it."""
+        series = [self._series(s.region, self.signal_type, s.start, s.end) for s in spans]
+        missing = sorted({s.region for s, found in zip(spans, series, strict=True) if not found})
+        if not missing:
+            return series
+        log.warning(
+            "no %s signal for %s: %s on average intensity for every region",
+            self.signal_type,
+            ", ".join(missing),
+            purpose,
+        )
+        return [self._series(s.region, SignalType.AVERAGE, s.start, s.end) for s in spans]
+
+    def _series(self, region: str, kind: SignalType, start: float, end: float) -> Series | None:
         """Observations, then the forecast; for ``average`` the profile fills the rest."""
         now = self.clock.now()
         zone = zone_of(self.catalog.get(region), kind)
-        parts: list[Signal] = []
+        parts: list[Series] = []
         # From before start: the point in force at start began earlier.
-        past = self.cache.observations(zone, kind, start - self.max_observation_age, now)
+        past = self.cache.observation_series(zone, kind, start - self.max_observation_age, now)
         if past is not None:
             parts.append(past)
-        cached = self.cache.forecast(zone, kind, now)
-        if cached is not None and cached.signal.signal_type is kind:
-            parts.append(cached.signal)
+        cached = self.cache.forecast_series(zone, kind, now)
+        if cached is not None and cached[0].signal_type is kind:
+            parts.append(cached[0])
         if kind is SignalType.AVERAGE:
             parts = _with_profile(region, parts, start, end)
         if not parts:
@@ -106,28 +135,30 @@ class CarbonReader:
         return joined.window(start, end) if joined.start < end and joined.end > start else None
 
 
-def _with_profile(region: str, parts: list[Signal], start: float, end: float) -> list[Signal]:
+def _with_profile(region: str, parts: list[Series], start: float, end: float) -> list[Series]:
     """``parts`` with the built-in profile before and after them where they fall short."""
     if not parts:
-        return [profile_signal(region, start, end)]
-    head = [profile_signal(region, start, parts[0].start)] if parts[0].start > start else []
-    tail = [profile_signal(region, parts[-1].end, end)] if parts[-1].end < end else []
+        return [profile_series(region, start, end)]
+    head = [profile_series(region, start, parts[0].start)] if parts[0].start > start else []
+    tail = [profile_series(region, parts[-1].end, end)] if parts[-1].end < end else []
     return [*head, *parts, *tail]
 
 
-def _concat(region: str, parts: list[Signal]) -> Signal:
-    """One signal from parts in time order; a part's points stop where the next part starts."""
-    times, values = [], []
+def _concat(region: str, parts: list[Series]) -> Series:
+    """One series from parts in time order; a part's points stop where the next part starts."""
+    times: list[float] = []
+    values: list[float] = []
     for part, following in zip(parts, [*parts[1:], None], strict=True):
-        keep = part.times < (following.start if following is not None else np.inf)
-        times.append(part.times[keep])
-        values.append(part.values[keep])
-    return Signal.from_points(
+        limit = following.start if following is not None else math.inf
+        kept = [i for i, t in enumerate(part.times) if t < limit]
+        times.extend(part.times[i] for i in kept)
+        values.extend(part.values[i] for i in kept)
+    return Series.from_points(
         region,
-        np.concatenate(times),
-        np.concatenate(values),
+        times,
+        values,
         end=parts[-1].end,
-        source="+".join(dict.fromkeys(p.source for p in parts)),
+        source=SOURCE_SEPARATOR.join(dict.fromkeys(p.source for p in parts)),
         signal_type=parts[-1].signal_type,
         estimated=any(p.estimated for p in parts),
     )

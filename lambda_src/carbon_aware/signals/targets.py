@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from carbon_aware.engine.signal import SignalType
+from carbon_aware.engine.signal_type import SignalType
 from carbon_aware.signals.catalog import Catalog, RegionInfo
 
 

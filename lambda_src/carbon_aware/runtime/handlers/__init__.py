@@ -1,11 +1,14 @@
-"""Lambda entry points: thin adapters from events to the runtime's core classes."""
+"""Lambda entry points: thin adapters from events to the runtime's core classes.
 
-# Function -> handler module; each module's ``handler`` is the Lambda entry point.
+:data:`HANDLERS` is the one list of the module's functions: ``scripts/build.py`` builds one bundle
+per entry (``dist/<arch>/<function>.zip``) holding what that handler module imports.
+"""
+
 HANDLERS: dict[str, str] = {
     "api": "carbon_aware.runtime.handlers.api",
+    "completion": "carbon_aware.runtime.handlers.completion",
+    "executor": "carbon_aware.runtime.handlers.executor",
+    "intake": "carbon_aware.runtime.handlers.intake",
     "monitor": "carbon_aware.runtime.handlers.monitor",
     "scheduler": "carbon_aware.runtime.handlers.scheduler",
-    "executor": "carbon_aware.runtime.handlers.executor",
-    "completion": "carbon_aware.runtime.handlers.completion",
 }
-HANDLERS["intake"] = "carbon_aware.runtime.handlers.intake"

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from carbon_aware.runtime import wiring
 from carbon_aware.runtime.config import ConfigError
+from carbon_aware.runtime.monitor import Monitor
 from carbon_aware.runtime.observability import logger, metrics, tracer
 from carbon_aware.signals.secrets import SecretError
 from carbon_aware.signals.settings import SettingsError
@@ -25,7 +26,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Refresh what is due; returns the per-region summary or ``{"ok": false, "error"}``."""
     # The schedule must never see a failure: every error becomes a logged, reported result.
     try:
-        current = wiring.monitor()
+        # Typed here so that the bundle's import trace (scripts/build.py) ships the monitor.
+        current: Monitor = wiring.monitor()
     except (ConfigError, SecretError, SettingsError, ValueError) as exc:
         return _failed(f"configuration: {exc}")
     except Exception as exc:
