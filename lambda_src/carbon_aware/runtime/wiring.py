@@ -15,6 +15,7 @@ import boto3
 from botocore.config import Config
 
 from carbon_aware.engine import SignalSet, SignalType
+from carbon_aware.runtime.client_table import ClientTable
 from carbon_aware.runtime.completion import Completer
 from carbon_aware.runtime.config import SIGNAL_TYPE, SIGNALS_TABLE, WorkloadSettings
 from carbon_aware.runtime.dispatcher import Dispatcher, sqs_dead_letters
@@ -30,7 +31,10 @@ from carbon_aware.signals.reader import CarbonReader
 from carbon_aware.signals.secrets import SecretResolver
 
 BOTO_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=3,
+    read_timeout=10,
+    max_pool_connections=64,  # the sweep's worker and shard-reader threads share clients
 )
 
 
@@ -50,9 +54,8 @@ def settings() -> WorkloadSettings:
 
 @cache
 def repository() -> WorkloadRepository:
-    """The workloads repository."""
-    table = boto3.resource("dynamodb", config=BOTO_CONFIG).Table(settings().workloads_table)
-    return WorkloadRepository(table)
+    """The workloads repository (on a client: the sweep's worker threads share it)."""
+    return WorkloadRepository(ClientTable(client("dynamodb"), settings().workloads_table))
 
 
 class ProfileSignalSource:
