@@ -12,9 +12,8 @@ from decimal import Decimal
 import boto3
 import pytest
 from tests.runtime.conftest import HOME, AwsEnv
-from tests.runtime.events import Context, http
+from tests.runtime.events import Context, http, stored_spec
 
-from carbon_aware.engine.timeutil import iso
 from carbon_aware.runtime import wiring
 from carbon_aware.runtime.handlers import api, scheduler
 from carbon_aware.runtime.repository import due_shard
@@ -25,17 +24,7 @@ GOOD = 100
 
 
 def spec(aws: AwsEnv, workload_id: str, **extra: object) -> dict:
-    now = time.time()
-    return {
-        "id": workload_id,
-        "submitted_at": iso(now),
-        "duration_minutes": 60,
-        "deadline": iso(now + 20 * 3600),
-        "home_region": HOME,
-        "power_watts": 100,
-        "target": aws.targets[HOME]["ecs"],
-        **extra,
-    }
+    return stored_spec(aws.targets[HOME]["ecs"], workload_id, **extra)
 
 
 def write_raw(workload_id: str, **attributes: object) -> None:

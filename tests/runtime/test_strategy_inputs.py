@@ -9,8 +9,8 @@ import time
 
 import pytest
 from tests.runtime.conftest import HOME, OTHER, AwsEnv
+from tests.runtime.events import stored_spec
 
-from carbon_aware.engine.timeutil import iso
 from carbon_aware.runtime import config, wiring
 from carbon_aware.runtime.config import ConfigError, WorkloadSettings
 from carbon_aware.runtime.planner import Planner
@@ -61,17 +61,7 @@ def test_workers_setting() -> None:
 
 def plan(aws: AwsEnv, wid: str, settings: WorkloadSettings, **extra: object):
     now = time.time()
-    spec = {
-        "id": wid,
-        "submitted_at": iso(now),
-        "duration_minutes": 60,
-        "deadline": iso(now + 12 * 3600),
-        "home_region": HOME,
-        "regions": [HOME, OTHER],
-        "power_watts": 100,
-        "target": aws.targets[HOME]["lambda"],
-        **extra,
-    }
+    spec = stored_spec(aws.targets[HOME]["lambda"], wid, regions=[HOME, OTHER], **extra)
     repo = wiring.repository()
     record = repo.create(wid, spec, now)
     return Planner(repo, wiring.signal_source(), wiring.schedules(), settings).plan(record, now)

@@ -10,7 +10,7 @@ variables {
 }
 
 run "weights_workers_and_allow_list_reach_the_functions" {
-  command = plan
+  command = apply
 
   variables {
     strategy_weights  = { balanced = { carbon = 0.6, cost = 0.4 }, cost_first = { carbon = 0, cost = 1 } }
