@@ -62,6 +62,8 @@ locals {
   submit_environment = {
     CARBON_AWARE_IDEMPOTENCY_TABLE = aws_dynamodb_table.this["idempotency"].name
     CARBON_AWARE_SCHEDULER_ARN     = local.function_arns["scheduler"]
+    # Submissions are checked against the allow-list at the door (runtime.submission).
+    CARBON_AWARE_TARGET_ALLOWLIST = jsonencode(local.target_allowlist)
   }
   submit_statements = [
     {
@@ -317,9 +319,9 @@ locals {
         CARBON_AWARE_SCHEDULE_KMS_KEY_ARN = var.kms_key_arn
         CARBON_AWARE_EXECUTOR_ARN         = local.function_arns["executor"]
         CARBON_AWARE_REPLAN_THRESHOLD     = var.replan_threshold_percent / 100
+        CARBON_AWARE_SWEEPER_WORKERS      = var.sweeper_workers
         # Module-wide defaults of the blended strategies (a workload's own options win).
-        CARBON_AWARE_CARBON_WEIGHT            = try(var.strategy_weights.carbon, null)
-        CARBON_AWARE_COST_WEIGHT              = try(var.strategy_weights.cost, null)
+        CARBON_AWARE_STRATEGY_WEIGHTS         = jsonencode(var.strategy_weights)
         CARBON_AWARE_CARBON_PRICE_USD_PER_TON = var.carbon_price_usd_per_tonne
         CARBON_AWARE_MAX_CARBON_INTENSITY     = var.max_carbon_intensity
         CARBON_AWARE_MAX_COST_PER_HOUR        = var.max_cost_per_hour

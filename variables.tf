@@ -55,30 +55,39 @@ variable "tags" {
 ################################################################################
 
 variable "strategy" {
-  description = "Default placement strategy for workloads that do not name one: time_shift, location_shift, combined, carbon_time, carbon_first, balanced, cost_first or follow_the_sun."
+  description = "Default placement strategy for workloads that do not name one: time_shift, location_shift, combined, carbon_time, carbon_first, balanced or cost_first. follow_the_sun comes with interruptible runs (issue #12) and is rejected until then."
   type        = string
   default     = "combined"
 
   validation {
-    condition     = contains(["time_shift", "location_shift", "combined", "carbon_time", "carbon_first", "balanced", "cost_first", "follow_the_sun"], var.strategy)
-    error_message = "strategy must be one of time_shift, location_shift, combined, carbon_time, carbon_first, balanced, cost_first, follow_the_sun."
+    condition     = var.strategy != "follow_the_sun"
+    error_message = "strategy follow_the_sun moves interruptible work between Regions, which comes with the interruptions work (issue #12); the runtime does not run it yet."
+  }
+
+  validation {
+    condition     = contains(["time_shift", "location_shift", "combined", "carbon_time", "carbon_first", "balanced", "cost_first"], var.strategy)
+    error_message = "strategy must be one of time_shift, location_shift, combined, carbon_time, carbon_first, balanced, cost_first."
   }
 }
 
 variable "strategy_weights" {
-  description = "Carbon and cost weights of the blended strategies (carbon_first, balanced, cost_first), each in [0, 1] and summing to 1. Null keeps each strategy's own weights (0.8/0.2, 0.5/0.5, 0.2/0.8)."
-  type = object({
+  description = "Carbon and cost weights per blended strategy, e.g. `{ balanced = { carbon = 0.6, cost = 0.4 } }`: each entry replaces that strategy's own weights (carbon_first 0.8/0.2, balanced 0.5/0.5, cost_first 0.2/0.8) for every workload using it, unless the workload sets its own `strategy_options.carbon_weight`. Each weight in [0, 1], each pair summing to 1."
+  type = map(object({
     carbon = number
     cost   = number
-  })
-  default = null
+  }))
+  default = {}
 
   validation {
-    condition = var.strategy_weights == null || try(
-      var.strategy_weights.carbon >= 0 && var.strategy_weights.cost >= 0 &&
-      abs(var.strategy_weights.carbon + var.strategy_weights.cost - 1) < 0.000001,
-    false)
-    error_message = "strategy_weights.carbon and strategy_weights.cost must be non-negative and sum to 1."
+    condition     = alltrue([for k in keys(var.strategy_weights) : contains(["carbon_first", "balanced", "cost_first"], k)])
+    error_message = "strategy_weights keys must be blended strategies: carbon_first, balanced, cost_first."
+  }
+
+  validation {
+    condition = alltrue([for w in values(var.strategy_weights) : try(
+      w.carbon >= 0 && w.cost >= 0 && abs(w.carbon + w.cost - 1) < 0.000001,
+    false)])
+    error_message = "each strategy_weights entry must have non-negative carbon and cost weights summing to 1."
   }
 }
 
@@ -105,13 +114,24 @@ variable "max_carbon_intensity" {
 }
 
 variable "max_cost_per_hour" {
-  description = "Placement constraint: never choose a Region above this price (USD/h). Null sets no limit."
+  description = "Placement constraint of the blended strategies: never choose a Region above this price (USD/h). It applies to workloads that submit `prices`; until a price source exists, a workload without prices is placed on carbon alone and its decision says the constraint was not applied. Null sets no limit."
   type        = number
   default     = null
 
   validation {
     condition     = var.max_cost_per_hour == null || try(var.max_cost_per_hour > 0, false)
     error_message = "max_cost_per_hour must be positive."
+  }
+}
+
+variable "sweeper_workers" {
+  description = "Threads the sweeper plans and re-plans with, per due-index status step (1-32): planning throughput grows with them. Give the scheduler more memory with more workers."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.sweeper_workers >= 1 && var.sweeper_workers <= 32 && floor(var.sweeper_workers) == var.sweeper_workers
+    error_message = "sweeper_workers must be a whole number from 1 to 32."
   }
 }
 

@@ -393,7 +393,7 @@ run "rejects_unknown_strategy" {
 
 run "rejects_weights_not_summing_to_one" {
   command = plan
-  variables { strategy_weights = { carbon = 0.7, cost = 0.2 } }
+  variables { strategy_weights = { balanced = { carbon = 0.7, cost = 0.2 } } }
   expect_failures = [var.strategy_weights]
 }
 

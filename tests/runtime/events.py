@@ -238,3 +238,18 @@ def submit(body: dict, headers: dict | None = None) -> tuple[int, dict]:
     """POST a submission to the api handler: its status code and JSON body."""
     response = api.handler(http("POST", "/workloads", body, headers), Context())
     return response["statusCode"], json.loads(response["body"])
+
+
+def stored_spec(target: dict, workload_id: str, **extra: object) -> dict:
+    """A spec as the API stores it (with ``id`` and ``submitted_at``), for writing directly."""
+    now = time.time()
+    return {
+        "id": workload_id,
+        "submitted_at": iso(now),
+        "duration_minutes": 60,
+        "deadline": iso(now + 12 * 3600),
+        "home_region": HOME,
+        "power_watts": 100,
+        "target": target,
+        **extra,
+    }

@@ -38,12 +38,16 @@ REJECTS_QUEUE_URL = "CARBON_AWARE_REJECTS_QUEUE_URL"
 # The carbon cache: the monitor fills it; planning and accounting read it (runtime.wiring).
 SIGNALS_TABLE = "CARBON_AWARE_SIGNALS_TABLE"
 SIGNAL_TYPE = "CARBON_AWARE_SIGNAL_TYPE"
-CARBON_WEIGHT = "CARBON_AWARE_CARBON_WEIGHT"
-COST_WEIGHT = "CARBON_AWARE_COST_WEIGHT"
+STRATEGY_WEIGHTS = "CARBON_AWARE_STRATEGY_WEIGHTS"
+SWEEPER_WORKERS = "CARBON_AWARE_SWEEPER_WORKERS"
 CARBON_PRICE = "CARBON_AWARE_CARBON_PRICE_USD_PER_TON"
 MAX_CARBON = "CARBON_AWARE_MAX_CARBON_INTENSITY"
 MAX_COST = "CARBON_AWARE_MAX_COST_PER_HOUR"
 # Module-wide options of the blended strategies (carbon_first, balanced, cost_first).
+BLENDED_STRATEGIES = ("carbon_first", "balanced", "cost_first")
+# Strategies the runtime does not run yet: they come with the interruptions work (issue #12).
+NOT_YET_STRATEGIES = ("follow_the_sun",)
+MAX_SWEEPER_WORKERS = 32
 BLEND_OPTIONS = {
     CARBON_PRICE: "carbon_price_usd_per_tonne",
     MAX_CARBON: "max_carbon",
@@ -113,7 +117,8 @@ class WorkloadSettings:
     idempotency_table: str = ""
     name_prefix: str = "carbon-aware"
     blend_options: Mapping[str, float] = field(default_factory=dict)
-    carbon_weight: float | None = None
+    blend_weights: Mapping[str, float] = field(default_factory=dict)
+    sweeper_workers: int = 4
     workload_ttl_days: float = 90.0
     schedule_kms_key_arn: str = ""
     rejects_queue_url: str = ""
@@ -139,7 +144,7 @@ class WorkloadSettings:
             workloads_table=required(env, WORKLOADS_TABLE),
             regions=regions,
             home_region=env.get(HOME_REGION, "").strip() or regions[0],
-            default_strategy=env.get(DEFAULT_STRATEGY, "").strip() or "combined",
+            default_strategy=_default_strategy(env),
             replan_threshold=number(env, REPLAN_THRESHOLD, 0.05),
             schedule_group=env.get(SCHEDULE_GROUP, "").strip() or "default",
             scheduler_role_arn=env.get(SCHEDULER_ROLE_ARN, "").strip(),
@@ -153,26 +158,56 @@ class WorkloadSettings:
             idempotency_table=env.get(IDEMPOTENCY_TABLE, "").strip(),
             name_prefix=env.get(NAME_PREFIX, "").strip() or "carbon-aware",
             blend_options={k: v for k, v in blend.items() if v is not None},
-            carbon_weight=_carbon_weight(env),
+            blend_weights=_blend_weights(env),
+            sweeper_workers=_workers(env),
             workload_ttl_days=number(env, WORKLOAD_TTL_DAYS, 90.0),
             schedule_kms_key_arn=env.get(SCHEDULE_KMS_KEY_ARN, "").strip(),
             rejects_queue_url=env.get(REJECTS_QUEUE_URL, "").strip(),
         )
 
 
-def _carbon_weight(env: Mapping[str, str]) -> float | None:
-    """The default strategy's carbon weight; with a cost weight too, the two must sum to 1."""
-    carbon, cost = (env.get(n, "").strip() for n in (CARBON_WEIGHT, COST_WEIGHT))
-    if not carbon and not cost:
-        return None
+def _default_strategy(env: Mapping[str, str]) -> str:
+    name = env.get(DEFAULT_STRATEGY, "").strip() or "combined"
+    if name in NOT_YET_STRATEGIES:
+        raise ConfigError(
+            f"environment variable {DEFAULT_STRATEGY}: {name} comes with the interruptions work "
+            "(issue #12) and is not run yet"
+        )
+    return name
+
+
+def _blend_weights(env: Mapping[str, str]) -> dict[str, float]:
+    """Carbon weight per blended strategy from ``{"balanced": {"carbon": 0.6, "cost": 0.4}}``."""
+    raw = env.get(STRATEGY_WEIGHTS, "").strip() or "{}"
     try:
-        weights = [float(w) if w else None for w in (carbon, cost)]
-    except ValueError:
-        raise ConfigError(f"{CARBON_WEIGHT} and {COST_WEIGHT} must be numbers") from None
-    if weights[0] is None:
-        weights[0] = 1.0 - weights[1]
-    if not 0.0 <= weights[0] <= 1.0:
-        raise ConfigError(f"environment variable {CARBON_WEIGHT} must be between 0 and 1")
-    if weights[1] is not None and abs(weights[0] + weights[1] - 1.0) > 1e-6:
-        raise ConfigError(f"{CARBON_WEIGHT} and {COST_WEIGHT} must sum to 1")
-    return weights[0]
+        entries = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError(f"environment variable {STRATEGY_WEIGHTS} must be JSON") from None
+    if not isinstance(entries, dict):
+        raise ConfigError(f"environment variable {STRATEGY_WEIGHTS} must be a JSON object")
+    weights = {}
+    for name, entry in entries.items():
+        where = f"environment variable {STRATEGY_WEIGHTS}: {name}"
+        if name not in BLENDED_STRATEGIES:
+            raise ConfigError(f"{where}: not one of {', '.join(BLENDED_STRATEGIES)}")
+        pair = entry if isinstance(entry, dict) else {}
+        carbon, cost = pair.get("carbon"), pair.get("cost")
+        if set(pair) != {"carbon", "cost"} or not all(
+            isinstance(w, int | float) and not isinstance(w, bool) and 0 <= w <= 1
+            for w in (carbon, cost)
+        ):
+            raise ConfigError(f"{where}: must be {{carbon, cost}}, each between 0 and 1")
+        if abs(carbon + cost - 1.0) > 1e-6:
+            raise ConfigError(f"{where}: carbon and cost must sum to 1")
+        weights[name] = float(carbon)
+    return weights
+
+
+def _workers(env: Mapping[str, str]) -> int:
+    raw = env.get(SWEEPER_WORKERS, "").strip() or "4"
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_SWEEPER_WORKERS:
+        raise ConfigError(
+            f"environment variable {SWEEPER_WORKERS} must be a whole number from 1 to "
+            f"{MAX_SWEEPER_WORKERS}, got {raw!r}"
+        )
+    return int(raw)

@@ -7,6 +7,7 @@ beats the current one by more than ``replan_threshold`` (hysteresis), so schedul
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,7 +21,14 @@ from carbon_aware.runtime.config import WorkloadSettings
 from carbon_aware.runtime.repository import WorkloadRecord, WorkloadRepository
 from carbon_aware.runtime.schedules import ScheduleGateway, schedule_name
 from carbon_aware.runtime.states import State
-from carbon_aware.runtime.submission import SubmissionError, strategy_of, workload_of
+from carbon_aware.runtime.submission import (
+    SubmissionError,
+    check_regions,
+    cost_notes,
+    strategy_of,
+    workload_of,
+)
+from carbon_aware.signals.catalog import UnknownRegionError
 
 MIN_SCHEDULE_LEAD = 60.0
 DISPATCH_MARGIN = 900.0
@@ -35,20 +43,23 @@ class SignalSource(Protocol):
 
 class SweepSignals:
     """Reads each set of regions once per sweep, over one wide window, and serves slices of it:
-    planning thousands of workloads costs a handful of cache queries, not one per workload."""
+    planning thousands of workloads costs a handful of cache queries, not one per workload.
+    Safe to share between the sweep's worker threads."""
 
     def __init__(self, source: SignalSource, start: float, end: float) -> None:
         self.source, self.start, self.end = source, start, end
         self.read: dict[tuple[str, ...], SignalSet] = {}
+        self.lock = threading.Lock()
 
     def signal_set(self, regions: Sequence[str], start: float, end: float) -> SignalSet:
         """The signals on ``[start, end)``, from the sweep's read when it covers them."""
         if start < self.start or end > self.end:
             return self.source.signal_set(regions, start, end)
         key = tuple(sorted(set(regions)))
-        if key not in self.read:
-            self.read[key] = self.source.signal_set(key, self.start, self.end)
-        wide = self.read[key]
+        with self.lock:
+            if key not in self.read:
+                self.read[key] = self.source.signal_set(key, self.start, self.end)
+            wide = self.read[key]
         return SignalSet.of(wide[r].window(start, end) for r in wide.regions)
 
 
@@ -62,9 +73,12 @@ class Planner:
     settings: WorkloadSettings
 
     def plan(self, record: WorkloadRecord, now: float) -> WorkloadRecord:
-        """Place a PENDING workload; infeasible ones end FAILED or EXPIRED with the reason."""
+        """Place a PENDING workload; invalid and infeasible ones end FAILED (or EXPIRED) with the
+        reason. Records stored before validation at the door are checked here the same way."""
         try:
             submitted = workload_of(record.spec)
+            check_regions(record.spec, self.settings)
+            strategy = strategy_of(record.spec, self.settings)
         except SubmissionError as exc:
             return self.repo.transition(record, State.FAILED, now=now, reason=f"invalid: {exc}")
         if submitted.latest_start < max(now, submitted.start_after):
@@ -72,8 +86,11 @@ class Planner:
                 record, State.EXPIRED, now=now, reason="deadline can no longer be met"
             )
         workload = self._workload(record, now)
-        signals = self._signals(workload)
-        placement = strategy_of(record.spec, self.settings).place(workload, signals)
+        try:
+            signals = self._signals(workload)
+        except UnknownRegionError as exc:
+            return self.repo.transition(record, State.FAILED, now=now, reason=f"invalid: {exc}")
+        placement = strategy.place(workload, signals)
         if not placement.placed:
             return self.repo.transition(
                 record, State.FAILED, now=now, reason=f"infeasible: {placement.reason}"
@@ -132,6 +149,7 @@ class Planner:
     ) -> WorkloadRecord:
         start = max(placement.start, now + MIN_SCHEDULE_LEAD)
         decision = _decision(workload, placement, signals, now, start)
+        decision.update(cost_notes(record.spec, self.settings))
         decision["schedule"] = schedule_name(record.workload_id, record.version + 1)
         updated = self.repo.transition(
             record,

@@ -3,13 +3,17 @@
 Every transition is one UpdateItem conditioned on the expected status and version, bumps the
 version, and appends to the item's ``history`` (the audit trail) in the same write, so two racing
 invocations can never both win and the trail never misses a step.
+
+A record that keeps failing in a sweep counts its failures on itself (``poison``, a conditional
+ADD that leaves the version alone; every transition clears it), so the bound on retries holds
+across sweeps and invocations.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -28,10 +32,15 @@ from carbon_aware.runtime.tables import (
 
 # How long a finished workload stays in the table unless the deployment says otherwise.
 FINAL_RETENTION_SECONDS = 90 * 86400
+POISON = "poison"
 
 
 class Conflict(Exception):
     """The workload changed (or does not exist) since it was read: another writer won."""
+
+
+class UnreadableRecord(ValueError):
+    """A stored item that is not a workload record (written by hand, or by an older version)."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +61,17 @@ class WorkloadRecord:
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> WorkloadRecord:
-        """Build from a DynamoDB item (numbers arrive as Decimal)."""
+        """Build from a DynamoDB item (numbers arrive as Decimal); UnreadableRecord if malformed."""
         plain = _plain(item)
+        try:
+            return cls._of(plain)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnreadableRecord(f"unreadable record: {exc!r}") from None
+
+    @classmethod
+    def _of(cls, plain: Mapping[str, Any]) -> WorkloadRecord:
+        if not isinstance(plain["spec"], dict):
+            raise TypeError("spec is not a map")
         return cls(
             workload_id=plain[WORKLOADS_KEY],
             status=State(plain["status"]),
@@ -148,32 +166,84 @@ class WorkloadRepository:
             raise ValueError(
                 f"a transition to {to} needs due_at (live work stays in the due index)"
             )
+        item = self._write(
+            current.workload_id,
+            str(current.status),
+            current.version,
+            to,
+            now,
+            reason,
+            due_at,
+            updates,
+        )
+        return WorkloadRecord.from_item(item)
+
+    def count_failure(self, workload_id: str, status: str, version: int) -> int:
+        """Add one to the record's ``poison`` count if it is still in ``status`` at ``version``;
+        returns the new count. Raises :class:`Conflict` when it has moved on."""
+        try:
+            response = self.table.update_item(
+                Key={WORKLOADS_KEY: workload_id},
+                UpdateExpression=f"ADD {POISON} :one",
+                ConditionExpression="#s = :s AND #v = :v",
+                ExpressionAttributeNames={"#s": "status", "#v": "version"},
+                ExpressionAttributeValues={":one": 1, ":s": status, ":v": version},
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            raise _conflict_or(exc, f"workload {workload_id} changed concurrently") from None
+        return int(response["Attributes"][POISON])
+
+    def give_up(
+        self, workload_id: str, status: str, version: int, *, now: float, reason: str
+    ) -> None:
+        """Move a live record that keeps failing to FAILED, whatever its state, with the reason."""
+        self._write(workload_id, status, version, State.FAILED, now, reason, None, None)
+
+    def _write(
+        self,
+        workload_id: str,
+        status: str,
+        version: int,
+        to: State,
+        now: float,
+        reason: str,
+        due_at: float | None,
+        updates: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """The conditional transition write; returns the item as written."""
         names = {"#s": "status", "#v": "version", "#h": "history"}
         values: dict[str, Any] = {
-            ":from": str(current.status),
+            ":from": status,
             ":to": str(to),
-            ":v0": current.version,
-            ":v1": current.version + 1,
+            ":v0": version,
+            ":v1": version + 1,
             ":now": now,
-            ":entry": [{"at": now, "from": str(current.status), "to": str(to), "reason": reason}],
+            ":none": [],
+            ":entry": [{"at": now, "from": status, "to": str(to), "reason": reason}],
         }
-        sets = ["#s = :to", "#v = :v1", "updated_at = :now", "#h = list_append(#h, :entry)"]
-        removes = []
+        sets = [
+            "#s = :to",
+            "#v = :v1",
+            "updated_at = :now",
+            "#h = list_append(if_not_exists(#h, :none), :entry)",
+        ]
+        removes = [POISON]  # a new state starts with a clean count
         if to.final:
             removes += [DUE_KEY, DUE_AT]
             sets.append(f"{EXPIRES_AT} = :ttl")
             values[":ttl"] = int(now + self.retention_seconds)
         else:
             sets += [f"{DUE_KEY} = :dk", f"{DUE_AT} = :da"]
-            values[":dk"], values[":da"] = _due_key(to, current.workload_id), due_at
+            values[":dk"], values[":da"] = _due_key(to, workload_id), due_at
         for i, (name, value) in enumerate((updates or {}).items()):
             names[f"#u{i}"] = name
             values[f":u{i}"] = value
             sets.append(f"#u{i} = :u{i}")
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        expression = "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes)
         try:
             response = self.table.update_item(
-                Key={WORKLOADS_KEY: current.workload_id},
+                Key={WORKLOADS_KEY: workload_id},
                 UpdateExpression=expression,
                 ConditionExpression="#s = :from AND #v = :v0",
                 ExpressionAttributeNames=names,
@@ -181,14 +251,20 @@ class WorkloadRepository:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            raise _conflict_or(
-                exc, f"workload {current.workload_id} changed concurrently"
-            ) from None
-        return WorkloadRecord.from_item(response["Attributes"])
+            raise _conflict_or(exc, f"workload {workload_id} changed concurrently") from None
+        return response["Attributes"]
 
     def due(self, status: State, before: float | None = None) -> Iterator[WorkloadRecord]:
         """Workloads in ``status`` whose due time is at or before ``before`` (all when None)."""
-        for shard in range(DUE_SHARDS):
+        for item in self.due_items(status, before):
+            yield WorkloadRecord.from_item(item)
+
+    def due_items(
+        self, status: State, before: float | None = None, shards: Iterable[int] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The raw items behind :meth:`due` (numbers as int/float), of some shards or all: for
+        loops that must survive an item :meth:`WorkloadRecord.from_item` cannot read."""
+        for shard in range(DUE_SHARDS) if shards is None else shards:
             condition = f"{DUE_KEY} = :k" + (f" AND {DUE_AT} <= :t" if before is not None else "")
             values: dict[str, Any] = {":k": f"{status}#{shard}"}
             if before is not None:
@@ -200,8 +276,7 @@ class WorkloadRepository:
             }
             while True:
                 page = self.table.query(**kwargs)
-                for item in page.get("Items", []):
-                    yield WorkloadRecord.from_item(item)
+                yield from (_plain(item) for item in page.get("Items", []))
                 if "LastEvaluatedKey" not in page:
                     break
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

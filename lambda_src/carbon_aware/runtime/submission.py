@@ -2,11 +2,13 @@
 
 A submission is the jobs-JSON shape (see the README) without ``submitted_at`` (the service sets it),
 plus ``strategy``, ``strategy_options`` and the ``target`` (or per-region ``targets``) to start.
+Validation happens at the door: the regions must be ones this deployment serves and the catalog
+knows, and the target must be allow-listed in every region the placement may choose; a submission
+that fails any check is rejected whole (nothing is stored, nothing is restricted silently).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -17,8 +19,17 @@ import fastjsonschema
 from carbon_aware.engine import STRATEGIES, StrategyError, Workload, WorkloadError, get_strategy
 from carbon_aware.engine.strategies import BLEND_WEIGHTS, Strategy
 from carbon_aware.engine.timeutil import iso
-from carbon_aware.runtime.config import WorkloadSettings
-from carbon_aware.runtime.targets import TargetError, task_token_workload_id, validate_target
+from carbon_aware.runtime.config import NOT_YET_STRATEGIES, WorkloadSettings
+from carbon_aware.runtime.json_shape import ShapeError, check_shape
+from carbon_aware.runtime.targets import (
+    TargetError,
+    allowed,
+    resolve_target,
+    target_resources,
+    task_token_workload_id,
+    validate_target,
+)
+from carbon_aware.signals.catalog import Catalog, load_catalog
 
 _NUMBER = {"type": "number"}
 _REGION = {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,63}$"}
@@ -66,6 +77,15 @@ def _schema_validator() -> Callable[[Any], Any]:
 RUNTIME_FIELDS = ("strategy", "strategy_options", "target", "targets")
 
 
+INTERRUPTIONS = "comes with the interruptions work (issue #12) and is not run yet"
+# Fields that only matter to interruptible runs: until issue #12 they are rejected, not ignored.
+NOT_YET_FIELDS = {
+    "interruptible": "interruptible runs " + INTERRUPTIONS + "; submit false or leave it out",
+    "min_segment_minutes": "applies to interruptible runs, which " + INTERRUPTIONS,
+}
+NO_PRICE_SOURCE = "none: ranked on carbon only; submit prices or wait for the price source"
+
+
 class SubmissionError(ValueError):
     """An invalid submission; ``field`` names the offending field."""
 
@@ -75,10 +95,15 @@ class SubmissionError(ValueError):
         self.message = message
 
 
-def parse_submission(body: object, now: float) -> dict[str, Any]:
-    """Validate a submission and return the spec to store (with ``id`` and ``submitted_at``)."""
+def parse_submission(body: object, now: float, settings: WorkloadSettings) -> dict[str, Any]:
+    """Validate a submission against this deployment and return the spec to store (with ``id``
+    and ``submitted_at``); :class:`SubmissionError` names the first offending field."""
     if not isinstance(body, Mapping):
         raise SubmissionError("body", "must be a JSON object")
+    try:
+        check_shape(body)
+    except ShapeError as exc:
+        raise SubmissionError(exc.field, exc.message) from None
     for name in sorted(set(body) - set(SUBMISSION_SCHEMA["properties"])):
         reason = "is set by the service" if name == "submitted_at" else "unknown field"
         raise SubmissionError(str(name), reason)
@@ -87,6 +112,7 @@ def parse_submission(body: object, now: float) -> dict[str, Any]:
     except fastjsonschema.JsonSchemaValueException as exc:
         field = exc.name.removeprefix("data").lstrip(".") or "body"
         raise SubmissionError(field, exc.message.removeprefix(exc.name).strip()) from None
+    _reject_not_yet(body)
     spec = dict(body)
     spec.setdefault("id", str(uuid.uuid4()))
     spec["submitted_at"] = iso(now)
@@ -100,11 +126,13 @@ def parse_submission(body: object, now: float) -> dict[str, Any]:
         if target.get("type") == "task_token":
             raise SubmissionError(f"targets.{region}.type", "task_token is only valid as target")
     workload = workload_of(spec)
-    if "target" not in spec:
-        missing = [r for r in workload.regions if r not in spec["targets"]]
-        if missing:
-            raise SubmissionError(f"targets.{missing[0]}", "no target for an allowed region")
-    strategy_of(spec)
+    check_regions(spec, settings)
+    strategy = strategy_of(spec, settings)
+    options = spec.get("strategy_options", {})
+    if "max_cost" in options and not spec.get("prices"):
+        raise SubmissionError("strategy_options.max_cost", "needs prices: no price source yet")
+    home_only = getattr(strategy, "only_home", False)
+    _check_targets(spec, [workload.home_region] if home_only else workload.regions, settings)
     return spec
 
 
@@ -117,6 +145,14 @@ def _one_workload_per_execution(body: Mapping[str, Any], spec: dict[str, Any]) -
     spec["id"] = task_token_workload_id(spec["target"]["execution"])
 
 
+def _reject_not_yet(body: Mapping[str, Any]) -> None:
+    for name, message in NOT_YET_FIELDS.items():
+        if name in body and body[name] is not False:
+            raise SubmissionError(name, message)
+    if body.get("strategy") in NOT_YET_STRATEGIES:
+        raise SubmissionError("strategy", f"{body['strategy']} {INTERRUPTIONS}")
+
+
 def _target(target: object, field: str) -> None:
     try:
         validate_target(target, field)
@@ -125,27 +161,95 @@ def _target(target: object, field: str) -> None:
         raise SubmissionError(name, message) from None
 
 
+@cache
+def _catalog() -> Catalog:
+    return load_catalog()
+
+
+def check_regions(spec: Mapping[str, Any], settings: WorkloadSettings) -> None:
+    """Every region the spec names must be served by this deployment and known to the catalog;
+    :class:`SubmissionError` names the first that is not (``home_region``, ``regions[1]``)."""
+    named = [("home_region", spec["home_region"])]
+    named += [(f"regions[{i}]", r) for i, r in enumerate(spec.get("regions", []))]
+    for field, region in named:
+        if region not in settings.regions:
+            served = ", ".join(settings.regions)
+            raise SubmissionError(
+                field, f"{region!r} is not a region this deployment serves ({served})"
+            )
+        if region not in _catalog():
+            raise SubmissionError(field, f"{region!r} is not in the region catalog")
+
+
+def _check_targets(spec: Mapping[str, Any], regions: Any, settings: WorkloadSettings) -> None:
+    """The target of every region the placement may choose exists and is allow-listed."""
+    for region in regions:
+        field = f"targets.{region}" if region in spec.get("targets", {}) else "target"
+        try:
+            target = resolve_target(spec, region)
+        except TargetError as exc:
+            name, _, message = str(exc).partition(": ")
+            raise SubmissionError(name, message) from None
+        for name, arn in target_resources(target).items():
+            if not allowed([arn], settings.target_allowlist):
+                raise SubmissionError(
+                    f"{field}.{name}",
+                    f"{arn} (for region {region}) is not in the module's allow-list "
+                    "(execution_targets)",
+                )
+
+
 def workload_of(spec: Mapping[str, Any]) -> Workload:
-    """The engine's view of a stored spec; runtime runs are uninterrupted (see the README)."""
+    """The engine's view of a stored spec; runtime runs are uninterrupted (see the README), and a
+    stored spec asking for an interruptible run is invalid (it predates validation at the door)."""
     fields = {k: v for k, v in spec.items() if k not in RUNTIME_FIELDS}
     try:
         workload = Workload.from_mapping(fields)
     except WorkloadError as exc:
         raise SubmissionError(exc.field, str(exc).partition(": ")[2]) from None
-    return dataclasses.replace(workload, interruptible=False)
+    if workload.interruptible:
+        raise SubmissionError("interruptible", NOT_YET_FIELDS["interruptible"])
+    return workload
 
 
 def strategy_of(spec: Mapping[str, Any], settings: WorkloadSettings | None = None) -> Strategy:
-    """The workload's strategy: its own options over the module-wide defaults in ``settings``."""
+    """The workload's strategy: its own options over the module-wide ones in ``settings``.
+
+    The module-wide weights of a blended strategy apply to every workload using it; the
+    module-wide ``max_cost`` only to workloads that carry prices (there is no price source yet;
+    :func:`cost_notes` says so in the decision)."""
     default = settings.default_strategy if settings else "combined"
     name = spec.get("strategy", default)
     options: dict[str, float] = {}
     if settings is not None and name in BLEND_WEIGHTS:
         options.update(settings.blend_options)
-        if name == settings.default_strategy and settings.carbon_weight is not None:
-            options["carbon_weight"] = settings.carbon_weight
+        if not spec.get("prices"):
+            options.pop("max_cost", None)
+        if name in settings.blend_weights:
+            options["carbon_weight"] = settings.blend_weights[name]
     options.update(spec.get("strategy_options", {}))
     try:
         return get_strategy(name, **options)
     except StrategyError as exc:
         raise SubmissionError("strategy_options", str(exc)) from None
+
+
+def cost_notes(spec: Mapping[str, Any], settings: WorkloadSettings) -> dict[str, str]:
+    """What the decision must say about cost: its basis, and module-wide options not applied."""
+    name = spec.get("strategy", settings.default_strategy)
+    module_options = sorted(settings.blend_options)
+    if name not in BLEND_WEIGHTS:
+        if not module_options:
+            return {}
+        return {
+            "module_options": f"not applied: {', '.join(module_options)} apply to the blended "
+            f"strategies ({', '.join(BLEND_WEIGHTS)}) only, not to {name}"
+        }
+    if spec.get("prices"):
+        return {"cost_basis": "prices submitted with the workload"}
+    notes = {"cost_basis": NO_PRICE_SOURCE}
+    if "max_cost" in settings.blend_options:
+        notes["cost_constraint"] = (
+            "not applied: the workload has no prices and there is no price source"
+        )
+    return notes

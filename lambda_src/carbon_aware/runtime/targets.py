@@ -133,6 +133,14 @@ def _fill(value: Any, region: str) -> Any:
     return value
 
 
+def target_resources(target: Mapping[str, Any]) -> dict[str, str]:
+    """The ARNs a well-formed target starts or uses, keyed by field (``arn``, ``cluster``…)."""
+    fields = {"ecs": ("arn", "cluster"), "batch": ("arn", "job_queue")}.get(
+        target["type"], ("arn",)
+    )
+    return {name: target[name] for name in fields}
+
+
 def allowed(arns: Sequence[str], allowlist: Sequence[str]) -> bool:
     """Whether every ARN matches a pattern of the allow-list."""
     return all(any(fnmatch.fnmatchcase(a, p) for p in allowlist) for a in arns)
@@ -183,9 +191,7 @@ def start_target(
     """
     validate_target(target)
     kind = target["type"]
-    resources = [target["arn"]] + ([target["job_queue"]] if kind == "batch" else [])
-    if kind == "ecs":
-        resources.append(target["cluster"])
+    resources = list(target_resources(target).values())
     if not allowed(resources, allowlist):
         raise TargetError(f"target {', '.join(resources)} is not in the allow-list")
     if kind == "task_token":

@@ -21,6 +21,7 @@ from botocore.config import Config
 from carbon_aware.engine.accounting import Series, Span
 from carbon_aware.engine.signal_type import SignalType
 from carbon_aware.runtime.cancel import Canceller
+from carbon_aware.runtime.client_table import ClientTable
 from carbon_aware.runtime.completion import Completer
 from carbon_aware.runtime.config import SIGNAL_TYPE, SIGNALS_TABLE, WorkloadSettings
 from carbon_aware.runtime.dispatcher import Dispatcher, sqs_dead_letters
@@ -39,7 +40,10 @@ if TYPE_CHECKING:
     from carbon_aware.runtime.planner import Planner
 
 BOTO_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=3,
+    read_timeout=10,
+    max_pool_connections=64,  # the sweep's worker and shard-reader threads share clients
 )
 
 
@@ -59,9 +63,9 @@ def settings() -> WorkloadSettings:
 
 @cache
 def repository() -> WorkloadRepository:
-    """The workloads repository."""
+    """The workloads repository (on a client: the sweep's worker threads share it)."""
     s = settings()
-    table = boto3.resource("dynamodb", config=BOTO_CONFIG).Table(s.workloads_table)
+    table = ClientTable(client("dynamodb"), s.workloads_table)
     return WorkloadRepository(table, retention_seconds=s.workload_ttl_days * DAY)
 
 

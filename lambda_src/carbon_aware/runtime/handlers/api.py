@@ -8,12 +8,14 @@ DELETE /workloads/{id} cancel: 200, 404, or 409 when the workload already finish
                        that fails) and its grams until now are recorded; lambda and eventbridge
                        runs cannot be stopped, which its history says.
 GET /workloads?status= list live workloads in one state (due index; no Scan).
-Invalid input is a 400 with ``{"errors": [{"field", "message"}]}``; nothing is written.
+Invalid input is a 400 with ``{"errors": [{"field", "message"}]}``; nothing is written. Any body,
+however malformed (not JSON, not UTF-8, bad base64, nested deeply, too large), gets a 4xx.
 """
 
 from __future__ import annotations
 
 import json
+from base64 import b64decode
 from functools import cache
 from typing import Any
 
@@ -32,12 +34,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from carbon_aware.runtime import wiring
 from carbon_aware.runtime.observability import logger, metrics, tracer
-from carbon_aware.runtime.repository import Conflict
+from carbon_aware.runtime.repository import Conflict, UnreadableRecord, WorkloadRecord
 from carbon_aware.runtime.states import LIVE, State
 from carbon_aware.runtime.submission import SubmissionError, parse_submission
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_LIST = 100
+MAX_BODY_BYTES = 64 * 1024
 app = APIGatewayHttpResolver()
 
 
@@ -53,11 +56,38 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
+class BodyError(ValueError):
+    """The request body cannot be read as JSON; ``status`` is the 4xx to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def read_body(raw: str | None, base64_encoded: bool) -> object:
+    """The JSON document in a request body (base64-decoded when API Gateway says so)."""
+    text = raw or ""
+    if len(text) > MAX_BODY_BYTES * 4 // 3 + 4:
+        raise BodyError(413, f"must be at most {MAX_BODY_BYTES} bytes")
+    try:
+        data = b64decode(text, validate=True) if base64_encoded else text.encode("utf-8")
+    except ValueError:
+        raise BodyError(400, "must be valid base64 of UTF-8 JSON") from None
+    if len(data) > MAX_BODY_BYTES:
+        raise BodyError(413, f"must be at most {MAX_BODY_BYTES} bytes")
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise BodyError(400, "must be UTF-8") from None
+    except (ValueError, RecursionError):
+        raise BodyError(400, "must be valid JSON") from None
+
+
 def submit(request: dict[str, Any]) -> dict[str, Any]:
     """Validate and store one submission; returns ``{"status", "body"}`` for the response."""
     now = wiring.clock().now()
     try:
-        spec = parse_submission(request["body"], now)
+        spec = parse_submission(request["body"], now, wiring.settings())
     except SubmissionError as exc:
         return {"status": 400, "body": {"errors": [{"field": exc.field, "message": exc.message}]}}
     try:
@@ -109,11 +139,12 @@ def accept(body: object, key: str | None) -> dict[str, Any]:
 @app.post("/workloads")
 def post_workload() -> Response:
     """Submit a workload."""
+    event = app.current_event
     try:
-        body = json.loads(app.current_event.body or "", parse_constant=_reject_constant)
-    except (ValueError, TypeError):
-        return _errors(400, "body", "must be valid JSON")
-    outcome = accept(body, (app.current_event.headers or {}).get(IDEMPOTENCY_HEADER))
+        body = read_body(event.body, bool(event.get("isBase64Encoded")))
+    except BodyError as exc:
+        return _errors(exc.status, "body", str(exc))
+    outcome = accept(body, (event.headers or {}).get(IDEMPOTENCY_HEADER))
     return _json(outcome["status"], outcome["body"])
 
 
@@ -156,8 +187,15 @@ def list_workloads() -> Response:
     if status not in LIVE:
         return _errors(400, "status", f"must be one of {', '.join(LIVE)}")
     records = []
-    for record in wiring.repository().due(State(status)):
-        records.append(record.to_dict())
+    for item in wiring.repository().due_items(State(status)):
+        try:
+            records.append(WorkloadRecord.from_item(item).to_dict())
+        except UnreadableRecord:
+            logger.warning(
+                "list: unreadable record", extra={"workload_id": item.get("workload_id")}
+            )
+            metrics.add_metric(name="UnreadableRecord", unit="Count", value=1)
+            continue
         if len(records) >= MAX_LIST:
             break
     return _json(200, {"workloads": records})

@@ -1,4 +1,10 @@
-"""``scheduler``: plans a workload on submit; on its timer, sweeps the due index."""
+"""``scheduler``: plans a workload on submit; on its timer, sweeps the due index.
+
+The sweep's counts become ``Sweep_<name>`` metrics: ``Sweep_planned_SCHEDULED``, …,
+``Sweep_record_error`` (unexpected errors, each logged with its workload id),
+``Sweep_poison_failed`` (records moved to FAILED after repeated errors) and
+``Sweep_transient_error``.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +32,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         record = wiring.planner().plan(record, now)
         metrics.add_metric(name=f"Planned{record.status.title()}", unit=MetricUnit.Count, value=1)
         return {"planned": True, "status": str(record.status)}
-    sweeper = Sweeper(wiring.repository(), wiring.planner(), wiring.dispatcher(), wiring.watchdog())
+    workers = wiring.settings().sweeper_workers
+    sweeper = Sweeper(
+        wiring.repository(), wiring.planner(), wiring.dispatcher(), workers, wiring.watchdog()
+    )
     counts = sweeper.sweep(now)
     for name, value in counts.items():
         metrics.add_metric(
