@@ -1,26 +1,13 @@
-"""Real AWS event samples from ../shared/data/aws_events (see its README), with ids and times
-rewritten and the shape kept. A test that needs one skips when the shared data is absent."""
+"""Real AWS event envelopes for submissions and task-token executions (samples from
+../shared/data/aws_events via :func:`tests.runtime.events.sample`), ids and times rewritten."""
 
 from __future__ import annotations
 
-import json
 import uuid
-from pathlib import Path
-from typing import Any
 
-import pytest
+from tests.runtime.events import sample
 
 from carbon_aware.engine.timeutil import iso
-
-AWS_EVENTS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "aws_events"
-
-
-def sample(name: str) -> dict[str, Any]:
-    """A real AWS event; the test skips when the shared data is absent."""
-    path = AWS_EVENTS / name
-    if not path.exists():
-        pytest.skip(f"real AWS event samples not found at {AWS_EVENTS} (../shared/data is absent)")
-    return json.loads(path.read_text())
 
 
 def put_event(source: str, detail_type: str, detail: dict, at: float, region: str) -> dict:

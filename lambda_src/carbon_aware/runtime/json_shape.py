@@ -1,4 +1,4 @@
-"""Limits a submitted JSON document must respect before anything else reads or stores it.
+r"""Limits a submitted JSON document must respect before anything else reads or stores it.
 
 DynamoDB nests at most 32 levels, stores numbers of at most 38 digits between 1e-130 and 1e126,
 refuses empty map keys and stores only UTF-8 text (JSON's ``\udcff`` escapes decode to lone
