@@ -19,7 +19,6 @@ from base64 import b64decode
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -33,6 +32,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from carbon_aware.runtime import wiring
+from carbon_aware.runtime.http_api import Request, Response, Router, error
 from carbon_aware.runtime.observability import logger, metrics, tracer
 from carbon_aware.runtime.repository import Conflict, UnreadableRecord, WorkloadRecord
 from carbon_aware.runtime.states import LIVE, State
@@ -41,15 +41,7 @@ from carbon_aware.runtime.submission import SubmissionError, parse_submission
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_LIST = 100
 MAX_BODY_BYTES = 64 * 1024
-app = APIGatewayHttpResolver()
-
-
-def _json(status: int, body: object) -> Response:
-    return Response(status, "application/json", json.dumps(body, default=str))
-
-
-def _errors(status: int, field: str, message: str) -> Response:
-    return _json(status, {"errors": [{"field": field, "message": message}]})
+app = Router()
 
 
 def _reject_constant(name: str) -> None:
@@ -136,56 +128,55 @@ def accept(body: object, key: str | None) -> dict[str, Any]:
         return {"status": 409, "body": {"errors": [IN_PROGRESS]}}
 
 
-@app.post("/workloads")
-def post_workload() -> Response:
+@app.route("POST", "/workloads")
+def post_workload(request: Request) -> Response:
     """Submit a workload."""
-    event = app.current_event
     try:
-        body = read_body(event.body, bool(event.get("isBase64Encoded")))
+        body = read_body(request.body, request.base64_encoded)
     except BodyError as exc:
-        return _errors(exc.status, "body", str(exc))
-    outcome = accept(body, (event.headers or {}).get(IDEMPOTENCY_HEADER))
-    return _json(outcome["status"], outcome["body"])
+        return error(exc.status, "body", str(exc))
+    outcome = accept(body, request.headers.get(IDEMPOTENCY_HEADER))
+    return Response(outcome["status"], outcome["body"])
 
 
-@app.get("/workloads/<workload_id>")
-def get_workload(workload_id: str) -> Response:
+@app.route("GET", "/workloads/{workload_id}")
+def get_workload(request: Request, workload_id: str) -> Response:
     """One workload with its decision, dispatch, result and history."""
     record = wiring.repository().get(workload_id)
     if record is None:
-        return _errors(404, "id", "no such workload")
-    return _json(200, record.to_dict())
+        return error(404, "id", "no such workload")
+    return Response(200, record.to_dict())
 
 
-@app.delete("/workloads/<workload_id>")
-def cancel_workload(workload_id: str) -> Response:
+@app.route("DELETE", "/workloads/{workload_id}")
+def cancel_workload(request: Request, workload_id: str) -> Response:
     """Cancel a workload that has not finished; a running one has its target stopped."""
     repo = wiring.repository()
     for _ in range(3):
         record = repo.get(workload_id)
         if record is None:
-            return _errors(404, "id", "no such workload")
+            return error(404, "id", "no such workload")
         if record.status.final:
-            return _errors(409, "status", f"already {record.status}")
+            return error(409, "status", f"already {record.status}")
         try:
             cancelled = wiring.canceller().cancel(record, wiring.clock().now())
         except Conflict:
             continue
         except (ClientError, BotoCoreError) as exc:
-            return _errors(502, "target", f"could not stop the running target: {exc}")
+            return error(502, "target", f"could not stop the running target: {exc}")
         schedule = (record.decision or {}).get("schedule")
         if schedule:
             wiring.schedules().delete(schedule)
-        return _json(200, cancelled.to_dict())
-    return _errors(409, "status", "changed concurrently; retry")
+        return Response(200, cancelled.to_dict())
+    return error(409, "status", "changed concurrently; retry")
 
 
-@app.get("/workloads")
-def list_workloads() -> Response:
+@app.route("GET", "/workloads")
+def list_workloads(request: Request) -> Response:
     """Live workloads in one state: ``?status=PENDING`` (default) … ``RUNNING``."""
-    status = (app.current_event.query_string_parameters or {}).get("status", "PENDING")
+    status = request.query.get("status", "PENDING")
     if status not in LIVE:
-        return _errors(400, "status", f"must be one of {', '.join(LIVE)}")
+        return error(400, "status", f"must be one of {', '.join(LIVE)}")
     records = []
     for item in wiring.repository().due_items(State(status)):
         try:
@@ -198,7 +189,7 @@ def list_workloads() -> Response:
             continue
         if len(records) >= MAX_LIST:
             break
-    return _json(200, {"workloads": records})
+    return Response(200, {"workloads": records})
 
 
 @logger.inject_lambda_context
@@ -206,4 +197,4 @@ def list_workloads() -> Response:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """API Gateway HTTP API (payload v2) entry point."""
-    return app.resolve(event, context)
+    return app.resolve(event)
