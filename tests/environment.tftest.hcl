@@ -21,7 +21,10 @@ run "rendered_environment" {
     workload_ttl_days        = 30
     region_zones             = { "us-west-2" = "US-CAL-CISO" }
     kms_key_arn              = "arn:aws:kms:eu-west-1:111122223333:key/drift"
-    strategy_weights         = { carbon = 0.6, cost = 0.4 }
+    strategy_weights         = { balanced = { carbon = 0.6, cost = 0.4 } }
+    sweeper_workers          = 6
+    running_grace_minutes    = 30
+    run_timeout_minutes      = 240
     observation_ttl_days     = 120
     forecast_hours           = 24
     provider_chain           = ["ukci", "profile"]

@@ -215,7 +215,9 @@ def test_scheduler_settings_carry_the_module_inputs(rendered: Rendered):
     assert settings.scheduler_role_arn == resources['aws_iam_role.service["schedules"]']["arn"]
     assert settings.schedule_group == resources["aws_scheduler_schedule_group.this"]["name"]
     assert settings.schedule_kms_key_arn == inputs["kms_key_arn"]
-    assert settings.carbon_weight == pytest.approx(inputs["strategy_weights"]["carbon"])
+    weights = {name: pair["carbon"] for name, pair in inputs["strategy_weights"].items()}
+    assert settings.blend_weights == pytest.approx(weights)
+    assert settings.sweeper_workers == inputs["sweeper_workers"]
 
 
 @pytest.mark.parametrize("function", ["scheduler", "executor"])
@@ -223,6 +225,8 @@ def test_dispatch_settings_carry_the_module_inputs(rendered: Rendered, function:
     inputs, resources = rendered.inputs, rendered.resources
     settings = config.WorkloadSettings.from_env(rendered.environment(function))
     assert settings.dispatch_timeout == inputs["dispatch_timeout_seconds"]
+    assert settings.running_grace == inputs["running_grace_minutes"] * 60
+    assert settings.run_timeout == inputs["run_timeout_minutes"] * 60
     assert settings.dead_letter_queue_url == resources['aws_sqs_queue.dlq["executor"]']["url"]
     runner_buses = {
         values["arn"]

@@ -4,8 +4,9 @@
 the real handlers on a virtual clock this way.
 
 Each function's bundle ships only what its handler module imports (see ``scripts/build.py``), so
-the two numpy-backed collaborators, the planner and the monitor, are imported inside the function
-that builds them; the scheduler and monitor handlers import their modules themselves.
+collaborators only some functions use (the numpy-backed planner and monitor; the dispatcher,
+completion, watchdog and canceller) are imported inside the function that builds them, and each
+handler that uses one imports its module itself: a cold start loads only its own function's code.
 """
 
 from __future__ import annotations
@@ -20,14 +21,10 @@ from botocore.config import Config
 
 from carbon_aware.engine.accounting import Series, Span
 from carbon_aware.engine.signal_type import SignalType
-from carbon_aware.runtime.cancel import Canceller
 from carbon_aware.runtime.client_table import ClientTable
-from carbon_aware.runtime.completion import Completer
 from carbon_aware.runtime.config import SIGNAL_TYPE, SIGNALS_TABLE, WorkloadSettings
-from carbon_aware.runtime.dispatcher import Dispatcher, sqs_dead_letters
 from carbon_aware.runtime.repository import WorkloadRepository
 from carbon_aware.runtime.schedules import ScheduleGateway
-from carbon_aware.runtime.watchdog import Watchdog
 from carbon_aware.signals.cache import DAY, SignalCache
 from carbon_aware.signals.catalog import load_catalog
 from carbon_aware.signals.clock import SYSTEM_CLOCK, Clock
@@ -36,8 +33,12 @@ from carbon_aware.signals.reader import CarbonReader
 
 if TYPE_CHECKING:
     from carbon_aware.engine.signal import SignalSet
+    from carbon_aware.runtime.cancel import Canceller
+    from carbon_aware.runtime.completion import Completer
+    from carbon_aware.runtime.dispatcher import Dispatcher
     from carbon_aware.runtime.monitor import Monitor
     from carbon_aware.runtime.planner import Planner
+    from carbon_aware.runtime.watchdog import Watchdog
 
 BOTO_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3},
@@ -147,6 +148,8 @@ def planner() -> Planner:
 
 def dispatcher() -> Dispatcher:
     """The dispatcher wired to the environment."""
+    from carbon_aware.runtime.dispatcher import Dispatcher, sqs_dead_letters
+
     s = settings()
     return Dispatcher(
         repository(), s, client, sqs_dead_letters(client("sqs"), s.dead_letter_queue_url)
@@ -155,14 +158,20 @@ def dispatcher() -> Dispatcher:
 
 def completer() -> Completer:
     """The completion recorder wired to the environment."""
+    from carbon_aware.runtime.completion import Completer
+
     return Completer(repository(), signal_source())
 
 
 def watchdog() -> Watchdog:
     """The watchdog of overdue RUNNING workloads, wired to the environment."""
+    from carbon_aware.runtime.watchdog import Watchdog
+
     return Watchdog(repository(), completer(), settings(), client)
 
 
 def canceller() -> Canceller:
     """Cancels workloads, stopping running targets."""
+    from carbon_aware.runtime.cancel import Canceller
+
     return Canceller(repository(), completer(), client)

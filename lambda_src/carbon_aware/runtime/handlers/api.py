@@ -32,6 +32,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from carbon_aware.runtime import wiring
+from carbon_aware.runtime.cancel import Canceller
 from carbon_aware.runtime.http_api import Request, Response, Router, error
 from carbon_aware.runtime.observability import logger, metrics, tracer
 from carbon_aware.runtime.repository import Conflict, UnreadableRecord, WorkloadRecord
@@ -159,7 +160,8 @@ def cancel_workload(request: Request, workload_id: str) -> Response:
         if record.status.final:
             return error(409, "status", f"already {record.status}")
         try:
-            cancelled = wiring.canceller().cancel(record, wiring.clock().now())
+            canceller: Canceller = wiring.canceller()
+            cancelled = canceller.cancel(record, wiring.clock().now())
         except Conflict:
             continue
         except (ClientError, BotoCoreError) as exc:

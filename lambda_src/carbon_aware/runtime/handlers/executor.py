@@ -8,6 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from carbon_aware.runtime import wiring
+from carbon_aware.runtime.dispatcher import Dispatcher
 from carbon_aware.runtime.observability import logger, metrics, tracer
 
 
@@ -16,9 +17,8 @@ from carbon_aware.runtime.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Dispatch ``{"workload_id", "version"}``; a lost race or stale schedule is a no-op."""
-    record = wiring.dispatcher().dispatch(
-        event["workload_id"], event.get("version"), wiring.clock().now()
-    )
+    dispatcher: Dispatcher = wiring.dispatcher()
+    record = dispatcher.dispatch(event["workload_id"], event.get("version"), wiring.clock().now())
     if record is None:
         metrics.add_metric(name="DispatchRaceLost", unit=MetricUnit.Count, value=1)
         return {"workload_id": event["workload_id"], "status": None}
