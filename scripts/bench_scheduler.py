@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from botocore.client import BaseClient
+from botocore.config import Config
 
 from carbon_aware.cli import localstack
 from carbon_aware.cli.localstack import HOME, REGIONS, START, VirtualClock, local_aws
@@ -153,6 +154,9 @@ def run_one(count: int, workers: int, replan: bool) -> dict:
     from carbon_aware.runtime.states import State
     from carbon_aware.runtime.sweeper import Sweeper
 
+    # The emulator answers a Query over thousands of items in seconds, not milliseconds: the
+    # clients wait for it instead of timing out at the Lambda's 10 s.
+    wiring.BOTO_CONFIG = wiring.BOTO_CONFIG.merge(Config(read_timeout=300))
     now = to_seconds(START)
     with local_aws(VirtualClock(now)) as stack:
         monitor.handler({}, _Context())
