@@ -136,3 +136,19 @@ def test_bad_inputs_name_the_field() -> None:
         home_allocation(inputs(carbon), "elsewhere", 10)
     with pytest.raises(FleetSimError, match="placement_score"):
         inputs(carbon, placement_score=(0, 10, 10))
+
+
+def test_a_move_runs_both_regions_for_one_period_and_counts_its_launches() -> None:
+    # home is cleanest for 2 hours, then clean is: the move launches 10 in clean at hour 2, and
+    # home drains at hour 3 once they are InService; hour 2 pays for 20 instances.
+    carbon = np.array([[100.0, 300.0, 500.0]] * 2 + [[300.0, 100.0, 500.0]] * 4)
+    price = np.array([[0.1, 0.2, 0.3]] * 6)
+    sim = inputs(carbon, spot_price=price)
+    result = run_optimizer("opt", sim, policy(dwell_minutes=0), 10, perfect_forecast(sim))
+    running = np.array([[10, 0, 0]] * 2 + [[10, 10, 0]] + [[0, 10, 0]] * 3)
+    assert result.grams == pytest.approx((running * carbon).sum() * 0.05)
+    assert result.dollars == pytest.approx((running * price).sum())
+    assert result.moves == 10
+    assert result.min_in_service == 10
+    assert result.instance_hours == 60  # held capacity: the launched ones count from hour 3
+    assert result.mean_share == pytest.approx({"home": 30 / 70, "clean": 40 / 70, "mid": 0.0})
