@@ -35,8 +35,8 @@ from carbon_aware.engine.fleet_sim import (
 DEFAULT_DATA_DIR = Path("../shared/data")
 #: Policy defaults the year-long bench supports (see README "Fleet simulation").
 DEFAULT_STRATEGY = "follow_the_sun"
-DEFAULT_HYSTERESIS = 0.05
-DEFAULT_DWELL_MINUTES = 180
+DEFAULT_HYSTERESIS = 0.1
+DEFAULT_DWELL_MINUTES = 360
 DEFAULT_TOTAL = 30
 DEFAULT_RUNS_PER_HOUR = 4
 #: The issue's targets.
