@@ -229,4 +229,3 @@ class FleetOptimizer:
         self.emit("FleetLaunches", launches, {"Fleet": fleet})
         if plan.budget_exhausted:
             self.emit("PlacementScoreBudgetExhausted", 1, {"Fleet": fleet})
-

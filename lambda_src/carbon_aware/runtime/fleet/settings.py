@@ -83,7 +83,7 @@ class FleetSettings:
         return cls(
             fleets=fleets,
             errors=errors,
-            fleet_table=required(env, FLEET_TABLE),
+            fleet_table=required(env, FLEET_TABLE) if fleets or errors else "",
             signals_table=env.get(SIGNALS_TABLE, "").strip(),
             placement_score_daily_budget=budget,
         )
