@@ -90,11 +90,11 @@ def carbon_forecasts(
         signal = signals[region]
         values = []
         for hour in range(hours):
-            start = now + hour * HOUR
-            end = min(start + HOUR, signal.end)
+            start = max(now + hour * HOUR, signal.start)
+            end = min(now + (hour + 1) * HOUR, signal.end)
             if end <= start:
                 break
-            values.append(float(signal.integral(start, end)) / (end - start))
+            values.append(float(signal.integral(start, end)) * HOUR / (end - start))
         estimated = " (estimated)" if signal.estimated else ""
         found[region] = CarbonForecast(tuple(values), f"{signal.source}{estimated}")
     return found
