@@ -185,6 +185,18 @@ def test_scaling_policy_follows_the_carbon_tier_only_when_it_changes(
     run.run(T0 + 300)
     assert targets() == {"eu-central-1": 60.0, "eu-west-1": 75.0, "eu-west-2": 75.0}
     assert repo.state("tier").scaling_targets["eu-west-2"] == 75.0
+    # no tier change, no PutScalingPolicy: a value set by hand survives the next run
+    boto3.client("autoscaling", region_name="eu-west-1").put_scaling_policy(
+        AutoScalingGroupName=groups["eu-west-1"],
+        PolicyName="carbon-target",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingConfiguration={
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"},
+            "TargetValue": 42.0,
+        },
+    )
+    run.run(T0 + 600)
+    assert targets()["eu-west-1"] == 42.0
 
 
 def test_a_broken_fleet_is_isolated_and_counted(repo: FleetRepository) -> None:
