@@ -308,3 +308,20 @@ def test_scaling_target_steps_one_tier_when_the_far_boundary_is_within_hysteresi
     custom = policy(scaling_tiers=((50.0, 40.0), (None, 80.0)))
     assert scaling_target(custom, 70.0, 40.0, hysteresis_g=25.0) == 40.0
     assert scaling_target(custom, 80.0, 40.0, hysteresis_g=25.0) == 80.0
+
+
+def test_exclusions_never_shrink_the_fleet_below_its_total() -> None:
+    # renewable_only with no known share anywhere: every region excluded, capacity is kept
+    p = policy(strategy="renewable_only", min_total=2)
+    state = groups({"eu-central-1": 3, "eu-west-1": 1})
+    d = decide(
+        p, signals(dict.fromkeys(REGIONS, 100.0)), state, total=4, now=0, last_change_at=None
+    )
+    assert d.allocation == {"eu-central-1": 3, "eu-west-1": 1, "eu-west-2": 0}
+    assert len(d.excluded) == 3 and not d.changed
+    # one qualifying region capped at half: the excluded keep only what the total needs
+    capped = policy(strategy="renewable_only", max_share=dict.fromkeys(REGIONS, 0.5))
+    sig = signals(dict.fromkeys(REGIONS, 100.0), renewable={"eu-west-2": 0.9})
+    d = decide(capped, sig, state, total=4, now=0, last_change_at=None)
+    assert d.allocation["eu-west-2"] == 2 and d.total == 4
+    assert d.allocation["eu-central-1"] + d.allocation["eu-west-1"] == 2
