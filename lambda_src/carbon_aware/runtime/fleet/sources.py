@@ -16,6 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+# Imported here, not lazily as the signal reader does: the fleet_optimizer bundle (traced from its
+# imports, scripts/build.py) must ship the numpy-backed signal module its reads return.
+from carbon_aware.engine.signal import SignalSet
+
 HOUR = 3600.0
 NEUTRAL_SCORE = 5
 
@@ -67,7 +71,7 @@ class RenewableSource(Protocol):
 class SignalSetSource(Protocol):
     """The signal reader's surface (``CarbonReader`` / ``ProfileSignalSource``)."""
 
-    def signal_set(self, regions: Sequence[str], start: float, end: float) -> Any: ...
+    def signal_set(self, regions: Sequence[str], start: float, end: float) -> SignalSet: ...
 
 
 @dataclass(frozen=True)
