@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from carbon_aware.engine.fleet_policy import FleetPolicy, FleetPolicyError
-from carbon_aware.runtime.config import SIGNALS_TABLE, ConfigError, required
+from carbon_aware.runtime.config import (
+    FLEET_TABLE,
+    FLEETS,
+    PLACEMENT_SCORE_DAILY_BUDGET,
+    SIGNALS_TABLE,
+    ConfigError,
+    required,
+)
 
-FLEETS = "CARBON_AWARE_FLEETS"
-FLEET_TABLE = "CARBON_AWARE_FLEET_TABLE"
-PLACEMENT_SCORE_DAILY_BUDGET = "CARBON_AWARE_PLACEMENT_SCORE_DAILY_BUDGET"
 DEFAULT_PLACEMENT_SCORE_DAILY_BUDGET = 40
-FLEET_ENV = (FLEETS, FLEET_TABLE, SIGNALS_TABLE, PLACEMENT_SCORE_DAILY_BUDGET)
 _FIELDS = {
     "regions",
     "groups",
