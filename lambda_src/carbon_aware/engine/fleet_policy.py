@@ -378,12 +378,22 @@ def _capacities(
     current: Mapping[str, int],
     total: int,
 ) -> list[RegionCapacity]:
-    """distribute() inputs; an excluded region scores worst and is capped at its floor."""
+    """distribute() inputs. An excluded region scores worst and is capped at its floor, unless
+    the other regions cannot hold the total: then it keeps (up to) its current capacity, so an
+    exclusion never shrinks the fleet below its total."""
     worst_carbon = max(carbon.values(), default=0.0)
     worst_price = max((signals[r].spot_price for r in carbon), default=0.0)
+    caps = {r: max(floors[r], share_cap(policy.max_share_of(r), total)) for r in policy.regions}
+    room = {r: caps[r] if r in carbon else floors[r] for r in policy.regions}
+    deficit = total - sum(room.values())
+    for region in policy.regions:
+        if region not in carbon and deficit > 0:
+            kept = min(max(0, min(current[region], caps[region]) - floors[region]), deficit)
+            room[region] += kept
+            deficit -= kept
     capacities = []
     for region in policy.regions:
-        cap = max(floors[region], share_cap(policy.max_share_of(region), total))
+        cap = room[region]
         if region in carbon:
             signal = signals[region]
             capacities.append(
@@ -405,7 +415,7 @@ def _capacities(
                     worst_price,
                     1,
                     min=floors[region],
-                    max=floors[region],
+                    max=cap,
                     current=current[region],
                 )
             )
