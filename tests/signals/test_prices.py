@@ -82,9 +82,8 @@ def _spot(instance_type: str, zone: str, price: str, when: str, os: str = "Linux
 
 
 def _item(dynamodb: Any, key: str) -> dict[str, Any]:
-    return dynamodb.get_item(
-        TableName=SIGNALS_TABLE, Key={"pk": {"S": key}, "sk": {"S": "latest"}}
-    )["Item"]
+    key_ = {"pk": {"S": key}, "sk": {"S": "latest"}}
+    return dynamodb.get_item(TableName=SIGNALS_TABLE, Key=key_)["Item"]
 
 
 # --- spot price history ------------------------------------------------------------------------
