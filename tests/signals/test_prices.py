@@ -21,7 +21,7 @@ from carbon_aware.signals.prices.placement import (
 )
 from carbon_aware.signals.prices.pricelist import PriceListPrices
 from carbon_aware.signals.prices.spot import SpotPrices
-from carbon_aware.signals.prices.store import PREFIXES, PriceStore, price_key
+from carbon_aware.signals.prices.store import PREFIXES, PriceStore, price_item, price_partition
 from fakes.aws import SIGNALS_TABLE
 from fakes.price_apis import Ec2App, PricingApp
 from fakes.signed_api import SignedApi
@@ -81,8 +81,8 @@ def _spot(instance_type: str, zone: str, price: str, when: str, os: str = "Linux
     }
 
 
-def _item(dynamodb: Any, key: str) -> dict[str, Any]:
-    key_ = {"pk": {"S": key}, "sk": {"S": "latest"}}
+def _item(dynamodb: Any, region: str, sort_key: str) -> dict[str, Any]:
+    key_ = {"pk": {"S": price_partition(region)}, "sk": {"S": sort_key}}
     return dynamodb.get_item(TableName=SIGNALS_TABLE, Key=key_)["Item"]
 
 
@@ -100,7 +100,7 @@ def test_moto_spot_history_is_read_cached_and_stored_with_provenance(
     assert quote.provenance.source == SPOT_HISTORY
     assert quote.provenance.fetched_at == NOW and not quote.provenance.fallback
     for instance_type in TYPES:
-        item = _item(dynamodb, price_key("spot", "eu-west-1", instance_type))
+        item = _item(dynamodb, "eu-west-1", price_item("spot", instance_type))
         assert item["source"]["S"] == SPOT_HISTORY
         assert float(item["fetched_at"]["N"]) == NOW
         assert int(item["expires_at"]["N"]) == int(NOW + store.keep)
@@ -126,7 +126,7 @@ def test_newest_record_per_zone_then_cheapest_zone_then_cheapest_type(
     assert len(calls) == 3  # 6 rows, 2 a page: the paginator followed nextToken
     assert sorted(v for k, v in calls[0].items() if k.startswith("InstanceType.")) == sorted(TYPES)
     assert calls[0]["ProductDescription.1"] == "Linux/UNIX"
-    m5 = store.get(price_key("spot", "eu-west-1", "m5.large"))
+    m5 = store.get(price_partition("eu-west-1"), price_item("spot", "m5.large"))
     assert m5 is not None and m5.payload == {"price": 0.041, "zone": "eu-west-1b"}
 
 
@@ -277,7 +277,7 @@ def test_on_demand_price_of_the_linux_shared_rate(
     filters = {f["Field"]: f["Value"] for f in pricing_app.calls[0]["Filters"]}
     assert filters["instanceType"] == "m5.large" and filters["regionCode"] == "eu-west-1"
     assert pricing_app.calls[0]["ServiceCode"] == "AmazonEC2"
-    item = _item(dynamodb, price_key("ondemand", "eu-west-1", "m5.large"))
+    item = _item(dynamodb, "eu-west-1", price_item("ondemand", "m5.large"))
     assert item["source"]["S"] == PRICE_LIST and float(item["fetched_at"]["N"]) == NOW
     source.on_demand("eu-west-1", "m5.large", NOW + HOUR)
     assert len(pricing_app.calls) == 1  # cached for a day

@@ -34,7 +34,7 @@ from carbon_aware.signals.prices.base import (
     QuoteProvenance,
     ScoreQuote,
 )
-from carbon_aware.signals.prices.store import SCORE, Cached, PriceStore
+from carbon_aware.signals.prices.store import LATEST, SCORE, Cached, PriceStore
 
 REGIONS_PER_CALL = 10
 NEUTRAL_SCORE = 5
@@ -147,7 +147,7 @@ class PlacementScores:
                 found.update(_last_known(request, cached, f"refused: {exc}"))
                 continue
             provenance = QuoteProvenance(PLACEMENT_SCORES, now)
-            self.store.put(key, scored, provenance)
+            self.store.put(key, LATEST, scored, provenance)
             found.update(_from_cache(Cached(scored, provenance), fallback=False))
             found.update(_neutral([r for r in request["RegionNames"] if r not in scored], ""))
         return ScoreSet(found, exhausted, calls, tuple(keys))

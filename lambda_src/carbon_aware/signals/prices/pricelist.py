@@ -28,7 +28,7 @@ from carbon_aware.signals.prices.base import (
     PriceSourceError,
     QuoteProvenance,
 )
-from carbon_aware.signals.prices.store import PriceStore, price_key
+from carbon_aware.signals.prices.store import PriceStore, price_item, price_partition
 
 DAY = 86400.0
 DEFAULT_MAX_AGE = DAY
@@ -53,7 +53,8 @@ class PriceListPrices:
         """On-demand Linux price of ``instance_type`` in ``region`` per instance-hour."""
         filters = {"regionCode": region, "instanceType": instance_type, **EC2_FILTERS}
         return self._quote(
-            price_key("ondemand", region, instance_type),
+            region,
+            price_item("ondemand", instance_type),
             "instance-hour",
             now,
             lambda: _ec2_rate(self._products("AmazonEC2", filters)),
@@ -66,7 +67,8 @@ class PriceListPrices:
             raise ValueError(f"dimension must be one of {', '.join(FARGATE_UNITS)}")
         kind = "fargate-spot" if spot else "fargate"
         return self._quote(
-            price_key(kind, region, dimension),
+            region,
+            price_item(kind, dimension),
             FARGATE_UNITS[dimension],
             now,
             lambda: _fargate_rate(
@@ -74,8 +76,8 @@ class PriceListPrices:
             ),
         )
 
-    def _quote(self, key: str, unit: str, now: float, fetch: Any) -> PriceQuote:
-        cached = self.store.get(key)
+    def _quote(self, region: str, key: str, unit: str, now: float, fetch: Any) -> PriceQuote:
+        cached = self.store.get(price_partition(region), key)
         if cached is not None and cached.age(now) < self.max_age:
             return PriceQuote(float(cached.payload["price"]), unit, cached.provenance)
         try:
@@ -87,7 +89,7 @@ class PriceListPrices:
             fallback = QuoteProvenance(p.source, p.fetched_at, True, f"last known: {exc}")
             return PriceQuote(float(cached.payload["price"]), unit, fallback)
         provenance = QuoteProvenance(PRICE_LIST, now, detail=detail)
-        self.store.put(key, {"price": price}, provenance)
+        self.store.put(price_partition(region), key, {"price": price}, provenance)
         return PriceQuote(price, unit, provenance)
 
     def _products(self, service: str, filters: Mapping[str, str]) -> list[dict[str, Any]]:

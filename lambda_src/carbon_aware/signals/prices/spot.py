@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from carbon_aware.signals.prices.base import SPOT_HISTORY, PriceQuote, QuoteProvenance
-from carbon_aware.signals.prices.store import Cached, PriceStore, price_key
+from carbon_aware.signals.prices.store import Cached, PriceStore, price_item, price_partition
 
 LINUX = ("Linux/UNIX", "Linux/UNIX (Amazon VPC)")
 DEFAULT_MAX_AGE = 3600.0
@@ -41,8 +41,8 @@ class SpotPrices:
     def prices(self, region: str, instance_types: Sequence[str], now: float) -> PriceQuote:
         """The region's quote: fresh cache, else one DescribeSpotPriceHistory, else last known."""
         types = sorted(set(instance_types))
-        keys = {t: price_key("spot", region, t) for t in types}
-        cached = self.store.get_many(keys.values())
+        keys = {t: price_item("spot", t) for t in types}
+        cached = self.store.partition(price_partition(region))
         by_type = {t: cached[k] for t, k in keys.items() if k in cached}
         if len(by_type) == len(types) and all(c.age(now) < self.max_age for c in by_type.values()):
             return _quote(by_type, fallback=False)
@@ -52,8 +52,9 @@ class SpotPrices:
             return _quote(by_type, fallback=True, why=f"spot price history failed: {exc}")
         for instance_type, (price, zone) in fetched.items():
             provenance = QuoteProvenance(SPOT_HISTORY, now, detail=f"{instance_type} in {zone}")
-            self.store.put(keys[instance_type], {"price": price, "zone": zone}, provenance)
-            by_type[instance_type] = Cached({"price": price, "zone": zone}, provenance)
+            payload = {"price": price, "zone": zone}
+            self.store.put(price_partition(region), keys[instance_type], payload, provenance)
+            by_type[instance_type] = Cached(payload, provenance)
         stale = any(c.age(now) >= self.max_age for c in by_type.values())
         return _quote(by_type, fallback=stale, why="some types have no fresh price")
 

@@ -2,37 +2,36 @@
 
 The carbon cache (:mod:`carbon_aware.signals.cache`) keys its partitions ``"<signal type>#<zone>"``
 (``average#DE``); signal types never start with ``price`` or ``score``, so these partitions cannot
-collide with carbon keys (a test checks it against every signal type). One item per partition,
-``sk = "latest"``:
+collide with carbon keys (a test checks it against every signal type):
 
-- ``price#spot#<region>#<instance type>``: newest Linux/UNIX spot price of the type in the region
-  (cheapest Availability Zone), from DescribeSpotPriceHistory;
-- ``price#ondemand#<region>#<instance type>``: on-demand Linux price from the Price List;
-- ``price#fargate#<region>#<vcpu|memory>`` and ``price#fargate-spot#<region>#<vcpu|memory>``:
-  Fargate (Spot) price per vCPU-hour and per GB-hour from the Price List;
-- ``score#<digest of the canonical request>``: the scores of every region of one placement-score
-  request (see :mod:`.placement`);
-- ``score-budget#<UTC day>``, ``sk = "count"``: placement-score calls made that day (conditional
-  counter).
+- ``pk = "price#<region>"``: every price of one Region, one item per ``sk``:
+  ``spot#<instance type>`` (newest Linux/UNIX spot price, cheapest Availability Zone, from
+  DescribeSpotPriceHistory), ``ondemand#<instance type>`` (on-demand Linux, Price List),
+  ``fargate#vcpu`` / ``fargate#memory`` and ``fargate-spot#vcpu`` / ``fargate-spot#memory``
+  (Fargate and Fargate Spot per vCPU-hour and GB-hour, Price List);
+- ``pk = "score#<digest of the canonical request>"``, ``sk = "latest"``: the scores of every
+  Region of one placement-score request (see :mod:`.placement`);
+- ``pk = "score-budget#<UTC day>"``, ``sk = "count"``: placement-score calls made that day
+  (conditional counter).
 
-Every item carries its provenance (``source``, ``fetched_at``, ``fallback``, ``detail``) and
-``expires_at``: ``fetched_at`` + the keep time (default 7 days), long after the sources stop calling
-a value fresh (their ``max_age``), so the last known value stays available as a fallback.
+Every price and score item carries its provenance (``source``, ``fetched_at``, ``fallback``,
+``detail``) and ``expires_at``: ``fetched_at`` + the keep time (default 7 days), long after the
+sources stop calling a value fresh (their ``max_age``), so the last known value stays available as
+a fallback.
 
-Access patterns: one GetItem per read, BatchGetItem for the types of one region, PutItem per
-write, one conditional UpdateItem per budgeted call.
+Access patterns: every read is one Query (all prices of a Region: the planner and the spot source
+read a Region at once; a score item; the budget item), every write one PutItem, every budgeted
+call one conditional UpdateItem. Readers need ``dynamodb:Query`` only.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from carbon_aware.engine.timeutil import iso
-from carbon_aware.signals.cache import BATCH_GET, DAY, PK, SK, TTL_ATTRIBUTE
+from carbon_aware.signals.cache import DAY, PK, SK, TTL_ATTRIBUTE
 from carbon_aware.signals.prices.base import QuoteProvenance
 
 LATEST = "latest"
@@ -42,7 +41,6 @@ SCORE = "score#"
 BUDGET = "score-budget#"
 PREFIXES = (PRICE, SCORE, BUDGET)
 DEFAULT_KEEP = 7 * DAY
-BATCH_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -57,9 +55,14 @@ class Cached:
         return now - self.provenance.fetched_at
 
 
-def price_key(kind: str, region: str, item: str) -> str:
-    """Partition key of one price (``kind``: spot, ondemand, fargate, fargate-spot)."""
-    return f"{PRICE}{kind}#{region}#{item}"
+def price_partition(region: str) -> str:
+    """Partition holding every price of ``region``."""
+    return f"{PRICE}{region}"
+
+
+def price_item(kind: str, item: str) -> str:
+    """Sort key of one price (``kind``: spot, ondemand, fargate, fargate-spot)."""
+    return f"{kind}#{item}"
 
 
 def utc_day(now: float) -> str:
@@ -75,34 +78,32 @@ class PriceStore:
         self.table = table
         self.keep = keep
 
-    def put(self, key: str, payload: Any, provenance: QuoteProvenance) -> None:
-        """Store ``payload`` (JSON-ready) as the latest value of ``key``."""
-        self.client.put_item(TableName=self.table, Item=self._item(key, payload, provenance))
+    def put(self, pk: str, sk: str, payload: Any, provenance: QuoteProvenance) -> None:
+        """Store ``payload`` (JSON-ready) under ``(pk, sk)``."""
+        self.client.put_item(TableName=self.table, Item=self._item(pk, sk, payload, provenance))
 
-    def get(self, key: str) -> Cached | None:
-        """The latest value of ``key``, or None."""
-        item = self.client.get_item(
-            TableName=self.table, Key={PK: {"S": key}, SK: {"S": LATEST}}, ConsistentRead=True
-        ).get("Item")
-        return _cached(item) if item else None
+    def get(self, pk: str, sk: str = LATEST) -> Cached | None:
+        """The value under ``(pk, sk)``, or None."""
+        return self.partition(pk, sk).get(sk)
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, Cached]:
-        """The latest values of ``keys`` (missing ones are absent)."""
-        wanted = list(dict.fromkeys(keys))
+    def partition(self, pk: str, sk: str | None = None) -> dict[str, Cached]:
+        """Every value of partition ``pk`` (or only ``sk``) by sort key: one Query."""
+        condition = "pk = :pk" + (" AND sk = :sk" if sk is not None else "")
+        values = {":pk": {"S": pk}, **({":sk": {"S": sk}} if sk is not None else {})}
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
         found: dict[str, Cached] = {}
-        for start in range(0, len(wanted), BATCH_GET):
-            chunk = wanted[start : start + BATCH_GET]
-            request = {self.table: {"Keys": [{PK: {"S": k}, SK: {"S": LATEST}} for k in chunk]}}
-            for attempt in range(BATCH_ATTEMPTS):
-                if attempt:
-                    time.sleep(0.05 * 2**attempt)
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.table, []):
-                    found[item[PK]["S"]] = _cached(item)
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-        return found
+        while True:
+            response = self.client.query(**query)
+            for item in response.get("Items", []):
+                found[item[SK]["S"]] = _cached(item)
+            if "LastEvaluatedKey" not in response:
+                return found
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def spend(self, now: float, limit: int) -> bool:
         """Count one placement-score call against today's budget; False (nothing counted) when
@@ -125,17 +126,18 @@ class PriceStore:
 
     def spent(self, now: float) -> int:
         """Placement-score calls counted today."""
-        item = self.client.get_item(
+        items = self.client.query(
             TableName=self.table,
-            Key={PK: {"S": BUDGET + utc_day(now)}, SK: {"S": COUNT}},
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": BUDGET + utc_day(now)}},
             ConsistentRead=True,
-        ).get("Item")
-        return int(item["calls"]["N"]) if item else 0
+        ).get("Items", [])
+        return int(items[0]["calls"]["N"]) if items else 0
 
-    def _item(self, key: str, payload: Any, p: QuoteProvenance) -> dict[str, Any]:
+    def _item(self, pk: str, sk: str, payload: Any, p: QuoteProvenance) -> dict[str, Any]:
         return {
-            PK: {"S": key},
-            SK: {"S": LATEST},
+            PK: {"S": pk},
+            SK: {"S": sk},
             "payload": {"S": json.dumps(payload, separators=(",", ":"), sort_keys=True)},
             "source": {"S": p.source},
             "fetched_at": {"N": repr(p.fetched_at)},
