@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from carbon_aware.runtime.dispatcher import Dispatcher
     from carbon_aware.runtime.monitor import Monitor
     from carbon_aware.runtime.planner import Planner
+    from carbon_aware.runtime.pricing import PriceBook
     from carbon_aware.runtime.watchdog import Watchdog
 
 BOTO_CONFIG = Config(
@@ -96,7 +97,7 @@ def clock() -> Clock:
 def reset(new_clock: Clock = SYSTEM_CLOCK) -> None:
     """Forget every cached client and setting and use ``new_clock`` from now on."""
     _clock[0] = new_clock
-    for built in (client, settings, repository, signal_source, monitor):
+    for built in (client, settings, repository, signal_source, monitor, price_book):
         built.cache_clear()
 
 
@@ -110,6 +111,16 @@ def signal_source() -> CarbonReader | ProfileSignalSource:
     kind = SignalType(os.environ.get(SIGNAL_TYPE, "").strip() or SignalType.AVERAGE)
     cache_ = SignalCache(client("dynamodb"), table)
     return CarbonReader(cache_, load_catalog(), clock(), signal_type=kind)
+
+
+@cache
+def price_book() -> PriceBook | None:
+    """Where planning reads cached prices (the signals table), or None without one."""
+    from carbon_aware.runtime.pricing import PriceBook
+    from carbon_aware.signals.prices.store import PriceStore
+
+    table = os.environ.get(SIGNALS_TABLE, "").strip()
+    return PriceBook(PriceStore(client("dynamodb"), table)) if table else None
 
 
 @cache
@@ -143,7 +154,7 @@ def planner() -> Planner:
     """The planner wired to the environment."""
     from carbon_aware.runtime.planner import Planner
 
-    return Planner(repository(), signal_source(), schedules(), settings())
+    return Planner(repository(), signal_source(), schedules(), settings(), price_book())
 
 
 def dispatcher() -> Dispatcher:
