@@ -2,22 +2,26 @@
 
 Re-planning moves a not-yet-started workload only when the fresh forecast says the new placement
 beats the current one by more than ``replan_threshold`` (hysteresis), so schedules do not churn.
+A blended-strategy workload submitted without prices is priced from the price cache when it holds
+prices for what the workload runs (:mod:`carbon_aware.runtime.pricing`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from carbon_aware.engine import Placement, SignalError, SignalSet
 from carbon_aware.engine.backtest import actual_emissions_g
 from carbon_aware.engine.placement import Segment
+from carbon_aware.engine.strategies import BLEND_WEIGHTS
 from carbon_aware.engine.timeutil import iso
 from carbon_aware.engine.workload import Workload
 from carbon_aware.runtime.config import WorkloadSettings
+from carbon_aware.runtime.pricing import CachedPrices, PriceBook
 from carbon_aware.runtime.repository import WorkloadRecord, WorkloadRepository
 from carbon_aware.runtime.schedules import ScheduleGateway, schedule_name
 from carbon_aware.runtime.states import State
@@ -71,6 +75,7 @@ class Planner:
     signals: SignalSource
     schedules: ScheduleGateway
     settings: WorkloadSettings
+    prices: PriceBook | None = None
 
     def plan(self, record: WorkloadRecord, now: float) -> WorkloadRecord:
         """Place a PENDING workload; invalid and infeasible ones end FAILED (or EXPIRED) with the
@@ -78,24 +83,25 @@ class Planner:
         try:
             submitted = workload_of(record.spec)
             check_regions(record.spec, self.settings)
-            strategy = strategy_of(record.spec, self.settings)
+            strategy_of(record.spec, self.settings)
         except SubmissionError as exc:
             return self.repo.transition(record, State.FAILED, now=now, reason=f"invalid: {exc}")
         if submitted.latest_start < max(now, submitted.start_after):
             return self.repo.transition(
                 record, State.EXPIRED, now=now, reason="deadline can no longer be met"
             )
-        workload = self._workload(record, now)
+        spec, cached = self._priced(record.spec, submitted)
+        workload = self._workload(spec, now)
         try:
             signals = self._signals(workload)
         except UnknownRegionError as exc:
             return self.repo.transition(record, State.FAILED, now=now, reason=f"invalid: {exc}")
-        placement = strategy.place(workload, signals)
+        placement = strategy_of(spec, self.settings).place(workload, signals)
         if not placement.placed:
             return self.repo.transition(
                 record, State.FAILED, now=now, reason=f"infeasible: {placement.reason}"
             )
-        return self._schedule(record, workload, placement, signals, now, "planned")
+        return self._schedule(record, spec, cached, workload, placement, signals, now, "planned")
 
     def replan(self, record: WorkloadRecord, now: float) -> WorkloadRecord:
         """Move a SCHEDULED workload if the fresh forecast beats its decision by the threshold."""
@@ -103,11 +109,13 @@ class Planner:
         start = decision.get("start_epoch", 0.0)
         if record.status != State.SCHEDULED or start < now + REPLAN_LEAD:
             return record
-        if workload_of(record.spec).latest_start < now:
+        submitted = workload_of(record.spec)
+        if submitted.latest_start < now:
             return record
-        workload = self._workload(record, now)
+        spec, cached = self._priced(record.spec, submitted)
+        workload = self._workload(spec, now)
         signals = self._signals(workload)
-        placement = strategy_of(record.spec, self.settings).place(workload, signals)
+        placement = strategy_of(spec, self.settings).place(workload, signals)
         if not placement.placed:
             return record
         segments = [
@@ -120,16 +128,32 @@ class Planner:
         if placement.emissions_g >= current * (1.0 - self.settings.replan_threshold):
             return record
         old_schedule = record.decision.get("schedule")
-        updated = self._schedule(record, workload, placement, signals, now, "re-planned")
+        updated = self._schedule(
+            record, spec, cached, workload, placement, signals, now, "re-planned"
+        )
         if old_schedule:
             self.schedules.delete(old_schedule)
         return updated
 
-    def _workload(self, record: WorkloadRecord, now: float) -> Workload:
+    def _priced(
+        self, spec: Mapping[str, Any], workload: Workload
+    ) -> tuple[Mapping[str, Any], CachedPrices | None]:
+        """The spec with prices from the cache when a blended strategy would otherwise rank it
+        on carbon alone (no submitted prices), and the cache's answer."""
+        name = spec.get("strategy", self.settings.default_strategy)
+        if self.prices is None or spec.get("prices") or name not in BLEND_WEIGHTS:
+            return spec, None
+        regions = sorted({workload.home_region, *workload.regions})
+        cached = self.prices.lookup(spec, regions)
+        if cached is None:
+            return spec, None
+        return {**spec, "prices": cached.prices}, cached
+
+    def _workload(self, spec: Mapping[str, Any], now: float) -> Workload:
         """The workload as planned now: not before ``now``, and finishing ``DISPATCH_MARGIN``
         before its deadline when the slack allows, so a schedule that fires a little late (or a
         retried dispatch) still meets the deadline."""
-        workload = workload_of(record.spec)
+        workload = workload_of(spec)
         start = max(now, workload.start_after)
         deadline = max(workload.deadline - DISPATCH_MARGIN, start + workload.duration)
         return dataclasses.replace(workload, earliest_start=start, deadline=deadline)
@@ -141,6 +165,8 @@ class Planner:
     def _schedule(
         self,
         record: WorkloadRecord,
+        spec: Mapping[str, Any],
+        cached: CachedPrices | None,
         workload: Workload,
         placement: Placement,
         signals: SignalSet,
@@ -149,7 +175,7 @@ class Planner:
     ) -> WorkloadRecord:
         start = max(placement.start, now + MIN_SCHEDULE_LEAD)
         decision = _decision(workload, placement, signals, now, start)
-        decision.update(cost_notes(record.spec, self.settings))
+        decision.update(cost_notes(spec, self.settings, cached.sources if cached else None))
         decision["schedule"] = schedule_name(record.workload_id, record.version + 1)
         updated = self.repo.transition(
             record,

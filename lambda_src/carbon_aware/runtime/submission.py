@@ -55,6 +55,7 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
         "gpu_type": {"type": "string", "maxLength": 16},
         "prices": {"type": "object", "maxProperties": 50},
         "use_spot": {"type": "boolean"},
+        "instance_type": {"type": "string", "pattern": "^[a-z0-9-]{1,24}\\.[a-z0-9-]{1,24}$"},
         "strategy": {"type": "string", "enum": sorted(STRATEGIES)},
         "strategy_options": {
             "type": "object",
@@ -74,7 +75,7 @@ def _schema_validator() -> Callable[[Any], Any]:
     return fastjsonschema.compile(SUBMISSION_SCHEMA)
 
 
-RUNTIME_FIELDS = ("strategy", "strategy_options", "target", "targets")
+RUNTIME_FIELDS = ("strategy", "strategy_options", "target", "targets", "instance_type")
 
 
 INTERRUPTIONS = "comes with the interruptions work (issue #12) and is not run yet"
@@ -83,7 +84,11 @@ NOT_YET_FIELDS = {
     "interruptible": "interruptible runs " + INTERRUPTIONS + "; submit false or leave it out",
     "min_segment_minutes": "applies to interruptible runs, which " + INTERRUPTIONS,
 }
-NO_PRICE_SOURCE = "none: ranked on carbon only; submit prices or wait for the price source"
+NO_PRICE_SOURCE = (
+    "none: ranked on carbon only; submit prices, or an instance_type (an ecs target: vcpus and "
+    "memory_gb) the price cache has prices for"
+)
+CACHED_PRICES = "cached prices (price_sources says which, per Region)"
 
 
 class SubmissionError(ValueError):
@@ -130,7 +135,9 @@ def parse_submission(body: object, now: float, settings: WorkloadSettings) -> di
     strategy = strategy_of(spec, settings)
     options = spec.get("strategy_options", {})
     if "max_cost" in options and not spec.get("prices"):
-        raise SubmissionError("strategy_options.max_cost", "needs prices: no price source yet")
+        raise SubmissionError(
+            "strategy_options.max_cost", "needs prices submitted with the workload"
+        )
     home_only = getattr(strategy, "only_home", False)
     _check_targets(spec, [workload.home_region] if home_only else workload.regions, settings)
     return spec
@@ -216,8 +223,8 @@ def strategy_of(spec: Mapping[str, Any], settings: WorkloadSettings | None = Non
     """The workload's strategy: its own options over the module-wide ones in ``settings``.
 
     The module-wide weights of a blended strategy apply to every workload using it; the
-    module-wide ``max_cost`` only to workloads that carry prices (there is no price source yet;
-    :func:`cost_notes` says so in the decision)."""
+    module-wide ``max_cost`` only to workloads that carry prices, submitted or from the price
+    cache (:func:`cost_notes` says which, or that there were none, in the decision)."""
     default = settings.default_strategy if settings else "combined"
     name = spec.get("strategy", default)
     options: dict[str, float] = {}
@@ -234,8 +241,13 @@ def strategy_of(spec: Mapping[str, Any], settings: WorkloadSettings | None = Non
         raise SubmissionError("strategy_options", str(exc)) from None
 
 
-def cost_notes(spec: Mapping[str, Any], settings: WorkloadSettings) -> dict[str, str]:
-    """What the decision must say about cost: its basis, and module-wide options not applied."""
+def cost_notes(
+    spec: Mapping[str, Any],
+    settings: WorkloadSettings,
+    cached: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What the decision must say about cost: its basis (``cached``: the sources of prices taken
+    from the price cache), and module-wide options not applied."""
     name = spec.get("strategy", settings.default_strategy)
     module_options = sorted(settings.blend_options)
     if name not in BLEND_WEIGHTS:
@@ -245,11 +257,13 @@ def cost_notes(spec: Mapping[str, Any], settings: WorkloadSettings) -> dict[str,
             "module_options": f"not applied: {', '.join(module_options)} apply to the blended "
             f"strategies ({', '.join(BLEND_WEIGHTS)}) only, not to {name}"
         }
+    if cached:
+        return {"cost_basis": CACHED_PRICES, "price_sources": dict(cached)}
     if spec.get("prices"):
         return {"cost_basis": "prices submitted with the workload"}
     notes = {"cost_basis": NO_PRICE_SOURCE}
     if "max_cost" in settings.blend_options:
         notes["cost_constraint"] = (
-            "not applied: the workload has no prices and there is no price source"
+            "not applied: the workload has no prices and the price cache has none for it"
         )
     return notes

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from carbon_aware.runtime.fleet.settings import FleetSettings
     from carbon_aware.runtime.monitor import Monitor
     from carbon_aware.runtime.planner import Planner
+    from carbon_aware.runtime.pricing import PriceBook
     from carbon_aware.runtime.watchdog import Watchdog
 
 BOTO_CONFIG = Config(
@@ -105,6 +106,7 @@ def reset(new_clock: Clock = SYSTEM_CLOCK) -> None:
         repository,
         signal_source,
         monitor,
+        price_book,
         fleet_settings,
         fleet_repository,
     ):
@@ -121,6 +123,16 @@ def signal_source() -> CarbonReader | ProfileSignalSource:
     kind = SignalType(os.environ.get(SIGNAL_TYPE, "").strip() or SignalType.AVERAGE)
     cache_ = SignalCache(client("dynamodb"), table)
     return CarbonReader(cache_, load_catalog(), clock(), signal_type=kind)
+
+
+@cache
+def price_book() -> PriceBook | None:
+    """Where planning reads cached prices (the signals table), or None without one."""
+    from carbon_aware.runtime.pricing import PriceBook
+    from carbon_aware.signals.prices.store import PriceStore
+
+    table = os.environ.get(SIGNALS_TABLE, "").strip()
+    return PriceBook(PriceStore(client("dynamodb"), table)) if table else None
 
 
 @cache
@@ -154,7 +166,7 @@ def planner() -> Planner:
     """The planner wired to the environment."""
     from carbon_aware.runtime.planner import Planner
 
-    return Planner(repository(), signal_source(), schedules(), settings())
+    return Planner(repository(), signal_source(), schedules(), settings(), price_book())
 
 
 def dispatcher() -> Dispatcher:
