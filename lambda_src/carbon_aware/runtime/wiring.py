@@ -220,19 +220,33 @@ def fleet_optimizer(emit: Any = None) -> FleetOptimizer:
     """The fleet optimizer wired to the environment."""
     from carbon_aware.runtime.fleet.optimizer import FleetOptimizer
     from carbon_aware.runtime.fleet.sources import NeutralMarket, UnknownRenewables
+    from carbon_aware.signals.prices.placement import PlacementScores
+    from carbon_aware.signals.prices.spot import SpotPrices
+    from carbon_aware.signals.prices.store import PriceStore
 
-    # LEAD: wire signals.prices here when wp-fleet-prices lands: SpotPrices(ec2, store) and
-    # PlacementScores(ec2, store, call_region=..., daily_budget=
-    # fleet_settings().placement_score_daily_budget) over PriceStore(client("dynamodb"),
-    # fleet_settings().signals_table), with ec2 = lambda region: client("ec2", region).
-    market = NeutralMarket()
+    config = fleet_settings()
+    prices: Any = NeutralMarket()
+    scores: Any = prices
+    if config.signals_table:
+        store = PriceStore(client("dynamodb"), config.signals_table)
+
+        def ec2(region: str) -> Any:
+            return client("ec2", region)
+
+        prices = SpotPrices(ec2, store)
+        scores = PlacementScores(
+            ec2,
+            store,
+            call_region=os.environ.get("AWS_REGION", "us-east-1"),
+            daily_budget=config.placement_score_daily_budget,
+        )
     return FleetOptimizer(
-        fleet_settings(),
+        config,
         autoscaling=lambda region: client("autoscaling", region),
         repository=fleet_repository(),
         carbon=signal_source(),
-        prices=market,
-        scores=market,
+        prices=prices,
+        scores=scores,
         renewables=UnknownRenewables(),
         emit=emit,
     )
