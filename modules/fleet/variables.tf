@@ -73,6 +73,7 @@ variable "architecture" {
   description = "Instruction set of the fleet: `arm64` (Graviton) or `x86_64`. It picks the default AMI parameter, the CPU manufacturers of instance_requirements, and instance_types must match it."
   type        = string
   default     = "arm64"
+  nullable    = false
 
   validation {
     condition     = contains(["arm64", "x86_64"], var.architecture)
@@ -84,6 +85,7 @@ variable "instance_types" {
   description = "Instance types of the fleet, in order of preference (at least three distinct, so Spot can choose among pools); empty when instance_requirements is set. Graviton types (m7g, c6gn, ...) for arm64, others for x86_64."
   type        = list(string)
   default     = []
+  nullable    = false
 
   validation {
     condition     = length(distinct(var.instance_types)) == length(var.instance_types) && alltrue([for t in var.instance_types : can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", t))])
@@ -167,7 +169,8 @@ variable "root_volume" {
     type         = optional(string, "gp3")
     kms_key_arns = optional(map(string), {})
   })
-  default = {}
+  default  = {}
+  nullable = false
 
   validation {
     condition     = var.root_volume.size_gib >= 1 && var.root_volume.size_gib <= 16384 && contains(["gp2", "gp3", "io1", "io2"], var.root_volume.type)
@@ -184,6 +187,7 @@ variable "launch_heartbeat_timeout" {
   description = "Seconds a launching instance waits in the launch lifecycle hook (for CompleteLifecycleAction, e.g. from its user data once it is ready) before it goes InService anyway (30-7200)."
   type        = number
   default     = 300
+  nullable    = false
 
   validation {
     condition     = var.launch_heartbeat_timeout >= 30 && var.launch_heartbeat_timeout <= 7200
@@ -195,6 +199,7 @@ variable "terminate_heartbeat_timeout" {
   description = "Seconds a terminating instance (scale-in, rebalancing, Spot interruption) waits in the terminate lifecycle hook to drain before it is terminated anyway (30-7200; Spot gives two minutes' notice)."
   type        = number
   default     = 120
+  nullable    = false
 
   validation {
     condition     = var.terminate_heartbeat_timeout >= 30 && var.terminate_heartbeat_timeout <= 7200
@@ -206,6 +211,7 @@ variable "health_check_grace_period" {
   description = "Seconds after launch before the groups check an instance's health."
   type        = number
   default     = 300
+  nullable    = false
 
   validation {
     condition     = var.health_check_grace_period >= 0 && var.health_check_grace_period <= 7200
@@ -221,6 +227,7 @@ variable "min_total" {
   description = "Fewest instances the fleet holds across its Regions."
   type        = number
   default     = 0
+  nullable    = false
 
   validation {
     condition     = var.min_total >= 0 && floor(var.min_total) == var.min_total
@@ -252,6 +259,7 @@ variable "strategy" {
   description = "How the optimizer spreads the fleet: carbon_first, balanced, cost_first, follow_the_sun (carbon forecast over the dwell period) or renewable_only (Regions at or above renewable_threshold)."
   type        = string
   default     = "carbon_first"
+  nullable    = false
 
   validation {
     condition     = contains(["carbon_first", "balanced", "cost_first", "follow_the_sun", "renewable_only"], var.strategy)
@@ -263,6 +271,7 @@ variable "hysteresis" {
   description = "The optimizer moves capacity only when the new allocation scores better by more than this fraction (0 to below 1)."
   type        = number
   default     = 0.05
+  nullable    = false
 
   validation {
     condition     = var.hysteresis >= 0 && var.hysteresis < 1
@@ -274,6 +283,7 @@ variable "dwell_minutes" {
   description = "Least time between two allocation changes, in minutes (0-1440); moves forced by minimums or lost capacity do not wait."
   type        = number
   default     = 60
+  nullable    = false
 
   validation {
     condition     = var.dwell_minutes >= 0 && var.dwell_minutes <= 1440 && floor(var.dwell_minutes) == var.dwell_minutes
@@ -296,6 +306,7 @@ variable "renewable_threshold" {
   description = "renewable_only: a Region qualifies when its renewable share is at or above this fraction (0-1)."
   type        = number
   default     = 0.5
+  nullable    = false
 
   validation {
     condition     = var.renewable_threshold >= 0 && var.renewable_threshold <= 1
@@ -314,6 +325,7 @@ variable "scaling_tiers" {
     { below = 200, target = 75 },
     { below = null, target = 90 },
   ]
+  nullable = false
 
   validation {
     condition = length(var.scaling_tiers) > 0 && try(
@@ -330,4 +342,5 @@ variable "tags" {
   description = "Tags of every resource, propagated to the instances and their volumes."
   type        = map(string)
   default     = {}
+  nullable    = false
 }
