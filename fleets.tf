@@ -24,16 +24,18 @@ locals {
 
   fleet_optimizer_statements = [
     {
+      # State (GetItem, conditional PutItem) and decisions (PutItem, Query): runtime.fleet.repository.
       Sid      = "FleetState"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
       Resource = [try(aws_dynamodb_table.this["fleets"].arn, null)]
     },
     {
-      # Spot prices and placement scores are cached beside the carbon signals (carbon_aware.signals.prices).
+      # Spot prices and placement scores are cached beside the carbon signals, with the placement
+      # score budget counter (carbon_aware.signals.prices.store; reads are Queries: SignalsRead).
       Sid      = "PriceCache"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+      Action   = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
       Resource = [aws_dynamodb_table.this["signals"].arn]
     },
     {

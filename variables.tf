@@ -658,7 +658,7 @@ variable "create_dashboard" {
 ################################################################################
 
 variable "fleets" {
-  description = "Spot fleets spread across Regions by the fleet_optimizer function, keyed by fleet name (groups are named `<name>-<fleet>`). Per fleet: `regions` (per Region its subnet_ids, security_group_ids, optional image_id, min_share, max_share, on_demand_base_capacity), `instance_types` (at least three) or `instance_requirements`, `architecture`, `image_ssm_parameter`, `user_data`, `instance_profile_arn`, `root_volume`, lifecycle hook heartbeat timeouts, `min_total`, `max_total`, `desired_total`, `strategy` (carbon_first, balanced, cost_first, follow_the_sun, renewable_only), `hysteresis`, `dwell_minutes`, `max_step`, `renewable_threshold`, `scaling_tiers` and `tags`; see modules/fleet for each field and its default. Every fleet Region must be one of `regions` (the monitor caches carbon signals for those only). Empty creates nothing."
+  description = "Spot fleets spread across Regions by the fleet_optimizer function, keyed by fleet name (groups are named `<name>-<fleet>`). Per fleet: `regions` (per Region its subnet_ids, security_group_ids, optional image_id, min_share, max_share, on_demand_base_capacity), `instance_types` (at least three) or `instance_requirements` (within `allowed_instance_types`), `architecture`, `image_ssm_parameter`, `user_data`, `instance_profile_arn`, `root_volume`, lifecycle hook heartbeat timeouts, `min_total`, `max_total`, `desired_total`, `strategy` (carbon_first, balanced, cost_first, follow_the_sun, renewable_only), `hysteresis`, `dwell_minutes`, `max_step`, `renewable_threshold`, `scaling_tiers` and `tags`; see modules/fleet for each field and its default. Every fleet Region must be one of `regions` (the monitor caches carbon signals for those only). Empty creates nothing."
   type = map(object({
     regions = map(object({
       subnet_ids              = list(string)
@@ -671,13 +671,13 @@ variable "fleets" {
     architecture   = optional(string)
     instance_types = optional(list(string))
     instance_requirements = optional(object({
-      vcpu_min                = number
-      vcpu_max                = optional(number)
-      memory_mib_min          = number
-      memory_mib_max          = optional(number)
-      instance_generations    = optional(list(string))
-      burstable_performance   = optional(string)
-      excluded_instance_types = optional(list(string))
+      vcpu_min               = number
+      vcpu_max               = optional(number)
+      memory_mib_min         = number
+      memory_mib_max         = optional(number)
+      instance_generations   = optional(list(string))
+      burstable_performance  = optional(string)
+      allowed_instance_types = list(string)
     }))
     image_ssm_parameter  = optional(string)
     user_data            = optional(string)

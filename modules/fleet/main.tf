@@ -26,6 +26,9 @@ locals {
   scaling_policy_name = "${var.name}-carbon-utilisation"
   initial_target      = var.scaling_tiers[length(var.scaling_tiers) - 1].target
 
+  # What the optimizer prices and scores (spot price history, placement scores).
+  priced_instance_types = var.instance_requirements == null ? var.instance_types : var.instance_requirements.allowed_instance_types
+
   group_tags = merge(var.tags, { Name = var.name, "carbon-aware:fleet" = var.name })
 }
 
@@ -126,10 +129,10 @@ resource "aws_autoscaling_group" "this" {
         for_each = var.instance_requirements == null ? [] : [var.instance_requirements]
         content {
           instance_requirements {
-            cpu_manufacturers       = var.architecture == "arm64" ? ["amazon-web-services"] : ["amd", "intel"]
-            instance_generations    = override.value.instance_generations
-            burstable_performance   = override.value.burstable_performance
-            excluded_instance_types = override.value.excluded_instance_types
+            cpu_manufacturers      = var.architecture == "arm64" ? ["amazon-web-services"] : ["amd", "intel"]
+            instance_generations   = override.value.instance_generations
+            burstable_performance  = override.value.burstable_performance
+            allowed_instance_types = override.value.allowed_instance_types
 
             vcpu_count {
               min = override.value.vcpu_min

@@ -23,7 +23,7 @@ output "settings" {
   value = var.create ? {
     regions             = local.ordered
     groups              = { for r, g in aws_autoscaling_group.this : r => g.name }
-    instance_types      = var.instance_types
+    instance_types      = local.priced_instance_types
     min_total           = var.min_total
     max_total           = var.max_total
     desired_total       = var.desired_total

@@ -82,7 +82,7 @@ variable "architecture" {
 }
 
 variable "instance_types" {
-  description = "Instance types of the fleet, in order of preference (at least three distinct, so Spot can choose among pools); empty when instance_requirements is set. Graviton types (m7g, c6gn, ...) for arm64, others for x86_64."
+  description = "Instance types of the fleet, in order of preference (at least three distinct, so Spot can choose among pools); empty when instance_requirements is set. Graviton types (m7g, c6gn, ...) for arm64, others for x86_64. The optimizer prices and scores these types."
   type        = list(string)
   default     = []
   nullable    = false
@@ -104,15 +104,15 @@ variable "instance_types" {
 }
 
 variable "instance_requirements" {
-  description = "Attribute-based instance type selection instead of instance_types: vCPUs and memory (MiB) ranges, instance generations, burstable types (`included`, `excluded`, `required`) and excluded types (wildcards allowed). The CPU manufacturers follow architecture."
+  description = "Attribute-based instance type selection instead of instance_types: vCPUs and memory (MiB) ranges, instance generations and burstable types (`included`, `excluded`, `required`) among `allowed_instance_types` (at least one exact type name, matching architecture: the optimizer prices and scores these). The CPU manufacturers follow architecture."
   type = object({
-    vcpu_min                = number
-    vcpu_max                = optional(number)
-    memory_mib_min          = number
-    memory_mib_max          = optional(number)
-    instance_generations    = optional(list(string), ["current"])
-    burstable_performance   = optional(string, "excluded")
-    excluded_instance_types = optional(list(string), [])
+    vcpu_min               = number
+    vcpu_max               = optional(number)
+    memory_mib_min         = number
+    memory_mib_max         = optional(number)
+    instance_generations   = optional(list(string), ["current"])
+    burstable_performance  = optional(string, "excluded")
+    allowed_instance_types = list(string)
   })
   default = null
 
@@ -122,9 +122,11 @@ variable "instance_requirements" {
       (var.instance_requirements.vcpu_max == null || var.instance_requirements.vcpu_max >= var.instance_requirements.vcpu_min) &&
       (var.instance_requirements.memory_mib_max == null || var.instance_requirements.memory_mib_max >= var.instance_requirements.memory_mib_min) &&
       contains(["included", "excluded", "required"], var.instance_requirements.burstable_performance) &&
-      alltrue([for g in var.instance_requirements.instance_generations : contains(["current", "previous"], g)]),
+      alltrue([for g in var.instance_requirements.instance_generations : contains(["current", "previous"], g)]) &&
+      length(var.instance_requirements.allowed_instance_types) > 0 &&
+      alltrue([for t in var.instance_requirements.allowed_instance_types : can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", t)) && can(regex("^(a1|[a-z]+[0-9]+[a-z]*g[a-z]*)\\.", t)) == (var.architecture == "arm64")]),
     false)
-    error_message = "instance_requirements: vcpu_min at least 1, maxima not below minima, burstable_performance included, excluded or required, instance_generations current or previous."
+    error_message = "instance_requirements: vcpu_min at least 1, maxima not below minima, burstable_performance included, excluded or required, instance_generations current or previous, and at least one allowed_instance_types entry, exact type names matching architecture."
   }
 }
 

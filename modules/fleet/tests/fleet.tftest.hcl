@@ -160,7 +160,7 @@ run "instance_requirements_and_x86" {
   variables {
     architecture          = "x86_64"
     instance_types        = []
-    instance_requirements = { vcpu_min = 2, vcpu_max = 8, memory_mib_min = 4096 }
+    instance_requirements = { vcpu_min = 2, vcpu_max = 8, memory_mib_min = 4096, allowed_instance_types = ["m7i.large", "m7a.large", "c7i.xlarge"] }
     root_volume           = { size_gib = 50, kms_key_arns = { "eu-west-1" = "arn:aws:kms:eu-west-1:111122223333:key/ebs" } }
     user_data             = "#!/bin/sh\necho hello\n"
     instance_profile_arn  = "arn:aws:iam::111122223333:instance-profile/web"
@@ -171,9 +171,15 @@ run "instance_requirements_and_x86" {
       length(g.mixed_instances_policy[0].launch_template[0].override) == 1 &&
       g.mixed_instances_policy[0].launch_template[0].override[0].instance_requirements[0].vcpu_count[0].min == 2 &&
       g.mixed_instances_policy[0].launch_template[0].override[0].instance_requirements[0].memory_mib[0].min == 4096 &&
-      g.mixed_instances_policy[0].launch_template[0].override[0].instance_requirements[0].cpu_manufacturers == toset(["amd", "intel"])
+      g.mixed_instances_policy[0].launch_template[0].override[0].instance_requirements[0].cpu_manufacturers == toset(["amd", "intel"]) &&
+      g.mixed_instances_policy[0].launch_template[0].override[0].instance_requirements[0].allowed_instance_types == toset(["m7i.large", "m7a.large", "c7i.xlarge"])
     )])
-    error_message = "one override with the instance requirements, x86 CPU makers"
+    error_message = "one override with the instance requirements, x86 CPU makers, among the allowed types"
+  }
+
+  assert {
+    condition     = jsonencode(output.settings.instance_types) == jsonencode(["m7i.large", "m7a.large", "c7i.xlarge"])
+    error_message = "the optimizer prices the allowed types"
   }
 
   assert {
@@ -210,8 +216,17 @@ run "rejects_two_instance_types" {
 
 run "rejects_types_and_requirements_together" {
   command = plan
-  variables { instance_requirements = { vcpu_min = 2, memory_mib_min = 4096 } }
+  variables { instance_requirements = { vcpu_min = 2, memory_mib_min = 4096, allowed_instance_types = ["m7g.large"] } }
   expect_failures = [var.instance_types]
+}
+
+run "rejects_requirements_without_allowed_types" {
+  command = plan
+  variables {
+    instance_types        = []
+    instance_requirements = { vcpu_min = 2, memory_mib_min = 4096, allowed_instance_types = [] }
+  }
+  expect_failures = [var.instance_requirements]
 }
 
 run "rejects_x86_types_on_arm64" {
