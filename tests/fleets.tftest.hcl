@@ -117,8 +117,8 @@ run "one_fleet_over_three_regions" {
       for s in jsondecode(module.function["fleet_optimizer"].role_policy).Statement : s.Sid => [s.Action, s.Resource]
       if !contains(["Logs", "Tracing", "DeadLetterQueue"], s.Sid)
       } == {
-      FleetState      = [["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], [aws_dynamodb_table.this["fleets"].arn]]
-      PriceCache      = [["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [aws_dynamodb_table.this["signals"].arn]]
+      FleetState      = [["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], [aws_dynamodb_table.this["fleets"].arn]]
+      PriceCache      = [["dynamodb:PutItem", "dynamodb:UpdateItem"], [aws_dynamodb_table.this["signals"].arn]]
       SignalsRead     = [["dynamodb:Query"], [aws_dynamodb_table.this["signals"].arn]]
       FleetGroupsRead = [["autoscaling:DescribeAutoScalingGroups"], ["*"]]
       SpotSignals     = [["ec2:DescribeSpotPriceHistory", "ec2:GetSpotPlacementScores"], ["*"]]
