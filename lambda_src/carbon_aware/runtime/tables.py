@@ -7,6 +7,14 @@ Workloads table access patterns (no Scan anywhere):
   attributes, so the index is sparse and holds only live work. Shards spread a popular status
   over several partitions.
 - list by status (API): the same index and key, without the time bound.
+
+Fleets table access patterns (runtime.fleet.repository; no Scan, no index):
+- a fleet's state (allocation, last change, scaling target per region): GetItem / conditional
+  PutItem on ``fleet`` + ``sk = "state"`` (the write is conditional on the version read);
+- record a decision: conditional PutItem on ``sk = "decision#<iso8601 time>"`` (TTL
+  ``expires_at``);
+- a fleet's latest decisions (API, CLI): Query on ``fleet`` with ``begins_with(sk, "decision#")``,
+  newest first.
 """
 
 from __future__ import annotations
@@ -48,3 +56,18 @@ IDEMPOTENCY_TABLE: dict[str, Any] = {
     "BillingMode": "PAY_PER_REQUEST",
 }
 IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
+
+FLEETS_KEY = "fleet"
+FLEETS_SORT_KEY = "sk"
+FLEETS_TABLE: dict[str, Any] = {
+    "AttributeDefinitions": [
+        {"AttributeName": FLEETS_KEY, "AttributeType": "S"},
+        {"AttributeName": FLEETS_SORT_KEY, "AttributeType": "S"},
+    ],
+    "KeySchema": [
+        {"AttributeName": FLEETS_KEY, "KeyType": "HASH"},
+        {"AttributeName": FLEETS_SORT_KEY, "KeyType": "RANGE"},
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+FLEETS_TTL_ATTRIBUTE = EXPIRES_AT

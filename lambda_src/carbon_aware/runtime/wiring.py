@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from carbon_aware.runtime.cancel import Canceller
     from carbon_aware.runtime.completion import Completer
     from carbon_aware.runtime.dispatcher import Dispatcher
+    from carbon_aware.runtime.fleet.optimizer import FleetOptimizer
+    from carbon_aware.runtime.fleet.repository import FleetRepository
+    from carbon_aware.runtime.fleet.settings import FleetSettings
     from carbon_aware.runtime.monitor import Monitor
     from carbon_aware.runtime.planner import Planner
     from carbon_aware.runtime.watchdog import Watchdog
@@ -96,7 +99,15 @@ def clock() -> Clock:
 def reset(new_clock: Clock = SYSTEM_CLOCK) -> None:
     """Forget every cached client and setting and use ``new_clock`` from now on."""
     _clock[0] = new_clock
-    for built in (client, settings, repository, signal_source, monitor):
+    for built in (
+        client,
+        settings,
+        repository,
+        signal_source,
+        monitor,
+        fleet_settings,
+        fleet_repository,
+    ):
         built.cache_clear()
 
 
@@ -175,3 +186,41 @@ def canceller() -> Canceller:
     from carbon_aware.runtime.cancel import Canceller
 
     return Canceller(repository(), completer(), client)
+
+
+@cache
+def fleet_settings() -> FleetSettings:
+    """Fleet settings from the environment (read once)."""
+    from carbon_aware.runtime.fleet.settings import FleetSettings
+
+    return FleetSettings.from_env()
+
+
+@cache
+def fleet_repository() -> FleetRepository:
+    """The fleets table's repository."""
+    from carbon_aware.runtime.fleet.repository import FleetRepository
+
+    return FleetRepository(client("dynamodb"), fleet_settings().fleet_table)
+
+
+def fleet_optimizer(emit: Any = None) -> FleetOptimizer:
+    """The fleet optimizer wired to the environment."""
+    from carbon_aware.runtime.fleet.optimizer import FleetOptimizer
+    from carbon_aware.runtime.fleet.sources import NeutralMarket, UnknownRenewables
+
+    # LEAD: wire signals.prices here when wp-fleet-prices lands: SpotPrices(ec2, store) and
+    # PlacementScores(ec2, store, call_region=..., daily_budget=
+    # fleet_settings().placement_score_daily_budget) over PriceStore(client("dynamodb"),
+    # fleet_settings().signals_table), with ec2 = lambda region: client("ec2", region).
+    market = NeutralMarket()
+    return FleetOptimizer(
+        fleet_settings(),
+        autoscaling=lambda region: client("autoscaling", region),
+        repository=fleet_repository(),
+        carbon=signal_source(),
+        prices=market,
+        scores=market,
+        renewables=UnknownRenewables(),
+        emit=emit,
+    )

@@ -1,0 +1,231 @@
+"""The fleet optimizer: per fleet, read signals and groups, decide, apply launch before drain.
+
+One run per schedule tick. For each fleet: carbon forecasts over the dwell horizon, spot prices
+and placement scores, each group's desired and InService capacity (DescribeAutoScalingGroups);
+:func:`decide` on the fleet's committed target (the stored allocation, so a move in progress is
+not re-decided from its transient, raised capacities); :func:`apply_plan` and SetDesiredCapacity
+where the plan differs; the tier's target-tracking policy where the tier changed; the decision
+stored with its inputs. A fleet that fails (bad configuration, missing group, API error) is
+logged and counted and never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from carbon_aware.engine.fleet_policy import (
+    FleetDecision,
+    GroupState,
+    RegionSignals,
+    apply_plan,
+    decide,
+    scaling_target,
+)
+from carbon_aware.runtime.fleet.repository import FleetRepository, FleetState
+from carbon_aware.runtime.fleet.scaling import put_target_tracking
+from carbon_aware.runtime.fleet.settings import FleetConfig, FleetSettings
+from carbon_aware.runtime.fleet.sources import (
+    PlacementScoreSource,
+    RenewableSource,
+    SignalSetSource,
+    SpotPriceSource,
+    carbon_forecasts,
+    describe,
+    known_prices,
+)
+
+log = logging.getLogger(__name__)
+Emit = Callable[[str, float, dict[str, str]], None]
+
+
+class FleetRunError(Exception):
+    """A fleet cannot be run (missing group, no usable signals)."""
+
+
+@dataclass
+class Plan:
+    """A decision and what applying it would set, before any write."""
+
+    decision: FleetDecision
+    groups: dict[str, GroupState]
+    desired: dict[str, int]
+    state: FleetState
+    budget_exhausted: bool = False
+    carbon_now: dict[str, float] = field(default_factory=dict)
+
+
+class FleetOptimizer:
+    """Runs every configured fleet (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: FleetSettings,
+        *,
+        autoscaling: Callable[[str], Any],
+        repository: FleetRepository,
+        carbon: SignalSetSource,
+        prices: SpotPriceSource,
+        scores: PlacementScoreSource,
+        renewables: RenewableSource,
+        emit: Emit | None = None,
+    ) -> None:
+        self.settings = settings
+        self.autoscaling = autoscaling
+        self.repository = repository
+        self.carbon = carbon
+        self.prices = prices
+        self.scores = scores
+        self.renewables = renewables
+        self.emit = emit or (lambda name, value, dimensions: None)
+
+    def run(self, now: float) -> dict[str, Any]:
+        """Run every fleet; ``{"fleets": {name: summary}, "failed": n, "errors": {name: why}}``."""
+        errors = dict(self.settings.errors)
+        fleets: dict[str, Any] = {}
+        for name, config in sorted(self.settings.fleets.items()):
+            try:
+                fleets[name] = self.run_fleet(config, now)
+            except Exception as exc:  # one bad fleet never stops the others
+                log.exception("fleet %s failed", name)
+                errors[name] = f"{type(exc).__name__}: {exc}"
+        for name in sorted(errors):
+            log.error("fleet %s not run: %s", name, errors[name])
+            self.emit("FleetFailures", 1, {"Fleet": name})
+        return {"fleets": fleets, "failed": len(errors), "errors": errors}
+
+    def plan(self, config: FleetConfig, now: float) -> Plan:
+        """Read everything and decide; nothing is written."""
+        policy = config.policy
+        state = self.repository.state(config.name)
+        groups = {r: self.group_state(r, config.groups[r]) for r in policy.regions}
+        committed = {
+            r: GroupState(r, state.allocation.get(r, g.desired), g.in_service)
+            for r, g in groups.items()
+        }
+        signals, exhausted, carbon_now = self.signals(config, now)
+        decision = decide(
+            policy,
+            signals,
+            committed,
+            total=config.desired_total,
+            now=now,
+            last_change_at=state.last_change_at,
+        )
+        desired = apply_plan(groups, decision.allocation, floors=decision.floors)
+        return Plan(decision, groups, desired, state, exhausted, carbon_now)
+
+    def run_fleet(self, config: FleetConfig, now: float) -> dict[str, Any]:
+        """Plan, apply, scale and record one fleet; the stored decision."""
+        plan = self.plan(config, now)
+        decision = plan.decision
+        launches = 0
+        for region, value in sorted(plan.desired.items()):
+            before = plan.groups[region].desired
+            if value != before:
+                self.autoscaling(region).set_desired_capacity(
+                    AutoScalingGroupName=config.groups[region],
+                    DesiredCapacity=value,
+                    HonorCooldown=False,
+                )
+                launches += max(0, value - before)
+        scaling = self.scale(config, plan)
+        changed = decision.changed
+        stored = FleetState(
+            fleet=config.name,
+            allocation=dict(decision.allocation),
+            last_change_at=now if changed else plan.state.last_change_at,
+            scaling_targets={**plan.state.scaling_targets, **scaling},
+            updated_at=now,
+            version=plan.state.version,
+        )
+        self.repository.save_state(stored)
+        record = {
+            **decision.to_dict(),
+            "applied": dict(plan.desired),
+            "groups": {
+                r: {"desired": g.desired, "in_service": g.in_service}
+                for r, g in plan.groups.items()
+            },
+            "launches": launches,
+            "scaling_targets": dict(stored.scaling_targets),
+            "placement_score_budget_exhausted": plan.budget_exhausted,
+        }
+        self.repository.record(record, now)
+        self.metrics(config.name, plan, launches)
+        return record
+
+    def group_state(self, region: str, group: str) -> GroupState:
+        """Desired and InService capacity of one Auto Scaling group."""
+        response = self.autoscaling(region).describe_auto_scaling_groups(
+            AutoScalingGroupNames=[group]
+        )
+        found = response.get("AutoScalingGroups", [])
+        if not found:
+            raise FleetRunError(f"Auto Scaling group {group} not found in {region}")
+        instances = found[0].get("Instances", [])
+        in_service = sum(1 for i in instances if i.get("LifecycleState") == "InService")
+        return GroupState(region, int(found[0]["DesiredCapacity"]), in_service)
+
+    def signals(
+        self, config: FleetConfig, now: float
+    ) -> tuple[list[RegionSignals], bool, dict[str, float]]:
+        """Each region's signals; whether the placement-score budget ran out; carbon now."""
+        policy = config.policy
+        regions = policy.regions
+        forecasts = carbon_forecasts(self.carbon, regions, now, policy.horizon_hours)
+        prices = known_prices(
+            {r: self.prices.prices(r, config.instance_types, now) for r in regions}
+        )
+        scores = self.scores.scores(regions, config.instance_types, config.desired_total, now)
+        exhausted = bool(getattr(scores, "budget_exhausted", False))
+        found = []
+        for region in regions:
+            forecast = forecasts.get(region)
+            if forecast is None or not forecast.values or region not in scores:
+                continue  # decide() excludes it with the reason "no signals"
+            score = scores[region]
+            found.append(
+                RegionSignals(
+                    region,
+                    forecast.values,
+                    prices[region][0],
+                    int(score.score),
+                    self.renewables.share(region, now),
+                    {
+                        "carbon": forecast.source,
+                        "spot_price": prices[region][1],
+                        "placement_score": describe(score.provenance),
+                    },
+                )
+            )
+        carbon_now = {r: f.values[0] for r, f in forecasts.items() if f.values}
+        return found, exhausted, carbon_now
+
+    def scale(self, config: FleetConfig, plan: Plan) -> dict[str, float]:
+        """Update target-tracking policies whose carbon tier changed; the new targets."""
+        changed: dict[str, float] = {}
+        for region, carbon in sorted(plan.carbon_now.items()):
+            current = plan.state.scaling_targets.get(region)
+            target = scaling_target(config.policy, carbon, current)
+            if target != current:
+                put_target_tracking(
+                    self.autoscaling(region),
+                    config.groups[region],
+                    config.scaling_policy_name,
+                    target,
+                )
+                changed[region] = target
+        return changed
+
+    def metrics(self, fleet: str, plan: Plan, launches: int) -> None:
+        """The fleet's capacity metrics (namespace CarbonAware)."""
+        for region, value in sorted(plan.desired.items()):
+            dimensions = {"Fleet": fleet, "Region": region}
+            self.emit("FleetDesiredCapacity", value, dimensions)
+            self.emit("FleetInServiceCapacity", plan.groups[region].in_service, dimensions)
+        self.emit("FleetLaunches", launches, {"Fleet": fleet})
+        if plan.budget_exhausted:
+            self.emit("PlacementScoreBudgetExhausted", 1, {"Fleet": fleet})

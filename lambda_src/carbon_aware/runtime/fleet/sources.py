@@ -1,0 +1,162 @@
+"""Where the optimizer's signals come from, as small protocols so any source plugs in.
+
+Carbon: the hourly forecast over the dwell horizon from the signal reader (the cache the monitor
+fills, the built-in profile where it has nothing). Spot prices and placement scores: the
+``signals.prices`` sources (``SpotPrices``, ``PlacementScores``) satisfy :class:`SpotPriceSource`
+and :class:`PlacementScoreSource` as they are. Until they are wired in, :class:`NeutralMarket`
+answers "unknown price, neutral score" with that provenance. Renewable shares: no source yet
+(Electricity Maps' power breakdown); :class:`UnknownRenewables` answers None, which makes
+``renewable_only`` exclude every region with the reason "renewable share unknown".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+HOUR = 3600.0
+NEUTRAL_SCORE = 5
+
+
+class PriceQuoteLike(Protocol):
+    """A spot price (USD per instance-hour, None when unknown) and its provenance."""
+
+    @property
+    def value(self) -> float | None: ...
+
+    @property
+    def provenance(self) -> Any: ...
+
+
+class ScoreQuoteLike(Protocol):
+    """A placement score (1..10) and its provenance."""
+
+    @property
+    def score(self) -> int: ...
+
+    @property
+    def provenance(self) -> Any: ...
+
+
+class SpotPriceSource(Protocol):
+    """The cheapest spot price of a fleet's instance types in one region."""
+
+    def prices(self, region: str, instance_types: Sequence[str], now: float) -> PriceQuoteLike: ...
+
+
+class PlacementScoreSource(Protocol):
+    """Placement scores per region; the result may carry ``budget_exhausted``."""
+
+    def scores(
+        self,
+        regions: Sequence[str],
+        instance_types: Sequence[str],
+        target_capacity: int,
+        now: float,
+    ) -> Mapping[str, ScoreQuoteLike]: ...
+
+
+class RenewableSource(Protocol):
+    """A region's renewable share now (0..1), or None when unknown."""
+
+    def share(self, region: str, now: float) -> float | None: ...
+
+
+class SignalSetSource(Protocol):
+    """The signal reader's surface (``CarbonReader`` / ``ProfileSignalSource``)."""
+
+    def signal_set(self, regions: Sequence[str], start: float, end: float) -> Any: ...
+
+
+@dataclass(frozen=True)
+class CarbonForecast:
+    """A region's hourly mean intensity from now (g/kWh) and where it came from."""
+
+    values: tuple[float, ...]
+    source: str
+
+
+def carbon_forecasts(
+    reader: SignalSetSource, regions: Sequence[str], now: float, hours: int
+) -> dict[str, CarbonForecast]:
+    """Hourly means over ``[now, now + hours h)`` per region the reader has a signal for."""
+    signals = reader.signal_set(list(regions), now, now + hours * HOUR)
+    found = {}
+    for region in regions:
+        if region not in signals:
+            continue
+        signal = signals[region]
+        values = []
+        for hour in range(hours):
+            start = max(now + hour * HOUR, signal.start)
+            end = min(now + (hour + 1) * HOUR, signal.end)
+            if end <= start:
+                break
+            values.append(float(signal.integral(start, end)) * HOUR / (end - start))
+        estimated = " (estimated)" if signal.estimated else ""
+        found[region] = CarbonForecast(tuple(values), f"{signal.source}{estimated}")
+    return found
+
+
+def describe(provenance: Any) -> str:
+    """A short text for a quote's provenance (``to_dict()``, a mapping, or anything printable)."""
+    raw = provenance.to_dict() if hasattr(provenance, "to_dict") else provenance
+    if isinstance(raw, Mapping):
+        parts = [str(raw.get("source", "unknown"))]
+        if raw.get("fallback"):
+            parts.append("fallback")
+        if raw.get("detail"):
+            parts.append(str(raw["detail"]))
+        return "; ".join(parts)
+    return str(raw)
+
+
+@dataclass(frozen=True)
+class NeutralQuote:
+    """A quote that knows nothing: no price, the neutral placement score."""
+
+    value: float | None = None
+    score: int = NEUTRAL_SCORE
+    provenance: str = "neutral-default (no price or score source configured)"
+
+
+class NeutralMarket:
+    """Stand-in price and score source: unknown prices, neutral scores."""
+
+    def prices(self, region: str, instance_types: Sequence[str], now: float) -> NeutralQuote:
+        """No price known."""
+        return NeutralQuote()
+
+    def scores(
+        self,
+        regions: Sequence[str],
+        instance_types: Sequence[str],
+        target_capacity: int,
+        now: float,
+    ) -> dict[str, NeutralQuote]:
+        """The neutral score for every region."""
+        return {r: NeutralQuote() for r in regions}
+
+
+class UnknownRenewables:
+    """No renewable-share source: every share is unknown."""
+
+    def share(self, region: str, now: float) -> float | None:
+        """Unknown."""
+        return None
+
+
+def known_prices(quotes: Mapping[str, PriceQuoteLike]) -> dict[str, tuple[float, str]]:
+    """Each region's price and its provenance; an unknown price takes the dearest known one
+    (or 0 when none is known), so a missing price never attracts capacity."""
+    known = [q.value for q in quotes.values() if q.value is not None and math.isfinite(q.value)]
+    fill = max(known, default=0.0)
+    out = {}
+    for region, quote in quotes.items():
+        if quote.value is not None and math.isfinite(quote.value):
+            out[region] = (float(quote.value), describe(quote.provenance))
+        else:
+            out[region] = (fill, f"unknown, dearest known used ({describe(quote.provenance)})")
+    return out
