@@ -3,12 +3,17 @@
 ################################################################################
 
 locals {
-  api_routes = toset([
+  api_routes = toset(concat([
     "POST /workloads",
     "GET /workloads",
     "GET /workloads/{workload_id}",
     "DELETE /workloads/{workload_id}",
-  ])
+    ], !local.create_fleets ? [] : [
+    # Spot fleets (fleets.tf): their settings, state and decisions.
+    "GET /fleets",
+    "GET /fleets/{fleet}",
+    "GET /fleets/{fleet}/decisions",
+  ]))
   create_http_api = var.api_type == "http_api"
 }
 

@@ -4,19 +4,20 @@
 ################################################################################
 
 locals {
-  function_names = { for k in ["api", "intake", "monitor", "scheduler", "executor", "completion"] : k => "${var.name}-${k}" }
+  function_names = { for k in ["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer"] : k => "${var.name}-${k}" }
   function_arns  = { for k, n in local.function_names : k => "arn:${local.partition}:lambda:${local.home_region}:${local.account_id}:function:${n}" }
 
   # Functions invoked asynchronously (events, schedules) get a dead-letter queue.
-  async_functions = toset(["intake", "monitor", "scheduler", "executor", "completion"])
+  async_functions = toset(concat(["intake", "monitor", "scheduler", "executor", "completion"], local.create_fleets ? ["fleet_optimizer"] : []))
 
   function_defaults = {
-    api        = { memory_size = 256, timeout = 15 }
-    intake     = { memory_size = 256, timeout = 30 }
-    monitor    = { memory_size = 512, timeout = 300 }
-    scheduler  = { memory_size = 1024, timeout = 300 }
-    executor   = { memory_size = 256, timeout = 60 }
-    completion = { memory_size = 256, timeout = 60 }
+    api             = { memory_size = 256, timeout = 15 }
+    intake          = { memory_size = 256, timeout = 30 }
+    monitor         = { memory_size = 512, timeout = 300 }
+    scheduler       = { memory_size = 1024, timeout = 300 }
+    executor        = { memory_size = 256, timeout = 60 }
+    completion      = { memory_size = 256, timeout = 60 }
+    fleet_optimizer = { memory_size = 512, timeout = 120 }
   }
 
   function_timeouts = { for k, d in local.function_defaults : k => coalesce(try(var.function_settings[k].timeout, null), d.timeout) }
@@ -219,12 +220,16 @@ locals {
     for r, m in module.regional : r => m.runner_event_bus_arn if m.runner_event_bus_arn != null
   }
 
-  functions = {
+  # The functions deployed: the fleet optimizer only with fleets (fleets.tf).
+  functions = { for k, f in local.function_definitions : k => f if k != "fleet_optimizer" || local.create_fleets }
+
+  function_definitions = {
     api = {
       description = "Submit, get, cancel and list workloads."
       handler     = "carbon_aware.runtime.handlers.api.handler"
       # Cancelling a running workload stops its target and accounts its grams until then.
-      environment = merge(local.workload_environment, local.schedule_group_environment, local.submit_environment, local.signal_reader_environment)
+      # GET /fleets* reads the fleets' settings and decisions (fleets.tf).
+      environment = merge(local.workload_environment, local.schedule_group_environment, local.submit_environment, local.signal_reader_environment, local.fleets_environment)
       statements = concat([
         {
           Sid      = "Workloads"
@@ -238,7 +243,12 @@ locals {
           Action   = ["scheduler:DeleteSchedule"]
           Resource = local.schedule_resources
         },
-      ], local.submit_statements, local.signal_reader_statements, local.cancel_statements)
+        ], local.submit_statements, local.signal_reader_statements, local.cancel_statements, !local.create_fleets ? [] : [{
+          Sid      = "FleetsRead"
+          Effect   = "Allow"
+          Action   = ["dynamodb:GetItem", "dynamodb:Query"]
+          Resource = [try(aws_dynamodb_table.this["fleets"].arn, null)]
+      }])
     }
 
     intake = {
@@ -373,6 +383,15 @@ locals {
           Resource = [aws_dynamodb_table.this["workloads"].arn]
         },
       ], local.signal_reader_statements)
+    }
+
+    fleet_optimizer = {
+      description = "Spreads each Spot fleet across its Regions by carbon, price and capacity; sets the scaling targets."
+      handler     = "carbon_aware.runtime.handlers.fleet_optimizer.handler"
+      environment = merge(local.signal_reader_environment, local.fleets_environment, {
+        CARBON_AWARE_PLACEMENT_SCORE_DAILY_BUDGET = var.placement_score_daily_budget
+      })
+      statements = concat(local.fleet_optimizer_statements, local.signal_reader_statements)
     }
   }
 }

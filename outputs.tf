@@ -9,22 +9,22 @@ output "regions" {
 }
 
 output "table_names" {
-  description = "DynamoDB table names, keyed by role (signals, workloads, idempotency)."
+  description = "DynamoDB table names, keyed by role (signals, workloads, idempotency, and fleets with Spot fleets)."
   value       = { for k, t in aws_dynamodb_table.this : k => t.name }
 }
 
 output "table_arns" {
-  description = "DynamoDB table ARNs, keyed by role (signals, workloads, idempotency)."
+  description = "DynamoDB table ARNs, keyed by role (signals, workloads, idempotency, and fleets with Spot fleets)."
   value       = { for k, t in aws_dynamodb_table.this : k => t.arn }
 }
 
 output "function_names" {
-  description = "Lambda function names, keyed by role (api, intake, monitor, scheduler, executor, completion)."
+  description = "Lambda function names, keyed by role (api, intake, monitor, scheduler, executor, completion, and fleet_optimizer with Spot fleets)."
   value       = { for k, m in module.function : k => m.function_name }
 }
 
 output "function_arns" {
-  description = "Lambda function ARNs, keyed by role (api, intake, monitor, scheduler, executor, completion)."
+  description = "Lambda function ARNs, keyed by role (api, intake, monitor, scheduler, executor, completion, and fleet_optimizer with Spot fleets)."
   value       = { for k, m in module.function : k => m.function_arn }
 }
 
@@ -127,4 +127,19 @@ output "service_role_policies" {
 output "alarm_arns" {
   description = "ARNs of the CloudWatch alarms, keyed by `<function>-<alarm>` (errors, dead-letters)."
   value       = merge([for f, m in module.function : { for a, arn in m.alarm_arns : "${f}-${a}" => arn }]...)
+}
+
+output "fleet_group_names" {
+  description = "Auto Scaling group names of each Spot fleet, keyed by fleet and then Region."
+  value       = { for k, m in module.fleet : k => m.group_names }
+}
+
+output "fleet_group_arns" {
+  description = "Auto Scaling group ARNs of each Spot fleet, keyed by fleet and then Region."
+  value       = { for k, m in module.fleet : k => m.group_arns }
+}
+
+output "fleet_launch_template_ids" {
+  description = "Launch template ids of each Spot fleet, keyed by fleet and then Region."
+  value       = { for k, m in module.fleet : k => m.launch_template_ids }
 }

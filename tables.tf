@@ -26,6 +26,14 @@ locals {
       indexes       = {}
       ttl_attribute = "expiration"
     }
+    # Spot fleets (fleets.tf): only while var.fleets is not empty.
+    fleets = {
+      hash_key      = "fleet"
+      range_key     = "sk"
+      attributes    = { fleet = "S", sk = "S" }
+      indexes       = {}
+      ttl_attribute = "expires_at"
+    }
   }
 
   # A table and its indexes, for DynamoDB statements.
@@ -37,7 +45,7 @@ locals {
 ################################################################################
 
 resource "aws_dynamodb_table" "this" {
-  for_each = local.tables
+  for_each = { for k, t in local.tables : k => t if k != "fleets" || local.create_fleets }
 
   #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS managed key by default; var.kms_key_arn switches to a customer managed key.
   region                      = local.home_region

@@ -446,8 +446,8 @@ variable "lambda_package_s3" {
   }
 
   validation {
-    condition     = var.lambda_package_s3 == null || try(alltrue([for k in keys(var.lambda_package_s3.object_versions) : contains(["api", "intake", "monitor", "scheduler", "executor", "completion"], k)]), false)
-    error_message = "lambda_package_s3.object_versions keys must be function names: api, intake, monitor, scheduler, executor or completion."
+    condition     = var.lambda_package_s3 == null || try(alltrue([for k in keys(var.lambda_package_s3.object_versions) : contains(["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer"], k)]), false)
+    error_message = "lambda_package_s3.object_versions keys must be function names: api, intake, monitor, scheduler, executor, completion or fleet_optimizer."
   }
 
   validation {
@@ -474,7 +474,7 @@ variable "tracing_enabled" {
 }
 
 variable "function_settings" {
-  description = "Per-function overrides of memory (MB), timeout (s) and reserved concurrency, keyed by function: api, intake, monitor, scheduler, executor, completion."
+  description = "Per-function overrides of memory (MB), timeout (s) and reserved concurrency, keyed by function: api, intake, monitor, scheduler, executor, completion, fleet_optimizer."
   type = map(object({
     memory_size                    = optional(number)
     timeout                        = optional(number)
@@ -483,8 +483,8 @@ variable "function_settings" {
   default = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.function_settings) : contains(["api", "intake", "monitor", "scheduler", "executor", "completion"], k)])
-    error_message = "function_settings keys must be api, intake, monitor, scheduler, executor or completion."
+    condition     = alltrue([for k in keys(var.function_settings) : contains(["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer"], k)])
+    error_message = "function_settings keys must be api, intake, monitor, scheduler, executor, completion or fleet_optimizer."
   }
 
   validation {
@@ -560,13 +560,13 @@ variable "role_permissions_boundary" {
 }
 
 variable "function_role_arns" {
-  description = "Existing IAM roles to use instead of creating them, keyed by function (api, intake, monitor, scheduler, executor, completion). The module attaches nothing to a role passed here: grant it the function's policy (output function_policies) yourself. Functions without an entry get a role from the module."
+  description = "Existing IAM roles to use instead of creating them, keyed by function (api, intake, monitor, scheduler, executor, completion, fleet_optimizer). The module attaches nothing to a role passed here: grant it the function's policy (output function_policies) yourself. Functions without an entry get a role from the module."
   type        = map(string)
   default     = {}
 
   validation {
-    condition     = alltrue([for k, a in var.function_role_arns : contains(["api", "intake", "monitor", "scheduler", "executor", "completion"], k) && can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
-    error_message = "function_role_arns keys must be api, intake, monitor, scheduler, executor or completion, and values IAM role ARNs."
+    condition     = alltrue([for k, a in var.function_role_arns : contains(["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer"], k) && can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
+    error_message = "function_role_arns keys must be api, intake, monitor, scheduler, executor, completion or fleet_optimizer, and values IAM role ARNs."
   }
 }
 
@@ -651,4 +651,92 @@ variable "create_dashboard" {
   description = "Whether to create the CloudWatch dashboard."
   type        = bool
   default     = true
+}
+
+################################################################################
+# Spot fleets
+################################################################################
+
+variable "fleets" {
+  description = "Spot fleets spread across Regions by the fleet_optimizer function, keyed by fleet name (groups are named `<name>-<fleet>`). Per fleet: `regions` (per Region its subnet_ids, security_group_ids, optional image_id, min_share, max_share, on_demand_base_capacity), `instance_types` (at least three) or `instance_requirements` (within `allowed_instance_types`), `architecture`, `image_ssm_parameter`, `user_data`, `instance_profile_arn`, `root_volume`, lifecycle hook heartbeat timeouts, `min_total`, `max_total`, `desired_total`, `strategy` (carbon_first, balanced, cost_first, follow_the_sun, renewable_only), `hysteresis`, `dwell_minutes`, `max_step`, `renewable_threshold`, `scaling_tiers` and `tags`; see modules/fleet for each field and its default. Every fleet Region must be one of `regions` (the monitor caches carbon signals for those only). Empty creates nothing."
+  type = map(object({
+    regions = map(object({
+      subnet_ids              = list(string)
+      security_group_ids      = list(string)
+      image_id                = optional(string)
+      min_share               = optional(number)
+      max_share               = optional(number)
+      on_demand_base_capacity = optional(number)
+    }))
+    architecture   = optional(string)
+    instance_types = optional(list(string))
+    instance_requirements = optional(object({
+      vcpu_min               = number
+      vcpu_max               = optional(number)
+      memory_mib_min         = number
+      memory_mib_max         = optional(number)
+      instance_generations   = optional(list(string))
+      burstable_performance  = optional(string)
+      allowed_instance_types = list(string)
+    }))
+    image_ssm_parameter  = optional(string)
+    user_data            = optional(string)
+    instance_profile_arn = optional(string)
+    root_volume = optional(object({
+      device_name  = optional(string)
+      size_gib     = optional(number)
+      type         = optional(string)
+      kms_key_arns = optional(map(string))
+    }))
+    launch_heartbeat_timeout    = optional(number)
+    terminate_heartbeat_timeout = optional(number)
+    health_check_grace_period   = optional(number)
+    min_total                   = optional(number)
+    max_total                   = number
+    desired_total               = number
+    strategy                    = optional(string)
+    hysteresis                  = optional(number)
+    dwell_minutes               = optional(number)
+    max_step                    = optional(number)
+    renewable_threshold         = optional(number)
+    scaling_tiers = optional(list(object({
+      below  = optional(number)
+      target = number
+    })))
+    tags = optional(map(string), {})
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for k in keys(var.fleets) : can(regex("^[a-z][a-z0-9-]{0,30}$", k))])
+    error_message = "fleets keys must start with a lowercase letter and have at most 31 lowercase letters, digits or hyphens."
+  }
+
+  validation {
+    condition     = alltrue([for f in values(var.fleets) : alltrue([for r in keys(f.regions) : contains(var.regions, r)])])
+    error_message = "Every Region of a fleet in fleets must be one of regions (the monitor caches carbon signals for those only)."
+  }
+}
+
+variable "fleet_optimizer_schedule" {
+  description = "How often the fleet_optimizer function runs, as an EventBridge schedule expression (`rate(...)` or `cron(...)`)."
+  type        = string
+  default     = "rate(5 minutes)"
+
+  validation {
+    condition     = can(regex("^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\(.+\\))$", var.fleet_optimizer_schedule))
+    error_message = "fleet_optimizer_schedule must be rate(<n> minutes|hours|days) or cron(...)."
+  }
+}
+
+variable "placement_score_daily_budget" {
+  description = "Most Spot placement score requests (GetSpotPlacementScores, distinct configurations) the fleet_optimizer makes per day; over it, it uses the last known scores (AWS limits distinct configurations per account and day)."
+  type        = number
+  default     = 40
+
+  validation {
+    condition     = var.placement_score_daily_budget >= 1 && var.placement_score_daily_budget <= 1000 && floor(var.placement_score_daily_budget) == var.placement_score_daily_budget
+    error_message = "placement_score_daily_budget must be a whole number from 1 to 1000."
+  }
 }

@@ -2,6 +2,9 @@
 # `terraform test -json -verbose` and loads each environment with the runtime's own settings loaders.
 
 mock_provider "aws" {
+  mock_data "aws_ssm_parameter" {
+    defaults = { insecure_value = "ami-0123456789abcdef0" }
+  }
   mock_data "aws_partition" {
     defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
   }
@@ -31,6 +34,22 @@ run "rendered_environment" {
     ukci_regions             = { "eu-west-2" = 13 }
     execution_targets = {
       lambda_function_arns = ["arn:aws:lambda:us-west-2:111122223333:function:job"]
+    }
+    placement_score_daily_budget = 25
+    fleets = {
+      web = {
+        regions = {
+          "eu-west-1" = { subnet_ids = ["subnet-a"], security_group_ids = ["sg-1"], min_share = 0.25, max_share = 0.75 }
+          "us-west-2" = { subnet_ids = ["subnet-b"], security_group_ids = ["sg-2"], max_share = 0.75 }
+        }
+        instance_types = ["m7g.large", "m6g.large", "c7g.xlarge"]
+        min_total      = 2
+        max_total      = 8
+        desired_total  = 4
+        strategy       = "follow_the_sun"
+        dwell_minutes  = 45
+        max_step       = 2
+      }
     }
   }
 

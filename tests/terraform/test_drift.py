@@ -22,6 +22,7 @@ import pytest
 from botocore import xform_name
 
 from carbon_aware.runtime import config, monitor_config, tables
+from carbon_aware.runtime.fleet import settings as fleet_settings
 from carbon_aware.signals import cache, catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +44,8 @@ def _locals() -> dict:
 
 
 LOCALS = _locals()
-FUNCTIONS = LOCALS["functions"]
+# Every function the module may deploy (`local.functions` drops fleet_optimizer without fleets).
+FUNCTIONS = LOCALS["function_definitions"]
 
 # ---------------------------------------------------------------------------------------------
 # Tables
@@ -78,6 +80,7 @@ RUNTIME_TABLES = {
     "signals": (cache.TABLE_DEFINITION, cache.TTL_ATTRIBUTE),
     "workloads": (tables.WORKLOADS_TABLE, tables.WORKLOADS_TTL_ATTRIBUTE),
     "idempotency": (tables.IDEMPOTENCY_TABLE, tables.IDEMPOTENCY_TTL_ATTRIBUTE),
+    "fleets": (tables.FLEETS_TABLE, tables.FLEETS_TTL_ATTRIBUTE),
 }
 
 
@@ -102,7 +105,7 @@ DAY = 86400
 WORKLOAD_FUNCTIONS = ("api", "intake", "scheduler", "executor", "completion")
 # Functions that read the region catalog and so apply CARBON_AWARE_REGION_ZONES (the api accounts
 # the grams of a cancelled run).
-CATALOG_READERS = ("api", "monitor", "scheduler", "completion")
+CATALOG_READERS = ("api", "monitor", "scheduler", "completion", "fleet_optimizer")
 
 
 @dataclass(frozen=True)
@@ -160,10 +163,16 @@ def rendered() -> Rendered:
     return Rendered(inputs, _state_resources(states[0]["root_module"]))
 
 
+# Functions that read the fleets' settings (runtime.fleet.settings): the optimizer and the api.
+FLEET_READERS = ("api", "fleet_optimizer")
+
+
 def declared_env(function: str) -> set[str]:
     """Every CARBON_AWARE_* name the function's settings loaders know."""
     settings: ModuleType = monitor_config if function == "monitor" else config
     names = {v for v in vars(settings).values() if isinstance(v, str)}
+    if function in FLEET_READERS:
+        names.update(fleet_settings.FLEET_ENV)
     if function in CATALOG_READERS:
         names.add(catalog.ZONES_ENV_VAR)
     return {n for n in names if n.startswith("CARBON_AWARE_")}
@@ -191,7 +200,8 @@ def test_terraform_sets_only_variables_the_function_reads(rendered: Rendered, fu
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_terraform_sets_every_required_variable(rendered: Rendered, function: str):
-    settings = monitor_config if function == "monitor" else config
+    loaders = {"monitor": monitor_config, "fleet_optimizer": fleet_settings}
+    settings = loaders.get(function, config)
     missing = required_env(settings) - set(rendered.environment(function))
     assert not missing, f"{function}: the runtime requires {sorted(missing)}"
 
@@ -236,6 +246,48 @@ def test_dispatch_settings_carry_the_module_inputs(rendered: Rendered, function:
     allowed = set(inputs["execution_targets"]["lambda_function_arns"]) | runner_buses
     assert len(runner_buses) == len(inputs["regions"])
     assert set(settings.target_allowlist) == allowed
+
+
+@pytest.mark.parametrize("function", FLEET_READERS)
+def test_fleet_settings_carry_the_module_inputs(rendered: Rendered, function: str):
+    inputs, resources = rendered.inputs, rendered.resources
+    settings = fleet_settings.FleetSettings.from_env(rendered.environment(function))
+    assert settings.errors == {}
+    assert settings.fleet_table == resources['aws_dynamodb_table.this["fleets"]']["name"]
+    assert settings.signals_table == resources['aws_dynamodb_table.this["signals"]']["name"]
+    assert set(settings.fleets) == set(inputs["fleets"])
+    for name, given in inputs["fleets"].items():
+        fleet = settings.fleets[name]
+        groups = {
+            values["region"]: values["name"]
+            for address, values in resources.items()
+            if address.startswith(f'module.fleet["{name}"].aws_autoscaling_group.this[')
+        }
+        assert dict(fleet.groups) == groups and set(groups) == set(given["regions"])
+        assert fleet.instance_types == tuple(given["instance_types"])
+        assert (fleet.policy.min_total, fleet.policy.max_total) == (
+            given["min_total"],
+            given["max_total"],
+        )
+        assert fleet.desired_total == given["desired_total"]
+        assert fleet.policy.strategy == given["strategy"]
+        assert fleet.policy.dwell_minutes == given["dwell_minutes"]
+        assert fleet.policy.max_step == given["max_step"]
+        assert dict(fleet.policy.max_share) == {
+            r: c.get("max_share", 1) for r, c in given["regions"].items()
+        }
+        policies = {
+            values["name"]
+            for address, values in resources.items()
+            if address.startswith(f'module.fleet["{name}"].aws_autoscaling_policy.this[')
+        }
+        assert policies == {fleet.scaling_policy_name}
+
+
+def test_optimizer_placement_score_budget(rendered: Rendered):
+    environment = rendered.environment("fleet_optimizer")
+    settings = fleet_settings.FleetSettings.from_env(environment)
+    assert settings.placement_score_daily_budget == rendered.inputs["placement_score_daily_budget"]
 
 
 def test_api_plans_through_the_scheduler_function(rendered: Rendered):
@@ -295,6 +347,10 @@ SERVICES = {
     "events": "events",
     "secretsmanager": "secretsmanager",
     "ssm": "ssm",
+    "autoscaling": "autoscaling",
+    # TODO(lead): add "ec2": "ec2" and "pricing": "pricing" once wp-fleet-prices (their callers,
+    # signals/prices) is merged: the fleet_optimizer is granted ec2:DescribeSpotPriceHistory,
+    # ec2:GetSpotPlacementScores and pricing:GetProducts for it.
 }
 # API operations whose IAM action has another name.
 ACTION_NAMES = {"lambda:Invoke": "lambda:InvokeFunction"}

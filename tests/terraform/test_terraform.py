@@ -20,6 +20,8 @@ CONFIGS = {
     "examples/time-shifting": ".",
     "examples/multi-region": ".",
     "examples/wait-for-green": ".",
+    "examples/spot-fleet": ".",
+    "modules/fleet": "tests",
 }
 
 pytestmark = pytest.mark.skipif(
