@@ -652,3 +652,54 @@ variable "create_dashboard" {
   type        = bool
   default     = true
 }
+
+################################################################################
+# Observability: export
+################################################################################
+
+variable "export_bucket_name" {
+  description = "Existing S3 bucket the exporter writes final and expired records to (JSON lines under export_prefix). Null creates one (public access blocked, encrypted with kms_key_arn when set, export_lifecycle applied)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.export_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.export_bucket_name))
+    error_message = "export_bucket_name must be an S3 bucket name."
+  }
+}
+
+variable "export_prefix" {
+  description = "Key prefix of the export: objects are <export_prefix>/<table name>/dt=YYYY-MM-DD/<first>-<last sequence number>.jsonl."
+  type        = string
+  default     = "exports"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*$", var.export_prefix))
+    error_message = "export_prefix must be a key prefix without leading or trailing slash (letters, digits, _ . - and /)."
+  }
+}
+
+variable "export_lifecycle" {
+  description = "Lifecycle of the created export bucket: move objects to storage_class after transition_days (null: never) and delete them after expiration_days (null: keep)."
+  type = object({
+    transition_days = optional(number, 90)
+    storage_class   = optional(string, "GLACIER_IR")
+    expiration_days = optional(number)
+  })
+  default = {}
+
+  validation {
+    condition     = contains(["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"], var.export_lifecycle.storage_class)
+    error_message = "export_lifecycle.storage_class must be STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER or DEEP_ARCHIVE."
+  }
+
+  validation {
+    condition     = var.export_lifecycle.transition_days == null || try(var.export_lifecycle.transition_days >= 30 && floor(var.export_lifecycle.transition_days) == var.export_lifecycle.transition_days, false)
+    error_message = "export_lifecycle.transition_days must be a whole number of at least 30 days."
+  }
+
+  validation {
+    condition     = var.export_lifecycle.expiration_days == null || try(var.export_lifecycle.expiration_days > coalesce(var.export_lifecycle.transition_days, 0) && floor(var.export_lifecycle.expiration_days) == var.export_lifecycle.expiration_days, false)
+    error_message = "export_lifecycle.expiration_days must be a whole number of days after transition_days."
+  }
+}

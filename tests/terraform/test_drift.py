@@ -21,7 +21,7 @@ import hcl2
 import pytest
 from botocore import xform_name
 
-from carbon_aware.runtime import config, monitor_config, tables
+from carbon_aware.runtime import config, export_config, monitor_config, tables
 from carbon_aware.signals import cache, catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,9 +160,13 @@ def rendered() -> Rendered:
     return Rendered(inputs, _state_resources(states[0]["root_module"]))
 
 
+# The settings module of each function that has its own (the others read runtime.config).
+SETTINGS: dict[str, ModuleType] = {"monitor": monitor_config, "exporter": export_config}
+
+
 def declared_env(function: str) -> set[str]:
     """Every CARBON_AWARE_* name the function's settings loaders know."""
-    settings: ModuleType = monitor_config if function == "monitor" else config
+    settings = SETTINGS.get(function, config)
     names = {v for v in vars(settings).values() if isinstance(v, str)}
     if function in CATALOG_READERS:
         names.add(catalog.ZONES_ENV_VAR)
@@ -191,8 +195,7 @@ def test_terraform_sets_only_variables_the_function_reads(rendered: Rendered, fu
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_terraform_sets_every_required_variable(rendered: Rendered, function: str):
-    settings = monitor_config if function == "monitor" else config
-    missing = required_env(settings) - set(rendered.environment(function))
+    missing = required_env(SETTINGS.get(function, config)) - set(rendered.environment(function))
     assert not missing, f"{function}: the runtime requires {sorted(missing)}"
 
 
@@ -256,6 +259,12 @@ def test_monitor_settings_carry_the_module_inputs(rendered: Rendered):
     assert dict(settings.ukci_regions) == inputs["ukci_regions"]
 
 
+def test_exporter_settings_carry_the_module_inputs(rendered: Rendered):
+    settings = export_config.ExportSettings.from_env(rendered.environment("exporter"))
+    assert settings.bucket == rendered.resources["aws_s3_bucket.export[0]"]["bucket"]
+    assert settings.prefix == rendered.inputs["export_prefix"]
+
+
 @pytest.mark.parametrize("function", CATALOG_READERS)
 def test_catalog_readers_apply_the_zone_overrides(
     rendered: Rendered, function: str, monkeypatch: pytest.MonkeyPatch
@@ -295,6 +304,7 @@ SERVICES = {
     "events": "events",
     "secretsmanager": "secretsmanager",
     "ssm": "ssm",
+    "s3": "s3",
 }
 # API operations whose IAM action has another name.
 ACTION_NAMES = {"lambda:Invoke": "lambda:InvokeFunction"}
