@@ -703,3 +703,39 @@ variable "export_lifecycle" {
     error_message = "export_lifecycle.expiration_days must be a whole number of days after transition_days."
   }
 }
+
+################################################################################
+# Observability: alarms
+################################################################################
+
+variable "alarm_thresholds" {
+  description = "Thresholds of the service alarms: carbon_intensity (g/kWh, hourly average per Region), renewable_share_percent (below), migrations_per_hour, estimates_hours (hours some Region plans on estimates), scheduler_lag_minutes (oldest due workload)."
+  type = object({
+    carbon_intensity        = optional(number, 300)
+    renewable_share_percent = optional(number, 30)
+    migrations_per_hour     = optional(number, 10)
+    estimates_hours         = optional(number, 3)
+    scheduler_lag_minutes   = optional(number, 15)
+  })
+  default = {}
+
+  validation {
+    condition     = var.alarm_thresholds.carbon_intensity > 0 && var.alarm_thresholds.migrations_per_hour >= 0
+    error_message = "alarm_thresholds.carbon_intensity must be positive and alarm_thresholds.migrations_per_hour at least 0."
+  }
+
+  validation {
+    condition     = var.alarm_thresholds.renewable_share_percent > 0 && var.alarm_thresholds.renewable_share_percent <= 100
+    error_message = "alarm_thresholds.renewable_share_percent must be in (0, 100]."
+  }
+
+  validation {
+    condition     = var.alarm_thresholds.estimates_hours >= 1 && var.alarm_thresholds.estimates_hours <= 24 && floor(var.alarm_thresholds.estimates_hours) == var.alarm_thresholds.estimates_hours
+    error_message = "alarm_thresholds.estimates_hours must be a whole number of hours from 1 to 24."
+  }
+
+  validation {
+    condition     = var.alarm_thresholds.scheduler_lag_minutes >= 1
+    error_message = "alarm_thresholds.scheduler_lag_minutes must be at least 1."
+  }
+}
