@@ -739,3 +739,18 @@ variable "alarm_thresholds" {
     error_message = "alarm_thresholds.scheduler_lag_minutes must be at least 1."
   }
 }
+
+variable "slo_targets" {
+  description = "SLO targets (fractions): dispatch_availability (due work dispatched within its window), carbon_efficiency (realised saving / perfect-forecast saving), migration_success. Each gets fast and slow multi-window burn-rate alarms."
+  type = object({
+    dispatch_availability = optional(number, 0.999)
+    carbon_efficiency     = optional(number, 0.6)
+    migration_success     = optional(number, 0.95)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for v in values(var.slo_targets) : v > 0 && v < 1])
+    error_message = "slo_targets values must be between 0 and 1 (exclusive)."
+  }
+}
