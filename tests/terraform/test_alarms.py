@@ -199,7 +199,7 @@ SLO_CASES = {
         outcomes("DispatchWindowMet", "DispatchWindowTotal", 5, 6, 999.5, 1000),
     ),
     "migration-success-burn-slow": (
-        outcomes("MigrationsSucceeded", "MigrationsAttempted", 10, 6, 4, 5),
+        outcomes("MigrationsSucceeded", "MigrationsAttempted", 10, 6, 1, 5),
         outcomes("MigrationsSucceeded", "MigrationsAttempted", 10, 6, 99, 100),
     ),
     "migration-success-burn-fast": (
