@@ -4,11 +4,12 @@
 ################################################################################
 
 locals {
-  function_names = { for k in ["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer"] : k => "${var.name}-${k}" }
+  function_names = { for k in ["api", "intake", "monitor", "scheduler", "executor", "completion", "exporter", "fleet_optimizer"] : k => "${var.name}-${k}" }
   function_arns  = { for k, n in local.function_names : k => "arn:${local.partition}:lambda:${local.home_region}:${local.account_id}:function:${n}" }
 
-  # Functions invoked asynchronously (events, schedules) get a dead-letter queue.
-  async_functions = toset(concat(["intake", "monitor", "scheduler", "executor", "completion"], local.create_fleets ? ["fleet_optimizer"] : []))
+  # Functions invoked asynchronously (events, schedules) get a dead-letter queue; so does the
+  # exporter, for the stream batches its mapping gives up on.
+  async_functions = toset(concat(["intake", "monitor", "scheduler", "executor", "completion", "exporter"], local.create_fleets ? ["fleet_optimizer"] : []))
 
   function_defaults = {
     api             = { memory_size = 256, timeout = 15 }
@@ -17,6 +18,7 @@ locals {
     scheduler       = { memory_size = 1024, timeout = 300 }
     executor        = { memory_size = 256, timeout = 60 }
     completion      = { memory_size = 256, timeout = 60 }
+    exporter        = { memory_size = 256, timeout = 60 }
     fleet_optimizer = { memory_size = 512, timeout = 120 }
   }
 
@@ -393,6 +395,22 @@ locals {
       })
       statements = concat(local.fleet_optimizer_statements, local.signal_reader_statements)
     }
+
+    exporter = {
+      description = "Exports final and expired table records from DynamoDB Streams to S3 as JSON lines."
+      handler     = "carbon_aware.runtime.handlers.exporter.handler"
+      environment = {
+        CARBON_AWARE_REGIONS       = null # not read: the table comes with each stream record
+        CARBON_AWARE_EXPORT_BUCKET = local.export_bucket
+        CARBON_AWARE_EXPORT_PREFIX = var.export_prefix
+      }
+      statements = [{
+        Sid      = "ExportObjects"
+        Effect   = "Allow"
+        Action   = ["s3:PutObject"]
+        Resource = ["${local.export_bucket_arn}/${var.export_prefix}/*"]
+      }]
+    }
   }
 }
 
@@ -459,6 +477,7 @@ module "function" {
   attach_dead_letter_queue = contains(local.async_functions, each.key)
   dead_letter_target_arn   = try(aws_sqs_queue.dlq[each.key].arn, null)
   dead_letter_queue_name   = try(aws_sqs_queue.dlq[each.key].name, null)
+  event_source_stream_arns = [for t in keys(local.exported_tables) : "${aws_dynamodb_table.this[t].arn}/stream/*" if each.key == "exporter"]
 
   log_retention_in_days = var.log_retention_in_days
   kms_key_arn           = var.kms_key_arn

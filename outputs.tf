@@ -143,3 +143,17 @@ output "fleet_launch_template_ids" {
   description = "Launch template ids of each Spot fleet, keyed by fleet and then Region."
   value       = { for k, m in module.fleet : k => m.launch_template_ids }
 }
+
+output "export_bucket" {
+  description = "S3 bucket of the export (created, or export_bucket_name); objects under <export_prefix>/<table name>/dt=YYYY-MM-DD/."
+  value       = local.export_bucket
+}
+
+output "service_alarm_arns" {
+  description = "ARNs of the service alarms (high carbon, renewable share, estimates, scheduler lag, stuck workloads, poison records, migration storm, placement-score budget) and of the SLO burn-rate composite alarms, keyed by name."
+  value = merge(
+    { for k, a in aws_cloudwatch_metric_alarm.service : k => a.arn },
+    { for k, a in aws_cloudwatch_metric_alarm.insights : k => a.arn },
+    { for k, a in aws_cloudwatch_composite_alarm.slo : k => a.arn },
+  )
+}

@@ -73,6 +73,10 @@ resource "aws_dynamodb_table" "this" {
     }
   }
 
+  # Exported tables stream both images to the exporter (export.tf).
+  stream_enabled   = contains(keys(local.exported_tables), each.key)
+  stream_view_type = contains(keys(local.exported_tables), each.key) ? "NEW_AND_OLD_IMAGES" : null
+
   ttl {
     enabled        = true
     attribute_name = each.value.ttl_attribute

@@ -740,3 +740,105 @@ variable "placement_score_daily_budget" {
     error_message = "placement_score_daily_budget must be a whole number from 1 to 1000."
   }
 }
+
+################################################################################
+# Observability: export
+################################################################################
+
+variable "export_bucket_name" {
+  description = "Existing S3 bucket the exporter writes final and expired records to (JSON lines under export_prefix). Null creates one (public access blocked, encrypted with kms_key_arn when set, export_lifecycle applied)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.export_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.export_bucket_name))
+    error_message = "export_bucket_name must be an S3 bucket name."
+  }
+}
+
+variable "export_prefix" {
+  description = "Key prefix of the export: objects are <export_prefix>/<table name>/dt=YYYY-MM-DD/<first>-<last sequence number>.jsonl."
+  type        = string
+  default     = "exports"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*$", var.export_prefix))
+    error_message = "export_prefix must be a key prefix without leading or trailing slash (letters, digits, _ . - and /)."
+  }
+}
+
+variable "export_lifecycle" {
+  description = "Lifecycle of the created export bucket: move objects to storage_class after transition_days (null: never) and delete them after expiration_days (null: keep)."
+  type = object({
+    transition_days = optional(number, 90)
+    storage_class   = optional(string, "GLACIER_IR")
+    expiration_days = optional(number)
+  })
+  default = {}
+
+  validation {
+    condition     = contains(["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"], var.export_lifecycle.storage_class)
+    error_message = "export_lifecycle.storage_class must be STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER or DEEP_ARCHIVE."
+  }
+
+  validation {
+    condition     = var.export_lifecycle.transition_days == null || try(var.export_lifecycle.transition_days >= 30 && floor(var.export_lifecycle.transition_days) == var.export_lifecycle.transition_days, false)
+    error_message = "export_lifecycle.transition_days must be a whole number of at least 30 days."
+  }
+
+  validation {
+    condition     = var.export_lifecycle.expiration_days == null || try(var.export_lifecycle.expiration_days > coalesce(var.export_lifecycle.transition_days, 0) && floor(var.export_lifecycle.expiration_days) == var.export_lifecycle.expiration_days, false)
+    error_message = "export_lifecycle.expiration_days must be a whole number of days after transition_days."
+  }
+}
+
+################################################################################
+# Observability: alarms
+################################################################################
+
+variable "alarm_thresholds" {
+  description = "Thresholds of the service alarms: carbon_intensity (g/kWh, hourly average per Region), renewable_share_percent (below), migrations_per_hour, estimates_hours (hours some Region plans on estimates), scheduler_lag_minutes (oldest due workload)."
+  type = object({
+    carbon_intensity        = optional(number, 300)
+    renewable_share_percent = optional(number, 30)
+    migrations_per_hour     = optional(number, 10)
+    estimates_hours         = optional(number, 3)
+    scheduler_lag_minutes   = optional(number, 15)
+  })
+  default = {}
+
+  validation {
+    condition     = var.alarm_thresholds.carbon_intensity > 0 && var.alarm_thresholds.migrations_per_hour >= 0
+    error_message = "alarm_thresholds.carbon_intensity must be positive and alarm_thresholds.migrations_per_hour at least 0."
+  }
+
+  validation {
+    condition     = var.alarm_thresholds.renewable_share_percent > 0 && var.alarm_thresholds.renewable_share_percent <= 100
+    error_message = "alarm_thresholds.renewable_share_percent must be in (0, 100]."
+  }
+
+  validation {
+    condition     = var.alarm_thresholds.estimates_hours >= 1 && var.alarm_thresholds.estimates_hours <= 24 && floor(var.alarm_thresholds.estimates_hours) == var.alarm_thresholds.estimates_hours
+    error_message = "alarm_thresholds.estimates_hours must be a whole number of hours from 1 to 24."
+  }
+
+  validation {
+    condition     = var.alarm_thresholds.scheduler_lag_minutes >= 1
+    error_message = "alarm_thresholds.scheduler_lag_minutes must be at least 1."
+  }
+}
+
+variable "slo_targets" {
+  description = "SLO targets (fractions): dispatch_availability (due work dispatched within its window), carbon_efficiency (realised saving / perfect-forecast saving), migration_success. Each gets fast and slow multi-window burn-rate alarms."
+  type = object({
+    dispatch_availability = optional(number, 0.999)
+    carbon_efficiency     = optional(number, 0.6)
+    migration_success     = optional(number, 0.95)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for v in values(var.slo_targets) : v > 0 && v < 1])
+    error_message = "slo_targets values must be between 0 and 1 (exclusive)."
+  }
+}

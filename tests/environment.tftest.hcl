@@ -32,6 +32,7 @@ run "rendered_environment" {
     forecast_hours           = 24
     provider_chain           = ["ukci", "profile"]
     ukci_regions             = { "eu-west-2" = 13 }
+    export_prefix            = "audit/carbon"
     execution_targets = {
       lambda_function_arns = ["arn:aws:lambda:us-west-2:111122223333:function:job"]
     }

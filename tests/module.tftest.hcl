@@ -49,8 +49,8 @@ run "two_regions" {
   }
 
   assert {
-    condition     = length(module.function) == 6 && alltrue([for m in module.function : startswith(m.function_name, "ca-test-")])
-    error_message = "six functions, named after var.name"
+    condition     = length(module.function) == 7 && alltrue([for m in module.function : startswith(m.function_name, "ca-test-")])
+    error_message = "seven functions (with the exporter), named after var.name"
   }
 
   assert {
@@ -94,8 +94,8 @@ run "two_regions" {
   }
 
   assert {
-    condition     = alltrue([for q in aws_sqs_queue.dlq : q.sqs_managed_sse_enabled]) && length(aws_sqs_queue.dlq) == 5
-    error_message = "dead-letter queues for the five asynchronous functions, encrypted"
+    condition     = alltrue([for q in aws_sqs_queue.dlq : q.sqs_managed_sse_enabled]) && length(aws_sqs_queue.dlq) == 6
+    error_message = "dead-letter queues for the five asynchronous functions and the exporter, encrypted"
   }
 
   assert {

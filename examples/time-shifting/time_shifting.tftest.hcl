@@ -19,8 +19,8 @@ run "one_region_time_shifting" {
   }
 
   assert {
-    condition     = length(output.function_arns) == 6
-    error_message = "all six functions are deployed"
+    condition     = length(output.function_arns) == 7
+    error_message = "all seven functions are deployed"
   }
 
   assert {

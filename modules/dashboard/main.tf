@@ -36,23 +36,40 @@ locals {
     } if length(p[3]) > 0
   ]
 
-  # The handlers' own EMF metrics, by dimension, found with SEARCH so new Regions appear by themselves.
+  # The handlers' own EMF metrics, found with SEARCH so new Regions, providers and fleets appear
+  # by themselves: [title, [[id, expression, label, visible]], period].
+  ns = var.metrics_namespace
+  service_panels = [
+    ["Carbon intensity per Region (g/kWh)", [["e0", "SEARCH('{${local.ns},Region} MetricName=\"CarbonIntensity\"', 'Average', 900)", "", true]], 900],
+    # Grams are summed, never averaged: per day, and cumulative over the dashboard's range.
+    ["Grams CO2e saved per day", [["e0", "SUM(SEARCH('{${local.ns}} MetricName=\"EmissionsSavedGrams\"', 'Sum', 86400))", "saved per day", true]], 86400],
+    ["Grams CO2e saved, cumulative", [["e0", "SUM(SEARCH('{${local.ns}} MetricName=\"EmissionsSavedGrams\"', 'Sum', 86400))", "", false], ["e1", "RUNNING_SUM(e0)", "cumulative", true]], 86400],
+    ["Workloads by state", [["e0", "SEARCH('{${local.ns}} MetricName=(\"WorkloadSubmitted\" OR \"PlannedScheduled\" OR \"DispatchRunning\" OR \"WorkloadSucceeded\" OR \"WorkloadFailed\" OR \"DispatchExpired\" OR \"DispatchFailed\")', 'Sum', 3600)", "", true]], 3600],
+    ["Due-index lag (s, max)", [["e0", "SEARCH('{${local.ns}} MetricName=\"DueIndexLagSeconds\"', 'Maximum', 300)", "", true]], 300],
+    ["Dispatch latency (s, p99)", [["e0", "SEARCH('{${local.ns}} MetricName=\"DispatchLatencySeconds\"', 'p99', 300)", "", true]], 300],
+    ["Provider used (Regions per run)", [["e0", "SEARCH('{${local.ns},Provider} MetricName=\"ProviderUsed\"', 'Sum', 3600)", "", true]], 3600],
+    ["Decisions on estimates (%)", [["e0", "SUM(SEARCH('{${local.ns}} MetricName=\"DecisionsOnEstimates\"', 'Sum', 3600))", "", false], ["e1", "SUM(SEARCH('{${local.ns}} MetricName=\"Decisions\"', 'Sum', 3600))", "", false], ["e2", "IF(e1 > 0, 100 * e0 / e1, 0)", "on estimates %", true]], 3600],
+    ["Fleet capacity per Region", [["e0", "SEARCH('{${local.ns},Fleet,Region} MetricName=(\"FleetDesiredCapacity\" OR \"FleetInServiceCapacity\")', 'Average', 300)", "", true]], 300],
+    ["Migrations", [["e0", "SEARCH('{${local.ns},Region} MetricName=\"Migrations\"', 'Sum', 3600)", "", true]], 3600],
+    ["Interruption events", [["e0", "SEARCH('{${local.ns},Region} MetricName=\"InterruptionEvents\"', 'Sum', 3600)", "", true]], 3600],
+    ["Carbon API errors", [["e0", "SEARCH('{${local.ns},Provider} MetricName=\"ProviderErrors\"', 'Sum', 3600)", "", true]], 3600],
+    # Dispatch availability SLO: share of its error budget left over the dashboard's range.
+    ["Dispatch availability: error budget remaining (%)", [["e0", "SUM(SEARCH('{${local.ns}} MetricName=\"DispatchWindowMet\"', 'Sum', 3600))", "", false], ["e1", "SUM(SEARCH('{${local.ns}} MetricName=\"DispatchWindowTotal\"', 'Sum', 3600))", "", false], ["e2", "IF(RUNNING_SUM(e1) > 0, 100 * (1 - (1 - RUNNING_SUM(e0) / RUNNING_SUM(e1)) / ${1 - var.dispatch_availability_target}), 100)", "budget left %", true]], 3600],
+  ]
+
   search_widgets = [
-    for i, m in ["CarbonIntensity", "EmissionsSavedGrams"] : {
+    for i, p in local.service_panels : {
       type   = "metric"
-      x      = i * 12
-      y      = 100
+      x      = (i % 2) * 12
+      y      = 100 + floor(i / 2) * 6
       width  = 12
       height = 6
       properties = {
-        title  = m
-        region = var.region
-        view   = "timeSeries"
-        period = local.period
-        metrics = [[{
-          expression = "SEARCH('{${var.metrics_namespace}} MetricName=\"${m}\"', 'Average', ${local.period})"
-          id         = "e${i}"
-        }]]
+        title   = p[0]
+        region  = var.region
+        view    = "timeSeries"
+        period  = p[2]
+        metrics = [for e in p[1] : [{ id = e[0], expression = e[1], label = e[2], visible = e[3] }]]
       }
     }
   ]

@@ -43,3 +43,14 @@ variable "metrics_namespace" {
   type        = string
   default     = "CarbonAware"
 }
+
+variable "dispatch_availability_target" {
+  description = "Dispatch availability SLO (fraction of due work dispatched within its window) whose error budget the dashboard shows."
+  type        = number
+  default     = 0.999
+
+  validation {
+    condition     = var.dispatch_availability_target > 0 && var.dispatch_availability_target < 1
+    error_message = "dispatch_availability_target must be between 0 and 1 (exclusive)."
+  }
+}

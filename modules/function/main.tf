@@ -36,6 +36,13 @@ locals {
       Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
       Resource = [var.kms_key_arn]
     }],
+    length(var.event_source_stream_arns) == 0 ? [] : [{
+      # Lambda reads the streams of the function's event source mappings with the function's role.
+      Sid      = "EventSourceStreams"
+      Effect   = "Allow"
+      Action   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+      Resource = var.event_source_stream_arns
+    }],
     !var.attach_dead_letter_queue ? [] : [{
       Sid      = "DeadLetterQueue"
       Effect   = "Allow"

@@ -170,6 +170,17 @@ variable "vpc_config" {
   default = null
 }
 
+variable "event_source_stream_arns" {
+  description = "DynamoDB stream ARNs (or `<table ARN>/stream/*`) the function's event source mappings read; Lambda reads them with the function's role."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.event_source_stream_arns : can(regex("/stream/.+$", a))])
+    error_message = "event_source_stream_arns must be DynamoDB stream ARNs (…:table/<name>/stream/<label or *>)."
+  }
+}
+
 variable "attach_dead_letter_queue" {
   description = "Whether failed asynchronous invocations go to dead_letter_target_arn (a flag, because the ARN is unknown until apply)."
   type        = bool

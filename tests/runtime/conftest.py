@@ -28,7 +28,15 @@ from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
 from carbon_aware.runtime import config, wiring
-from carbon_aware.runtime.handlers import api, completion, executor, intake, monitor, scheduler
+from carbon_aware.runtime.handlers import (
+    api,
+    completion,
+    executor,
+    exporter,
+    intake,
+    monitor,
+    scheduler,
+)
 from carbon_aware.runtime.tables import IDEMPOTENCY_TABLE, WORKLOADS_TABLE
 from terraform.test_drift import ACTION_NAMES, LOCAL_STACK_ONLY, granted_to
 
@@ -77,6 +85,7 @@ HANDLERS = {
     "executor": executor,
     "completion": completion,
     "monitor": monitor,
+    "exporter": exporter,
 }
 _running = contextvars.ContextVar[str | None]("running_function", default=None)
 

@@ -85,6 +85,7 @@ def test_refreshes_every_region_and_emits_metrics(configured, em_server, neso_se
     assert metrics["ProviderCalls"][0][0] == 3
     used = {dims["Provider"]: v for v, dims in metrics["ProviderUsed"]}
     assert used == {"electricitymaps": 4, "static-factor": 1}
+    assert metrics["EstimatedRegions"] == [(1, {})]  # ca-west-1 only
 
 
 def test_all_providers_down_still_labels_every_region_and_never_raises(
@@ -99,10 +100,10 @@ def test_all_providers_down_still_labels_every_region_and_never_raises(
     assert {r["provider"] for r in result["regions"]} <= {"profile", "static-factor"}
     # EM for three zones and NESO for GB; for ca-west-1 the history forecaster (nothing cached)
     assert result["fallbacks"] == 5
-    errors = {
-        dims["Provider"]: v for v, dims in metrics_of(capsys.readouterr().out)["ProviderErrors"]
-    }
+    emitted = metrics_of(capsys.readouterr().out)
+    errors = {dims["Provider"]: v for v, dims in emitted["ProviderErrors"]}
     assert errors == {"electricitymaps": 3, "ukci": 1}
+    assert emitted["EstimatedRegions"] == [(len(result["regions"]), {})]  # the outage alarm's
 
 
 def test_a_second_run_within_the_interval_calls_nothing(configured, em_server):

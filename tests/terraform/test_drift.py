@@ -21,7 +21,7 @@ import hcl2
 import pytest
 from botocore import xform_name
 
-from carbon_aware.runtime import config, monitor_config, tables
+from carbon_aware.runtime import config, export_config, monitor_config, tables
 from carbon_aware.runtime.fleet import settings as fleet_settings
 from carbon_aware.signals import cache, catalog
 
@@ -163,13 +163,17 @@ def rendered() -> Rendered:
     return Rendered(inputs, _state_resources(states[0]["root_module"]))
 
 
-# Functions that read the fleets' settings (runtime.fleet.settings): the optimizer and the api.
+# The settings module of each function that has its own (the others read runtime.config).
+SETTINGS: dict[str, ModuleType] = {"monitor": monitor_config, "exporter": export_config}
+# Functions that also read the fleets' settings (runtime.fleet.settings): the optimizer and the api.
 FLEET_READERS = ("api", "fleet_optimizer")
+# Where each function's required variables are read (the optimizer's from the fleets' settings).
+REQUIRED_FROM: dict[str, ModuleType] = {**SETTINGS, "fleet_optimizer": fleet_settings}
 
 
 def declared_env(function: str) -> set[str]:
     """Every CARBON_AWARE_* name the function's settings loaders know."""
-    settings: ModuleType = monitor_config if function == "monitor" else config
+    settings = SETTINGS.get(function, config)
     names = {v for v in vars(settings).values() if isinstance(v, str)}
     if function in FLEET_READERS:
         names.update(fleet_settings.FLEET_ENV)
@@ -200,9 +204,9 @@ def test_terraform_sets_only_variables_the_function_reads(rendered: Rendered, fu
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_terraform_sets_every_required_variable(rendered: Rendered, function: str):
-    loaders = {"monitor": monitor_config, "fleet_optimizer": fleet_settings}
-    settings = loaders.get(function, config)
-    missing = required_env(settings) - set(rendered.environment(function))
+    missing = required_env(REQUIRED_FROM.get(function, config)) - set(
+        rendered.environment(function)
+    )
     assert not missing, f"{function}: the runtime requires {sorted(missing)}"
 
 
@@ -308,6 +312,12 @@ def test_monitor_settings_carry_the_module_inputs(rendered: Rendered):
     assert dict(settings.ukci_regions) == inputs["ukci_regions"]
 
 
+def test_exporter_settings_carry_the_module_inputs(rendered: Rendered):
+    settings = export_config.ExportSettings.from_env(rendered.environment("exporter"))
+    assert settings.bucket == rendered.resources["aws_s3_bucket.export[0]"]["bucket"]
+    assert settings.prefix == rendered.inputs["export_prefix"]
+
+
 @pytest.mark.parametrize("function", CATALOG_READERS)
 def test_catalog_readers_apply_the_zone_overrides(
     rendered: Rendered, function: str, monkeypatch: pytest.MonkeyPatch
@@ -348,9 +358,8 @@ SERVICES = {
     "secretsmanager": "secretsmanager",
     "ssm": "ssm",
     "autoscaling": "autoscaling",
-    # TODO(lead): add "ec2": "ec2" and "pricing": "pricing" once wp-fleet-prices (their callers,
-    # signals/prices) is merged: the fleet_optimizer is granted ec2:DescribeSpotPriceHistory,
-    # ec2:GetSpotPlacementScores and pricing:GetProducts for it.
+    "ec2": "ec2",
+    "s3": "s3",
 }
 # API operations whose IAM action has another name.
 ACTION_NAMES = {"lambda:Invoke": "lambda:InvokeFunction"}

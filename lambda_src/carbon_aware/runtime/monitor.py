@@ -3,8 +3,8 @@
 One run plans deduplicated zone targets, lets :func:`carbon_aware.signals.refresh.refresh` fetch
 what is due through the fallback chain, then reads each region's current value back from the
 cache (what readers will see) and emits metrics: intensity per region, provider used, fallbacks
-taken, provider errors and provider calls. With every live provider failing the chain still ends
-in a labelled estimate, so every region gets a value.
+taken, provider errors, provider calls and the Regions left on estimates. With every live
+provider failing the chain still ends in a labelled estimate, so every region gets a value.
 """
 
 from __future__ import annotations
@@ -83,10 +83,12 @@ class Monitor:
         )
         regions = []
         used: Counter[str] = Counter()
+        estimated = 0
         for result in results:
             for region in result.target.regions:
                 current = self._current(region, result)
                 used[current.provenance.provider] += 1
+                estimated += current.provenance.estimated
                 emit("CarbonIntensity", current.value, {"Region": region})
                 regions.append(_row(current))
         errors: Counter[str] = Counter(a.provider for r in results for a in r.attempts if a.live)
@@ -96,6 +98,8 @@ class Monitor:
             emit("ProviderErrors", count, {"Provider": provider})
         fallbacks = sum(len(r.attempts) for r in results)
         emit("FallbacksTaken", fallbacks, {})
+        # Regions whose current value is an estimate: the provider-outage alarm's metric.
+        emit("EstimatedRegions", estimated, {})
         emit("ProviderCalls", self.providers.calls - calls, {})
         return {
             "regions": regions,

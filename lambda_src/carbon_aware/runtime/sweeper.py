@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -33,11 +34,15 @@ from carbon_aware.runtime.dispatcher import Dispatcher, is_transient
 from carbon_aware.runtime.observability import logger
 from carbon_aware.runtime.planner import Planner, SweepSignals
 from carbon_aware.runtime.repository import Conflict, WorkloadRecord, WorkloadRepository
+from carbon_aware.runtime.service_metrics import DUE_LAG
 from carbon_aware.runtime.states import State
-from carbon_aware.runtime.tables import DUE_SHARDS
+from carbon_aware.runtime.tables import DUE_AT, DUE_SHARDS
 from carbon_aware.runtime.watchdog import Watchdog
 
 LOST_AFTER = 120.0
+# DUE_LAG: seconds since the oldest PENDING or SCHEDULED record found due this sweep became due
+# (0: none); the scheduler handler reports it as ``DueIndexLagSeconds``.
+LAGGING = (State.PENDING, State.SCHEDULED)
 SIGNAL_WINDOW = 7 * 86400.0
 POISON_LIMIT = 3
 MAX_REASON = 300
@@ -46,16 +51,24 @@ Step = Callable[[WorkloadRecord], str | None]
 
 
 class _Counts:
-    """A Counter that worker threads add to."""
+    """A Counter that worker threads add to, and the oldest due time seen."""
 
     def __init__(self) -> None:
         self.counter: Counter = Counter()
         self.lock = threading.Lock()
+        self.oldest_due: float | None = None
 
     def add(self, name: str | None) -> None:
         if name:
             with self.lock:
                 self.counter[name] += 1
+
+    def due(self, due_at: Any) -> None:
+        """Note the due time of a record found due (for the due-index lag)."""
+        if isinstance(due_at, int | float | Decimal):
+            with self.lock:
+                if self.oldest_due is None or due_at < self.oldest_due:
+                    self.oldest_due = float(due_at)
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,8 @@ class Sweeper:
             self._each(State.RUNNING, now, lambda r: watchdog.check(r, now), counts, now)
         if replan:
             self._each(State.SCHEDULED, None, lambda r: _replan(planner, r, now), counts, now)
+        oldest = counts.oldest_due
+        counts.counter[DUE_LAG] = round(max(now - oldest, 0.0)) if oldest is not None else 0
         return counts.counter
 
     def _recover(self, record: WorkloadRecord, now: float) -> str:
@@ -110,6 +125,8 @@ class Sweeper:
 
             def read(shard: int) -> None:
                 for item in self.repo.due_items(status, before, [shard]):
+                    if before is not None and status in LAGGING:
+                        counts.due(item.get(DUE_AT))
                     slots.acquire()
                     # Each task runs in a copy of the sweep's context (logger keys and the like).
                     run = contextvars.copy_context().run

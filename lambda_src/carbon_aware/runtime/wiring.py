@@ -23,6 +23,7 @@ from carbon_aware.engine.accounting import Series, Span
 from carbon_aware.engine.signal_type import SignalType
 from carbon_aware.runtime.client_table import ClientTable
 from carbon_aware.runtime.config import SIGNAL_TYPE, SIGNALS_TABLE, WorkloadSettings
+from carbon_aware.runtime.export_config import ExportSettings
 from carbon_aware.runtime.repository import WorkloadRepository
 from carbon_aware.runtime.schedules import ScheduleGateway
 from carbon_aware.signals.cache import DAY, SignalCache
@@ -92,6 +93,12 @@ class ProfileSignalSource:
 _clock: list[Clock] = [SYSTEM_CLOCK]
 
 
+@cache
+def export_settings() -> ExportSettings:
+    """The exporter's settings (bucket and prefix)."""
+    return ExportSettings.from_env(os.environ)
+
+
 def clock() -> Clock:
     """The handlers' clock (the system clock outside the local stack)."""
     return _clock[0]
@@ -107,6 +114,7 @@ def reset(new_clock: Clock = SYSTEM_CLOCK) -> None:
         signal_source,
         monitor,
         price_book,
+        export_settings,
         fleet_settings,
         fleet_repository,
     ):

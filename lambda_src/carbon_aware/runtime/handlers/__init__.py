@@ -8,6 +8,7 @@ HANDLERS: dict[str, str] = {
     "api": "carbon_aware.runtime.handlers.api",
     "completion": "carbon_aware.runtime.handlers.completion",
     "executor": "carbon_aware.runtime.handlers.executor",
+    "exporter": "carbon_aware.runtime.handlers.exporter",
     "fleet_optimizer": "carbon_aware.runtime.handlers.fleet_optimizer",
     "intake": "carbon_aware.runtime.handlers.intake",
     "monitor": "carbon_aware.runtime.handlers.monitor",

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from carbon_aware.runtime import wiring
 from carbon_aware.runtime.dispatcher import Dispatcher
 from carbon_aware.runtime.observability import logger, metrics, tracer
+from carbon_aware.runtime.service_metrics import dispatch_latency, dispatch_outcome
 
 
 @logger.inject_lambda_context
@@ -23,5 +24,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="DispatchRaceLost", unit=MetricUnit.Count, value=1)
         return {"workload_id": event["workload_id"], "status": None}
     metrics.add_metric(name=f"Dispatch{record.status.title()}", unit=MetricUnit.Count, value=1)
+    for name, value in dispatch_outcome(record.status).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    latency = dispatch_latency(record)
+    if latency is not None:
+        metrics.add_metric(name="DispatchLatencySeconds", unit=MetricUnit.Seconds, value=latency)
     logger.info("dispatch", extra={"workload_id": record.workload_id, "status": record.status})
     return {"workload_id": record.workload_id, "status": str(record.status)}

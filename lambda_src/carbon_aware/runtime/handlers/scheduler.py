@@ -3,7 +3,8 @@
 The sweep's counts become ``Sweep_<name>`` metrics: ``Sweep_planned_SCHEDULED``, …,
 ``Sweep_record_error`` (unexpected errors, each logged with its workload id),
 ``Sweep_poison_failed`` (records moved to FAILED after repeated errors) and
-``Sweep_transient_error``.
+``Sweep_transient_error``; and the service metrics of :mod:`carbon_aware.runtime.service_metrics`
+(due-index lag, stuck workloads, dispatch SLI counts, decisions on estimates).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from carbon_aware.runtime import wiring
 from carbon_aware.runtime.observability import logger, metrics, tracer
+from carbon_aware.runtime.service_metrics import DUE_LAG, decision_metrics, sweep_metrics
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.sweeper import Sweeper
 
@@ -31,6 +33,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             return {"planned": False}
         record = wiring.planner().plan(record, now)
         metrics.add_metric(name=f"Planned{record.status.title()}", unit=MetricUnit.Count, value=1)
+        for name, value in decision_metrics(record).items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         return {"planned": True, "status": str(record.status)}
     workers = wiring.settings().sweeper_workers
     sweeper = Sweeper(
@@ -38,8 +42,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     counts = sweeper.sweep(now)
     for name, value in counts.items():
-        metrics.add_metric(
-            name=f"Sweep_{name.replace(':', '_')}", unit=MetricUnit.Count, value=value
-        )
+        if name != DUE_LAG:
+            metrics.add_metric(
+                name=f"Sweep_{name.replace(':', '_')}", unit=MetricUnit.Count, value=value
+            )
+    for name, value in sweep_metrics(counts).items():
+        unit = MetricUnit.Seconds if name.endswith("Seconds") else MetricUnit.Count
+        metrics.add_metric(name=name, unit=unit, value=value)
     logger.info("sweep", extra={"counts": dict(counts)})
     return {"sweep": dict(counts)}

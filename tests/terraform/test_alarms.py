@@ -1,0 +1,247 @@
+"""Each service alarm fires: its definition, rendered by Terraform (tests/alarms.tftest.hcl,
+mock-applied with `terraform test -json -verbose`), evaluated on recorded metric values the way
+CloudWatch does (statistic per period, the last ``evaluation_periods`` periods all breaching,
+missing data as the alarm treats it; Metrics Insights ``SELECT SUM(m) FROM SCHEMA(ns, dim)`` summed
+over every series of that schema)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from terraform.test_drift import ROOT, _state_resources
+
+TERRAFORM = shutil.which("terraform")
+ALARMS_TEST = ROOT / "tests" / "alarms.tftest.hcl"
+NAMESPACE = "CarbonAware"
+HOUR = 3600
+# name -> list of (seconds, value, dimensions)
+Recorded = dict[str, list[tuple[float, float, dict[str, str]]]]
+STATISTICS: dict[str, Callable[[list[float]], float]] = {
+    "Sum": sum,
+    "Average": lambda v: sum(v) / len(v),
+    "Maximum": max,
+    "Minimum": min,
+}
+COMPARISONS = {
+    "GreaterThanThreshold": lambda v, t: v > t,
+    "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
+    "LessThanThreshold": lambda v, t: v < t,
+    "LessThanOrEqualToThreshold": lambda v, t: v <= t,
+}
+INSIGHTS = re.compile(r'^SELECT (SUM|MAX|AVG)\((\w+)\) FROM SCHEMA\("([^"]+)", (\w+)\)$')
+
+
+@pytest.fixture(scope="module")
+def alarms() -> dict[str, dict[str, Any]]:
+    if TERRAFORM is None:
+        pytest.skip("no terraform on PATH: source ../shared/tools/terraform-offline/env.sh")
+    env = {**os.environ, "TF_DATA_DIR": str(ROOT / "build" / "terraform" / "alarms")}
+    for args in (
+        ["init", "-backend=false", "-input=false", "-no-color"],
+        ["test", "-json", "-verbose", f"-filter={ALARMS_TEST.relative_to(ROOT)}"],
+    ):
+        done = subprocess.run(
+            [TERRAFORM, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, f"terraform {args[0]}:\n{done.stdout}{done.stderr}"
+    (state,) = [
+        m["test_state"]
+        for m in map(json.loads, done.stdout.splitlines())
+        if m.get("type") == "test_state"
+    ]
+    resources = _state_resources(state["root_module"])
+    return {
+        values["alarm_name"].removeprefix("ca-alarms-"): values
+        for address, values in resources.items()
+        if address.startswith(("aws_cloudwatch_metric_alarm.", "aws_cloudwatch_composite_alarm."))
+    }
+
+
+def _series(alarm: dict[str, Any], recorded: Recorded) -> tuple[int, Callable[[list], Any]]:
+    """The alarm's period and a function of the datapoints in one period (None: missing)."""
+    if alarm.get("metric_name"):
+        assert alarm["namespace"] == NAMESPACE
+        stat, dims = STATISTICS[alarm["statistic"]], alarm.get("dimensions") or {}
+
+        def one(points: list) -> Any:
+            values = [v for _, v, d in points if d == dims]
+            return stat(values) if values else None
+
+        return alarm["period"], (lambda points: one(points))
+    (query,) = alarm["metric_query"]
+    function, _, namespace, dimension = INSIGHTS.match(query["expression"]).groups()
+    assert namespace == NAMESPACE and function == "SUM"
+
+    def summed(points: list) -> Any:
+        values = [v for _, v, d in points if set(d) == {dimension}]
+        return sum(values) if values else None
+
+    return query["period"], summed
+
+
+def burn(alarm: dict[str, Any], recorded: Recorded, now: float) -> float:
+    """The burn-rate expression ``IF(total > 0, (1 - good / total) / budget, 0)`` on the sums
+    of its two metrics over their period."""
+    queries = {q["id"]: q for q in alarm["metric_query"]}
+    sums = {}
+    for name in ("good", "total"):
+        (metric,) = queries[name]["metric"]
+        assert metric["stat"] == "Sum" and metric["namespace"] == NAMESPACE
+        start = now - metric["period"]
+        points = recorded.get(metric["metric_name"], [])
+        sums[name] = sum(v for t, v, _ in points if start <= t < now)
+    expression = queries["burn"]["expression"]
+    match = re.fullmatch(r"IF\(total > 0, \(1 - good / total\) / ([0-9.e-]+), 0\)", expression)
+    assert match, expression
+    return (1 - sums["good"] / sums["total"]) / float(match[1]) if sums["total"] > 0 else 0.0
+
+
+def fires(
+    alarm: dict[str, Any], recorded: Recorded, now: float, alarms: dict | None = None
+) -> bool:
+    """Whether the alarm is in ALARM at ``now`` on the recorded values."""
+    if "alarm_rule" in alarm:  # composite: ALARM("a") AND ALARM("b")
+        names = re.findall(r'ALARM\("ca-alarms-([^"]+)"\)', alarm["alarm_rule"])
+        assert alarm["alarm_rule"].count(" AND ") == len(names) - 1 == 1
+        return all(fires(alarms[n], recorded, now) for n in names)
+    if any(q.get("id") == "burn" for q in alarm.get("metric_query") or []):
+        compare = COMPARISONS[alarm["comparison_operator"]]
+        return compare(burn(alarm, recorded, now), alarm["threshold"])
+    metric = alarm.get("metric_name") or INSIGHTS.match(alarm["metric_query"][0]["expression"])[2]
+    period, value_of = _series(alarm, recorded)
+    breaches = []
+    for k in range(alarm["evaluation_periods"]):
+        end = now - k * period
+        points = [p for p in recorded.get(metric, []) if end - period <= p[0] < end]
+        value = value_of(points)
+        if value is None:
+            breaches.append(alarm["treat_missing_data"] == "breaching")
+        else:
+            compare = COMPARISONS[alarm["comparison_operator"]]
+            breaches.append(compare(value, alarm["threshold"]))
+    return all(breaches)
+
+
+NOW = 1_800_000_000.0
+
+
+def every(minutes: int, hours: float, value: float, **dims: str) -> list:
+    """A value recorded every ``minutes`` over the last ``hours``."""
+    count = int(hours * 60 / minutes)
+    return [(NOW - 1 - i * minutes * 60, value, dims) for i in range(count)]
+
+
+CASES = {
+    # alarm: (recorded values that fire it, recorded values that do not)
+    "high-carbon-us-west-2": (
+        {"CarbonIntensity": every(15, 1, 320, Region="us-west-2")},
+        {
+            "CarbonIntensity": every(15, 1, 280, Region="us-west-2")
+            + every(15, 1, 500, Region="eu-west-1")
+        },
+    ),
+    "low-renewable-eu-west-1": (
+        {"RenewableSharePercent": every(15, 1, 25, Region="eu-west-1")},
+        {"RenewableSharePercent": every(15, 1, 45, Region="eu-west-1")},
+    ),
+    "planning-on-estimates": (
+        {"EstimatedRegions": every(15, 2, 1)},
+        {"EstimatedRegions": every(15, 1, 1) + every(15, 2, 0)[4:]},
+    ),
+    "scheduler-lag": (
+        {"DueIndexLagSeconds": [(NOW - 60, 11 * 60, {})]},
+        {"DueIndexLagSeconds": [(NOW - 60, 9 * 60, {}), (NOW - 400, 3000, {})]},
+    ),
+    "stuck-workloads": (
+        {"StuckWorkloads": [(NOW - 60, 1, {})]},
+        {"StuckWorkloads": [(NOW - 60, 0, {})]},
+    ),
+    "poison-records": (
+        {"Sweep_poison_failed": [(NOW - 60, 1, {})]},
+        {"Sweep_poison_failed": [(NOW - 60, 0, {})]},
+    ),
+    "migration-storm": (
+        {"Migrations": every(10, 1, 1, Region="eu-west-1") + every(10, 1, 1, Region="us-west-2")},
+        {"Migrations": [*every(10, 1, 1, Region="eu-west-1"), (NOW - 2 * HOUR, 50, {})]},
+    ),
+    "placement-score-budget": (
+        {"PlacementScoreBudgetExhausted": [(NOW - 60, 1, {"Fleet": "batch"})]},
+        {"PlacementScoreBudgetExhausted": [(NOW - 60, 0, {"Fleet": "batch"})]},
+    ),
+}
+
+
+def outcomes(good: str, total: str, minutes: int, hours: float, ok: float, n: float) -> dict:
+    """Every ``minutes`` over the last ``hours``: ``n`` outcomes of which ``ok`` good."""
+    return {good: every(minutes, hours, ok), total: every(minutes, hours, n)}
+
+
+SLO_CASES = {
+    # composite: (fires: a bad last hour with the last 5 minutes bad too;
+    #             does not: a bad hour that recovered in the last 5 minutes)
+    "dispatch-availability-burn-fast": (
+        outcomes("DispatchWindowMet", "DispatchWindowTotal", 5, 1, 97, 100),
+        {
+            "DispatchWindowMet": [*every(5, 1, 97)[1:], (NOW - 1, 100, {})],
+            "DispatchWindowTotal": every(5, 1, 100),
+        },
+    ),
+    "dispatch-availability-burn-slow": (
+        outcomes("DispatchWindowMet", "DispatchWindowTotal", 5, 6, 99, 100),
+        outcomes("DispatchWindowMet", "DispatchWindowTotal", 5, 6, 999.5, 1000),
+    ),
+    "migration-success-burn-slow": (
+        outcomes("MigrationsSucceeded", "MigrationsAttempted", 10, 6, 1, 5),
+        outcomes("MigrationsSucceeded", "MigrationsAttempted", 10, 6, 99, 100),
+    ),
+    "migration-success-burn-fast": (
+        outcomes("MigrationsSucceeded", "MigrationsAttempted", 5, 1, 1, 5),
+        outcomes("MigrationsSucceeded", "MigrationsAttempted", 5, 1, 99, 100),
+    ),
+}
+
+
+def test_a_burn_rate_out_of_reach_has_no_alarm(alarms: dict) -> None:
+    # At the default 60 % carbon-efficiency target the burn rate is at most 2.5x: neither pair.
+    assert not [n for n in alarms if n.startswith("carbon-efficiency")]
+    assert {n for n in alarms if n.endswith(("-fast", "-slow"))} == {
+        "dispatch-availability-burn-fast",
+        "dispatch-availability-burn-slow",
+        "migration-success-burn-fast",
+        "migration-success-burn-slow",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(CASES) + sorted(SLO_CASES))
+def test_the_alarm_fires_on_breaching_values_only(alarms: dict, name: str) -> None:
+    breaching, healthy = {**CASES, **SLO_CASES}[name]
+    assert fires(alarms[name], breaching, NOW, alarms), f"{name} did not fire"
+    assert not fires(alarms[name], healthy, NOW, alarms), f"{name} fired on healthy values"
+
+
+def test_no_data_fires_only_the_outage_alarm(alarms: dict) -> None:
+    firing = {name for name in CASES if fires(alarms[name], {}, NOW)}
+    assert firing == {"planning-on-estimates"}  # a silent monitor is an outage
+
+
+def test_every_service_alarm_has_a_firing_test(alarms: dict) -> None:
+    regional = {
+        f"{kind}-{r}"
+        for kind in ("high-carbon", "low-renewable")
+        for r in ("eu-west-1", "us-west-2")
+    }
+    service = {
+        n
+        for n in alarms
+        if not n.endswith(("-errors", "-dead-letters", "-long", "-short", "-fast", "-slow"))
+    }
+    untested = service - set(CASES) - regional  # one case per kind: same definition per Region
+    assert not untested, f"alarms without a firing test: {sorted(untested)}"
