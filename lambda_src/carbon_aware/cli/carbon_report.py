@@ -109,10 +109,24 @@ def _cells(totals: Totals) -> list[object]:
 
 
 def _workloads_csv(ledger: Ledger, path: Path) -> None:
-    columns = (
-        "workload_id status strategy region home_region started_at ended_at signal_type view "
-        "provider estimated emissions_g baseline_g saved_g oracle_g tags"
-    ).split()
+    columns = [
+        "workload_id",
+        "status",
+        "strategy",
+        "region",
+        "home_region",
+        "started_at",
+        "ended_at",
+        "signal_type",
+        "view",
+        "provider",
+        "estimated",
+        "emissions_g",
+        "baseline_g",
+        "saved_g",
+        "oracle_g",
+        "tags",
+    ]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
@@ -131,8 +145,12 @@ def _chart(view: View, dimension: str, out: Path) -> str:
     names = [k for k, _ in groups]
     fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(names) + 2), 3.8))
     x = np.arange(len(names))
-    ax.bar(x - 0.2, [t.baseline_g / 1000 for _, t in groups], 0.4, label="baseline", color="#adb5bd")
-    ax.bar(x + 0.2, [t.emissions_g / 1000 for _, t in groups], 0.4, label="emitted", color="#2b8a3e")
+    ax.bar(
+        x - 0.2, [t.baseline_g / 1000 for _, t in groups], 0.4, label="baseline", color="#adb5bd"
+    )
+    ax.bar(
+        x + 0.2, [t.emissions_g / 1000 for _, t in groups], 0.4, label="emitted", color="#2b8a3e"
+    )
     ax.set_xticks(x, names, rotation=30, ha="right")
     ax.set_ylabel("kgCO2e")
     ax.set_title(f"{view.name}: by {dimension}")
@@ -232,9 +250,7 @@ img {{ max-width: 100%; }}
 def _valuation(ledger: Ledger) -> str:
     value = ledger.valuation_usd
     if value is None:
-        return (
-            "<h2>Carbon-credit valuation</h2><p>Not configured (give --price-per-tonne).</p>"
-        )
+        return "<h2>Carbon-credit valuation</h2><p>Not configured (give --price-per-tonne).</p>"
     saved = ledger.views[LOCATION].total.saved_g / GRAMS_PER_TONNE
     return (
         f"<h2>Carbon-credit valuation</h2><p>{saved:.6f} tCO2e avoided (location-based) at "

@@ -304,7 +304,9 @@ def _reconcile(
     ]
 
 
-def _fleets(items: Iterable[Mapping[str, Any]], lo: float, hi: float) -> dict[str, dict[str, float]]:
+def _fleets(
+    items: Iterable[Mapping[str, Any]], lo: float, hi: float
+) -> dict[str, dict[str, float]]:
     """Grams and dollars of fleet decision records (``sk = decision#<time>``) in the period,
     summed per fleet, from ``emissions_g`` / ``cost_usd`` where a decision states them."""
     fleets: dict[str, dict[str, float]] = {}
