@@ -84,3 +84,8 @@ def test_demo_report_has_separate_views_team_tags_and_the_valuation_statement(de
     teams = [row for row in groups if row.startswith("location-based,team,")]
     assert {row.split(",")[2] for row in teams} == {"analytics", "ml-training", "platform"}
     assert (demo / "monthly" / "location-based_region.png").stat().st_size > 1000
+    # The demo report links the monthly report and shows the dashboard panels.
+    demo_page = (demo / "report.html").read_text()
+    assert 'href="monthly/report.html"' in demo_page
+    assert 'src="dashboard_panels.png"' in demo_page
+    assert (demo / "dashboard_panels.png").stat().st_size > 10000

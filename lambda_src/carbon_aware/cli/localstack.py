@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.request import ProxyHandler, Request, build_opener
 
 import numpy as np
 
+from carbon_aware.cli.panels import draw_panels
 from carbon_aware.engine import Placement, Segment, SignalSet
 from carbon_aware.engine.backtest import BacktestResult, JobOutcome
 from carbon_aware.engine.timeutil import iso, parse_iso, to_seconds
@@ -69,9 +71,13 @@ def moto_server() -> Iterator[str]:
         port = probe.getsockname()[1]
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    endpoint = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield endpoint
     finally:
+        # moto's backends live in this process: reset them so another run starts empty.
+        direct = build_opener(ProxyHandler({}))  # loopback: never through a proxy
+        direct.open(Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).close()
         server.stop()
 
 
@@ -171,8 +177,22 @@ def run_local_demo(output_dir: Path, *, days: int = 3, workloads: int = 40) -> P
             warnings.filterwarnings("ignore", message="No application metrics")
             driver.run(to_seconds(START) + days * 86400.0)
         records = driver.records()
-        monthly_report(output_dir, clock.now())
-    return report(records, output_dir, days)
+        monthly = monthly_report(output_dir, clock.now())
+    panels = draw_panels(
+        metrics_log,
+        [r.to_dict() for r in records],
+        output_dir,
+        start=to_seconds(START),
+        step=MONITOR_EVERY,
+    )
+    appendix = [
+        "<h2>Dashboard panels</h2><p>Drawn from the handlers' recorded EMF metrics "
+        "(lambda-metrics.jsonl) and the workload records.</p>"
+        + "".join(f'<img src="{p}" alt="dashboard panels">' for p in panels),
+        f'<h2>Monthly carbon report</h2><p><a href="{monthly.relative_to(output_dir)}">'
+        "Location- and market-based views, valuation, every gram re-verified</a>.</p>",
+    ]
+    return report(records, output_dir, days, appendix)
 
 
 def monthly_report(output_dir: Path, now: float) -> Path:
@@ -397,7 +417,7 @@ def _finished(workload_id: str, started: float, ended: float) -> dict[str, Any]:
     }
 
 
-def report(records: list[Any], output_dir: Path, days: int) -> Path:
+def report(records: list[Any], output_dir: Path, days: int, appendix: list[str]) -> Path:
     """Summary table on stdout, workloads JSON, and the HTML report with charts."""
     from carbon_aware.cli.report import write_report
     from carbon_aware.runtime.submission import strategy_of, workload_of
@@ -449,4 +469,4 @@ def report(records: list[Any], output_dir: Path, days: int) -> Path:
         f"emissions: {s['placed_g'] / 1000:.2f} kgCO2e vs baseline {s['baseline_g'] / 1000:.2f} kg "
         f"(saved {s['savings_pct']}%; oracle {s['oracle_savings_pct']}%)"
     )
-    return write_report(summary, actual, output_dir / "report.html")
+    return write_report(summary, actual, output_dir / "report.html", appendix)
