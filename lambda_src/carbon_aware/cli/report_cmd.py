@@ -23,7 +23,7 @@ def add_parser(sub: Any) -> None:
         description="Grams and savings of finished workloads per workload, team, tag, region, "
         "strategy and provider, in separate location-based, marginal and market-based views "
         "(never summed together). Exit codes: 0 ok, 2 bad input, "
-        f"{EXIT_UNVERIFIED} --verify found grams that do not recompute within 0.1 %%.",
+        f"{EXIT_UNVERIFIED} --verify found grams that do not recompute within 0.1 %.",
     )
     report.add_argument("--from", dest="start", required=True, type=_day, help="first day (UTC)")
     report.add_argument("--to", dest="end", required=True, type=_day, help="last day (UTC)")
