@@ -302,3 +302,37 @@ def test_report_command_writes_html_csv_png_from_a_local_export(tmp_path: Path, 
         == 2
     )
     assert "--signals-table is read by --verify only" in capsys.readouterr().err
+
+
+def test_export_on_s3_and_the_live_table_give_the_same_records(moto_aws, tmp_path: Path):
+    import boto3
+
+    from carbon_aware.cli.export import scan_table
+    from carbon_aware.runtime.repository import _dynamo
+    from carbon_aware.runtime.tables import WORKLOADS_TABLE
+
+    items = [record("a"), record("b", emitted=10.5)]
+    write_export(items, tmp_path, "wl", day_of=lambda i: i["updated_at"], exported_at=T0 + 9e5)
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    s3.create_bucket(
+        Bucket="exports", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    for part in tmp_path.rglob("*.jsonl"):
+        key = f"carbon/{part.relative_to(tmp_path)}"
+        s3.put_object(Bucket="exports", Key=key, Body=part.read_bytes())
+    from_s3, bad = read_export(
+        "s3://exports/carbon", "wl", date(2025, 6, 1), lambda i: i["workload_id"]
+    )
+    assert bad == 0
+    ddb = boto3.client("dynamodb", region_name="eu-west-1")
+    ddb.create_table(TableName="wl", **WORKLOADS_TABLE)
+    table = boto3.resource("dynamodb", region_name="eu-west-1").Table("wl")
+    for item in items:
+        table.put_item(Item=_dynamo(item))
+    from_table = scan_table("wl", ddb)
+    key = "workload_id"
+    assert sorted(i[key] for i in from_s3) == sorted(i[key] for i in from_table) == ["a", "b"]
+    by_id = {i[key]: i for i in from_table}
+    assert by_id["b"]["result"]["emissions_g"] == 10.5 and by_id["a"]["version"] == 5
+    ledgers = [build_ledger(source, *JUNE) for source in (from_s3, from_table)]
+    assert ledgers[0].views[LOCATION].total == ledgers[1].views[LOCATION].total
