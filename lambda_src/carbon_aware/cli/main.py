@@ -13,6 +13,7 @@ from typing import Any
 from carbon_aware import __version__
 from carbon_aware.cli.fleet import add_parser as add_fleet_parser
 from carbon_aware.cli.inputs import DEFAULT_MAX_GAP_MINUTES, InputError, read_jobs, read_signals
+from carbon_aware.cli.report_cmd import add_parser as add_report_parser
 from carbon_aware.cli.signals import add_parser as add_signals_parser
 from carbon_aware.cli.workloads import add_parser as add_workloads_parser
 from carbon_aware.engine import STRATEGIES, SignalError, StrategyError, WorkloadError, get_strategy
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_signals_parser(sub)
     add_workloads_parser(sub)
     add_fleet_parser(sub)
+    add_report_parser(sub)
 
     demo = sub.add_parser(
         "demo",

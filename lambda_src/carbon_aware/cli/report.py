@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +17,11 @@ MAX_REGION_CHARTS = 12
 MAX_JOB_ROWS = 200
 
 
-def write_report(result: BacktestResult, actual: SignalSet, path: str | Path) -> Path:
-    """Write ``path`` (HTML) and its PNG charts into the same folder; returns the HTML path."""
+def write_report(
+    result: BacktestResult, actual: SignalSet, path: str | Path, appendix: Sequence[str] = ()
+) -> Path:
+    """Write ``path`` (HTML) and its PNG charts into the same folder; returns the HTML path.
+    ``appendix``: HTML sections added after the regions (the demo's panels and monthly report)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -34,7 +37,8 @@ def write_report(result: BacktestResult, actual: SignalSet, path: str | Path) ->
         png = path.with_name(f"{path.stem}_{_slug(region)}.png")
         _region_chart(region, by_run[region], actual[region], png)
         sections.append(_region_section(region, by_run[region], by_home.get(region, []), png.name))
-    path.write_text(_page(result, summary_png.name, sections), encoding="utf-8")
+    page = _page(result, summary_png.name, [*sections, *appendix])
+    path.write_text(page, encoding="utf-8")
     return path
 
 

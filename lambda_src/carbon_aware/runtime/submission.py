@@ -64,6 +64,13 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
         },
         "target": {"type": "object"},
         "targets": {"type": "object", "additionalProperties": {"type": "object"}},
+        # Labels the carbon report groups by (e.g. "team"); no effect on placement.
+        "tags": {
+            "type": "object",
+            "propertyNames": {"minLength": 1, "maxLength": 128},
+            "additionalProperties": {"type": "string", "maxLength": 256},
+            "maxProperties": 50,
+        },
     },
 }
 
@@ -75,7 +82,7 @@ def _schema_validator() -> Callable[[Any], Any]:
     return fastjsonschema.compile(SUBMISSION_SCHEMA)
 
 
-RUNTIME_FIELDS = ("strategy", "strategy_options", "target", "targets", "instance_type")
+RUNTIME_FIELDS = ("strategy", "strategy_options", "target", "targets", "instance_type", "tags")
 
 
 INTERRUPTIONS = "comes with the interruptions work (issue #12) and is not run yet"

@@ -1,0 +1,125 @@
+"""Recompute every reported gram from the exported record and the stored intensities.
+
+For each finished workload: its power from the stored spec, the run span from the result, the
+baseline span (home region, from submission, same duration), the intensities read as the
+completion read them (the signals table at the completion's time, or the built-in profiles), and
+the engine's accounting; the recomputed grams must match the record within the tolerance and come
+from the same provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from carbon_aware.cli.ledger import Entry
+from carbon_aware.engine.accounting import Series, Span, emissions_g
+from carbon_aware.engine.signal_type import SignalError, SignalType
+
+TOLERANCE = 0.001  # 0.1 %
+
+SourceFor = Callable[[Mapping[str, Any], str], Callable[[Sequence[Span]], list[Series]]]
+
+
+@dataclass
+class Verification:
+    """What the recomputation found."""
+
+    checked: int = 0
+    matched: int = 0
+    mismatches: list[str] = field(default_factory=list)
+    largest_error: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Every checked gram matched."""
+        return not self.mismatches and self.checked == self.matched
+
+
+def verify(
+    entries: Iterable[Entry],
+    items: Mapping[str, Mapping[str, Any]],
+    source_for: SourceFor,
+    tolerance: float = TOLERANCE,
+) -> Verification:
+    """Recompute ``entries`` (their exported ``items`` by workload id) with the series
+    ``source_for(item, signal_type)`` returns for the run and baseline spans."""
+    from carbon_aware.runtime.submission import workload_of
+
+    outcome = Verification()
+    for entry in entries:
+        outcome.checked += 1
+        item = items[entry.workload_id]
+        try:
+            power = workload_of(item["spec"]).power_watts
+            duration = entry.ended_at - entry.started_at
+            run = Span(entry.region, entry.started_at, entry.ended_at)
+            base = Span(entry.home_region, entry.submitted_at, entry.submitted_at + duration)
+            ran, baseline = source_for(item, entry.signal_type)([run, base])
+            recomputed = (
+                emissions_g(ran, power, run.start, run.end),
+                emissions_g(baseline, power, base.start, base.end),
+            )
+        except (SignalError, KeyError, ValueError) as exc:
+            outcome.mismatches.append(f"{entry.workload_id}: cannot recompute: {exc}")
+            continue
+        problems = []
+        if ran.source != entry.provider:
+            problems.append(f"provider {ran.source} where the record says {entry.provider}")
+        for name, stored, again in zip(
+            ("emissions_g", "baseline_g"),
+            (entry.emissions_g, entry.baseline_g),
+            recomputed,
+            strict=True,
+        ):
+            error = abs(again - stored) / max(abs(stored), 1e-9)
+            outcome.largest_error = max(outcome.largest_error, error)
+            if error > tolerance:
+                problems.append(f"{name} {stored:.6g} recomputed {again:.6g} ({error:.2%})")
+        if problems:
+            outcome.mismatches.append(f"{entry.workload_id}: " + "; ".join(problems))
+        else:
+            outcome.matched += 1
+    return outcome
+
+
+def table_source(table: str, client: Any = None) -> SourceFor:
+    """Intensities from the signals table, read as the completion read them: at the time the
+    record became final, with the record's signal type."""
+    import boto3
+
+    from carbon_aware.signals.cache import SignalCache
+    from carbon_aware.signals.catalog import load_catalog
+    from carbon_aware.signals.reader import CarbonReader
+
+    cache = SignalCache(client or boto3.client("dynamodb"), table)
+    catalog = load_catalog()
+
+    def source_for(item: Mapping[str, Any], signal_type: str) -> Callable[..., list[Series]]:
+        clock = _At(float(item["updated_at"]))
+        reader = CarbonReader(cache, catalog, clock, signal_type=SignalType(signal_type))
+        return reader.comparable
+
+    return source_for
+
+
+def profile_source() -> SourceFor:
+    """Intensities from the built-in profiles (a deployment without a signals table)."""
+    from carbon_aware.runtime.wiring import ProfileSignalSource
+
+    comparable = ProfileSignalSource().comparable
+    return lambda item, signal_type: comparable
+
+
+@dataclass(frozen=True)
+class _At:
+    """A clock stopped at one instant."""
+
+    t: float
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        raise RuntimeError("a verification never waits")
