@@ -102,18 +102,20 @@ def evaluate(
     placement: Placement,
     strategy: Strategy,
     actual: SignalSet,
-    oracles: dict[str, Placement] | None = None,
+    oracle: Placement | Exception,
 ) -> JobOutcome:
     """Account one decision against the baseline and the oracle on the actual series.
 
-    ``oracles`` (by job id) keeps the oracle placements for reuse: see :func:`run_backtest`.
+    ``oracle`` is the strategy's placement on the actual series (or the error it raised, which
+    propagates only when the decision was placed).
     """
     if not placement.placed:
         return JobOutcome(workload, placement)
     baseline_run = Segment(
         workload.home_region, workload.submitted_at, workload.submitted_at + workload.duration
     )
-    oracle = _oracle(workload, strategy, actual, oracles)
+    if isinstance(oracle, Exception):
+        raise oracle
     try:
         baseline = actual_emissions_g([baseline_run], workload.power_watts, actual)
         emitted = actual_emissions_g(placement.segments, workload.power_watts, actual)
@@ -141,12 +143,18 @@ def run_backtest(
     Pass the same ``oracles`` dict to backtests of the same jobs (unique ids), strategy and
     ``actual`` to place each job's oracle only once (e.g. when comparing forecasters).
     """
+    jobs = list(jobs)
+    on_actual = place_on_actual(jobs, actual, strategy, oracles)
     outcomes = []
-    for workload in jobs:
+    for workload, oracle in zip(jobs, on_actual, strict=True):
         try:
-            signals = actual if forecast is None else forecast(workload)
-            placement = strategy.place(workload, signals)
-            outcomes.append(evaluate(workload, placement, strategy, actual, oracles))
+            if forecast is None:
+                if isinstance(oracle, Exception):
+                    raise oracle
+                placement = oracle
+            else:
+                placement = strategy.place(workload, forecast(workload))
+            outcomes.append(evaluate(workload, placement, strategy, actual, oracle))
         except (ValueError, ArithmeticError) as exc:
             failed = Placement.infeasible(workload.id, strategy.name, f"error: {exc}")
             outcomes.append(JobOutcome(workload, failed))
@@ -155,18 +163,34 @@ def run_backtest(
     return BacktestResult(strategy.name, forecast_name, tuple(outcomes))
 
 
-def _oracle(
-    workload: Workload,
-    strategy: Strategy,
+def place_on_actual(
+    jobs: Sequence[Workload],
     actual: SignalSet,
-    oracles: dict[str, Placement] | None,
-) -> Placement:
-    """The strategy's placement on the actual series (reused from ``oracles`` when given)."""
-    if oracles is None:
-        return strategy.place(workload, actual)
-    if workload.id not in oracles:
-        oracles[workload.id] = strategy.place(workload, actual)
-    return oracles[workload.id]
+    strategy: Strategy,
+    oracles: dict[str, Placement] | None = None,
+) -> list[Placement | Exception]:
+    """Each job's placement on the actual series (the oracle), or the error it raised.
+
+    Batched where :mod:`~carbon_aware.engine.window_batch` can; reused from and stored in
+    ``oracles`` (by job id) when given.
+    """
+    from carbon_aware.engine.window_batch import place_batch
+
+    known = oracles if oracles is not None else {}
+    todo = [i for i, job in enumerate(jobs) if job.id not in known]
+    batch = place_batch([jobs[i] for i in todo], actual, strategy)
+    decided: dict[int, Placement | Exception] = {}
+    for i, placement in zip(todo, batch, strict=True):
+        if placement is None:
+            try:
+                placement = strategy.place(jobs[i], actual)
+            except (ValueError, ArithmeticError) as exc:
+                decided[i] = exc
+                continue
+        decided[i] = placement
+        if oracles is not None:
+            oracles[jobs[i].id] = placement
+    return [decided[i] if i in decided else known[job.id] for i, job in enumerate(jobs)]
 
 
 def _round(value: float | None) -> float | None:
