@@ -3,6 +3,7 @@
 Throughput: a batch of 10,000 workloads over 25 regions x 72 h at 5-minute resolution (combined
 strategy), single-decision p50/p99 latency and peak memory, plus the same decision written in plain
 Python (standard library only) on a sample, which is why the engine uses numpy.
+Backtest speed: ``scripts/bench_backtest.py`` (ours against a minimal vectorised loop).
 Quality: ``scripts/forecast_quality.py`` on the shared 16-zone data, year 2023 (skipped with a
 reason when ../shared is absent).
 """
@@ -167,6 +168,10 @@ def main() -> int:
         "machine": {"python": platform.python_version(), "cpu": platform.machine()},
         "throughput": throughput(args.workloads),
     }
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_backtest import backtest_speed
+
+    report["backtest_speed"] = backtest_speed()
     if not args.skip_quality:
         report["quality"] = quality(args.data)
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -187,6 +192,13 @@ def print_table(report: dict) -> None:
         f"  peak traced memory MB   {t['peak_traced_memory_mb']:>10}   (max RSS {t['max_rss_mb']})"
     )
     print(f"  plain Python ms/decision{t['plain_python_ms_per_decision']:>10}   (numpy avoided)")
+    b = report.get("backtest_speed", {})
+    if "skipped" in b:
+        print(f"Backtest speed: skipped: {b['skipped']}")
+    elif b:
+        print("Backtest speed (10,700 1 h jobs, 16 zones, 2023, time_shift, perfect forecast)")
+        print(f"  ours / reference wall s {b['ours_wall_s']:>10} / {b['reference_wall_s']}")
+        print(f"  ratio wall / CPU        {b['wall_ratio']:>10} / {b['cpu_ratio']}")
     q = report.get("quality")
     if not q:
         return

@@ -10,6 +10,7 @@ region keys: any name is valid (zone ids such as ``DE`` as well as AWS region na
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 from collections import defaultdict
@@ -51,8 +52,8 @@ def read_signals(
     reader = _long_points if set(header) >= LONG_COLUMNS else _wide_points
     points = reader(path, header, rows)
     signals = []
-    for region, series in points.items():
-        signals.append(_signal(path, region, series, signal_type, source, max_gap_minutes))
+    for region, arrays in points.items():
+        signals.append(_signal(path, region, arrays, signal_type, source, max_gap_minutes))
     return SignalSet.of(signals)
 
 
@@ -70,16 +71,47 @@ def _wide_points(path: Path, header: list[str], rows: list[list[str]]) -> dict:
             raise InputError(f"{path}:1: empty region column name")
     if len(set(regions)) != len(regions):
         raise InputError(f"{path}:1: duplicate region column")
+    numbered = enumerate(rows[1:], start=2)
+    data = [(line, row) for line, row in numbered if any(cell.strip() for cell in row)]
+    fast = _wide_table(path, len(header), data)
+    if fast is not None:
+        times, table, lines = fast
+        return {region: (times, table[:, k], lines) for k, region in enumerate(regions)}
     points: dict[str, list[tuple[float, float, int]]] = {r: [] for r in regions}
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
+    for line, row in data:
         if len(row) != len(header):
             raise InputError(f"{path}:{line}: expected {len(header)} columns, found {len(row)}")
         when = _when(path, line, row[0])
         for region, cell in zip(regions, row[1:], strict=True):
             points[region].append((when, _intensity(path, line, region, cell), line))
-    return points
+    return {region: _arrays(series) for region, series in points.items()}
+
+
+def _wide_table(
+    path: Path, width: int, data: list[tuple[int, list[str]]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Times, values (row per line) and line numbers of a valid wide body, or None when some
+    row or cell is wrong (the row-by-row reading then names the first problem)."""
+    if any(len(row) != width for _, row in data):
+        return None
+    try:
+        times = np.array([_when(path, line, row[0]) for line, row in data])
+        cells = itertools.chain.from_iterable(row[1:] for _, row in data)
+        values = np.fromiter(map(float, cells), dtype=np.float64, count=len(data) * (width - 1))
+    except (InputError, ValueError):
+        return None
+    if not (np.isfinite(values).all() and (values >= 0).all()):
+        return None
+    lines = np.array([line for line, _ in data])
+    return times, values.reshape(len(data), width - 1), lines
+
+
+def _arrays(series: list[tuple[float, float, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Times, values and line numbers of a region's points."""
+    if not series:
+        return np.empty(0), np.empty(0), np.empty(0, dtype=int)
+    times, values, lines = zip(*series, strict=True)
+    return np.array(times), np.array(values), np.array(lines)
 
 
 def _long_points(path: Path, header: list[str], rows: list[list[str]]) -> dict:
@@ -96,7 +128,7 @@ def _long_points(path: Path, header: list[str], rows: list[list[str]]) -> dict:
         when = _when(path, line, row[col["datetime"]])
         value = _intensity(path, line, "carbon_intensity", row[col["carbon_intensity"]])
         points[region].append((when, value, line))
-    return points
+    return {region: _arrays(series) for region, series in points.items()}
 
 
 def _when(path: Path, line: int, cell: str) -> float:
@@ -122,26 +154,27 @@ def _intensity(path: Path, line: int, column: str, cell: str) -> float:
 def _signal(
     path: Path,
     region: str,
-    series: list[tuple[float, float, int]],
+    points: tuple[np.ndarray, np.ndarray, np.ndarray],
     signal_type: SignalType | str,
     source: str | None,
     max_gap_minutes: float,
 ) -> Signal:
-    series.sort()
-    times = np.array([p[0] for p in series])
+    times, values, lines = points
+    order = np.lexsort((lines, values, times))  # by time (then value, then line)
+    times, values, lines = times[order], values[order], lines[order]
     steps = np.diff(times)
     for i in np.flatnonzero(steps == 0):
-        raise InputError(f"{path}:{series[i + 1][2]}: {region}: duplicate datetime {iso(times[i])}")
+        raise InputError(f"{path}:{lines[i + 1]}: {region}: duplicate datetime {iso(times[i])}")
     for i in np.flatnonzero(steps > max_gap_minutes * 60.0):
         raise InputError(
-            f"{path}:{series[i + 1][2]}: {region}: gap in the signal: nothing between "
+            f"{path}:{lines[i + 1]}: {region}: gap in the signal: nothing between "
             f"{iso(times[i])} and {iso(times[i + 1])} (more than {max_gap_minutes:g} minutes)"
         )
     try:
         return Signal.from_points(
             region,
             times,
-            [p[1] for p in series],
+            values,
             source=source or f"file:{path.name}",
             signal_type=signal_type,
         )

@@ -157,7 +157,7 @@ def _backtest(args: argparse.Namespace) -> int:
         result = run_backtest(
             jobs, actual, strategy, forecast, forecast_name=args.forecast, progress=tick
         )
-    _write_json(args.output, result.to_dict())
+    _write_backtest(args.output, result.to_dict())
     print(json.dumps(result.summary(), indent=2))
     if args.report:
         from carbon_aware.cli.report import write_report
@@ -199,6 +199,16 @@ def _demo(args: argparse.Namespace) -> int:
 def _write_json(path: Path, payload: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+def _write_backtest(path: Path, payload: dict[str, Any]) -> None:
+    """The backtest JSON with one job per line (indenting every job's fields costs json's
+    pure-Python encoder; one line per job keeps its C encoder and stays readable)."""
+    jobs = payload.pop("jobs")
+    head = json.dumps(payload, indent=2)[: -len("\n}")]
+    lines = ",\n".join(f"    {json.dumps(job)}" for job in jobs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'{head},\n  "jobs": [\n{lines}\n  ]\n}}\n', encoding="utf-8")
 
 
 class _progress:

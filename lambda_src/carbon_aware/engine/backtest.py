@@ -97,32 +97,37 @@ def actual_emissions_g(segments: Sequence[Segment], power_watts: float, actual: 
     return total
 
 
+# Grams of one span at one power on the actual series (or the accounting error's message).
+SpanKey = tuple[str, float, float, float]
+
+
 def evaluate(
     workload: Workload,
     placement: Placement,
     strategy: Strategy,
-    actual: SignalSet,
-    oracles: dict[str, Placement] | None = None,
+    oracle: Placement | Exception,
+    grams: dict[SpanKey, float | str],
 ) -> JobOutcome:
     """Account one decision against the baseline and the oracle on the actual series.
 
-    ``oracles`` (by job id) keeps the oracle placements for reuse: see :func:`run_backtest`.
+    ``oracle`` is the strategy's placement on the actual series (or the error it raised, which
+    propagates only when the decision was placed); ``grams`` holds every span's grams on the
+    actual series (:func:`account_spans`).
     """
     if not placement.placed:
         return JobOutcome(workload, placement)
-    baseline_run = Segment(
-        workload.home_region, workload.submitted_at, workload.submitted_at + workload.duration
-    )
-    oracle = _oracle(workload, strategy, actual, oracles)
+    if isinstance(oracle, Exception):
+        raise oracle
+    power = workload.power_watts
     try:
-        baseline = actual_emissions_g([baseline_run], workload.power_watts, actual)
-        emitted = actual_emissions_g(placement.segments, workload.power_watts, actual)
+        baseline = _sum_grams([_baseline_run(workload)], power, grams)
+        emitted = _sum_grams(placement.segments, power, grams)
     except SignalError as exc:
         return JobOutcome(workload, Placement.infeasible(workload.id, strategy.name, str(exc)))
     if not oracle.placed:
         reason = f"oracle found no placement: {oracle.reason}"
         return JobOutcome(workload, Placement.infeasible(workload.id, strategy.name, reason))
-    oracle_g = actual_emissions_g(oracle.segments, workload.power_watts, actual)
+    oracle_g = _sum_grams(oracle.segments, power, grams)
     return JobOutcome(workload, placement, emitted, baseline, oracle_g)
 
 
@@ -141,32 +146,104 @@ def run_backtest(
     Pass the same ``oracles`` dict to backtests of the same jobs (unique ids), strategy and
     ``actual`` to place each job's oracle only once (e.g. when comparing forecasters).
     """
-    outcomes = []
-    for workload in jobs:
+    jobs = list(jobs)
+    on_actual = place_on_actual(jobs, actual, strategy, oracles)
+    decisions: list[Placement | Exception] = []
+    for workload, oracle in zip(jobs, on_actual, strict=True):
         try:
-            signals = actual if forecast is None else forecast(workload)
-            placement = strategy.place(workload, signals)
-            outcomes.append(evaluate(workload, placement, strategy, actual, oracles))
+            if forecast is None:
+                decisions.append(oracle)
+            else:
+                decisions.append(strategy.place(workload, forecast(workload)))
+        except (ValueError, ArithmeticError) as exc:
+            decisions.append(exc)
+        if progress is not None:
+            progress(1)
+    grams = account_spans(jobs, decisions, on_actual, actual)
+    outcomes = []
+    for workload, decision, oracle in zip(jobs, decisions, on_actual, strict=True):
+        try:
+            if isinstance(decision, Exception):
+                raise decision
+            outcomes.append(evaluate(workload, decision, strategy, oracle, grams))
         except (ValueError, ArithmeticError) as exc:
             failed = Placement.infeasible(workload.id, strategy.name, f"error: {exc}")
             outcomes.append(JobOutcome(workload, failed))
-        if progress is not None:
-            progress(1)
     return BacktestResult(strategy.name, forecast_name, tuple(outcomes))
 
 
-def _oracle(
-    workload: Workload,
-    strategy: Strategy,
+def account_spans(
+    jobs: Sequence[Workload],
+    decisions: Sequence[Placement | Exception],
+    oracles: Sequence[Placement | Exception],
     actual: SignalSet,
-    oracles: dict[str, Placement] | None,
-) -> Placement:
-    """The strategy's placement on the actual series (reused from ``oracles`` when given)."""
-    if oracles is None:
-        return strategy.place(workload, actual)
-    if workload.id not in oracles:
-        oracles[workload.id] = strategy.place(workload, actual)
-    return oracles[workload.id]
+) -> dict[SpanKey, float | str]:
+    """Grams on ``actual`` of every span :func:`evaluate` reads, accounted in one pass."""
+    from carbon_aware.engine.span_grams import span_grams
+
+    keys: dict[SpanKey, None] = {}
+    for job, decision, oracle in zip(jobs, decisions, oracles, strict=True):
+        if not isinstance(decision, Placement) or not decision.placed:
+            continue
+        runs = [(_baseline_run(job),), decision.segments]
+        if isinstance(oracle, Placement):
+            runs.append(oracle.segments)
+        for run in runs:
+            for seg in run:
+                keys[(seg.region, seg.start, seg.end, job.power_watts)] = None
+    spans = [Segment(region, start, end) for region, start, end, _ in keys]
+    values = span_grams(spans, [key[3] for key in keys], actual)
+    return dict(zip(keys, values, strict=True))
+
+
+def place_on_actual(
+    jobs: Sequence[Workload],
+    actual: SignalSet,
+    strategy: Strategy,
+    oracles: dict[str, Placement] | None = None,
+) -> list[Placement | Exception]:
+    """Each job's placement on the actual series (the oracle), or the error it raised.
+
+    Batched where :mod:`~carbon_aware.engine.window_batch` can; reused from and stored in
+    ``oracles`` (by job id) when given.
+    """
+    from carbon_aware.engine.window_batch import place_batch
+
+    known = oracles if oracles is not None else {}
+    todo = [i for i, job in enumerate(jobs) if job.id not in known]
+    batch = place_batch([jobs[i] for i in todo], actual, strategy)
+    decided: dict[int, Placement | Exception] = {}
+    for i, placement in zip(todo, batch, strict=True):
+        if placement is None:
+            try:
+                placement = strategy.place(jobs[i], actual)
+            except (ValueError, ArithmeticError) as exc:
+                decided[i] = exc
+                continue
+        decided[i] = placement
+        if oracles is not None:
+            oracles[jobs[i].id] = placement
+    return [decided[i] if i in decided else known[job.id] for i, job in enumerate(jobs)]
+
+
+def _baseline_run(workload: Workload) -> Segment:
+    """Starting at submission in the home region, in one piece."""
+    return Segment(
+        workload.home_region, workload.submitted_at, workload.submitted_at + workload.duration
+    )
+
+
+def _sum_grams(
+    segments: Sequence[Segment], power_watts: float, grams: dict[SpanKey, float | str]
+) -> float:
+    """:func:`actual_emissions_g` read from accounted spans (raises SignalError the same way)."""
+    total = 0.0
+    for seg in segments:
+        value = grams[(seg.region, seg.start, seg.end, power_watts)]
+        if isinstance(value, str):
+            raise SignalError(value)
+        total += value
+    return total
 
 
 def _round(value: float | None) -> float | None:
