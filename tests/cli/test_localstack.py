@@ -23,5 +23,18 @@ def test_local_stack_runs_workloads_to_completion_and_reports(tmp_path: Path, ca
     # Handlers ran on the virtual clock: the demo's June 2025 dates, not today.
     assert records[0]["spec"]["submitted_at"].startswith("2025-06-0")
     assert any(png.name.startswith("report_") for png in tmp_path.glob("*.png"))
+    # The side cases took the runtime's other paths.
+    cases = {c["case"]: c for c in json.loads((tmp_path / "side_cases.json").read_text())}
+    assert cases["demo-rejected"]["status"] == "REJECTED"
+    assert cases["demo-rejected"]["errors"][0]["field"] == "regions[1]"
+    assert cases["demo-pipeline"]["status"] == "SUCCEEDED"
+    assert cases["demo-pipeline"]["workload_id"].startswith("sfn-")
+    lost = cases["demo-lost"]
+    assert lost["status"] == "TIMED_OUT" and lost["result"]["ended_at_estimated"] is True
+    cancelled = cases["demo-cancelled"]
+    assert cancelled["status"] == "CANCELLED"
+    assert cancelled["result"]["emissions_g"] > 0
+    assert cancelled["result"]["duration_seconds"] < 120 * 60
+    assert "intake: 3 of 9 submissions arrived as events" in out
     # The emulator and the handlers' environment are gone afterwards.
     assert dict(os.environ) == before

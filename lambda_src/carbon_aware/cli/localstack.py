@@ -6,6 +6,13 @@ handlers on a virtual clock: the monitor refreshes carbon data, workloads are su
 API, the scheduler places them, due one-time schedules fire the executor (moto stores schedules but
 does not fire them: this driver does), demo targets "run" for their duration, and completion events
 record what they emitted. Ends with an HTML report and PNG charts. No AWS account, no API keys.
+
+Besides the API, a quarter of the workloads arrive as "Workload Submitted" events (the intake
+function), and four side cases show the runtime's other paths (:data:`SIDE_CASES`): an invalid
+event kept on the rejects queue, a Step Functions step waiting for the green window (task token),
+a run whose completion event is lost (the watchdog times it out) and a running workload cancelled
+through the API (its target is stopped, its grams until then are kept). The side cases are left
+out of the savings comparison: they are not whole runs.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import json
 import logging
 import os
 import socket
+import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
@@ -43,6 +51,16 @@ TEAMS = ("analytics", "ml-training", "platform")
 # Illustrative renewable coverage (RECs/PPAs) and carbon price for the demo's monthly report.
 DEMO_COVERAGE = {"eu-north-1": 0.9, "eu-west-1": {"2025-06": 0.5, "default": 0.4}, "us-west-2": 0.3}
 DEMO_PRICE_PER_TONNE = 80.0
+#: Every EVENT_EVERY-th workload is submitted as an event through the intake function.
+EVENT_EVERY = 4
+INTAKE_SOURCE = "demo.pipelines"
+#: Side cases, by workload id: what each shows.
+SIDE_CASES = {
+    "demo-rejected": "an invalid event (unknown Region) kept on the rejects queue with its errors",
+    "demo-pipeline": "a Step Functions step waiting for the green window (SendTaskSuccess)",
+    "demo-lost": "a run whose completion event is lost: the watchdog times it out",
+    "demo-cancelled": "a running workload cancelled through the API: its target is stopped",
+}
 
 
 class VirtualClock:
@@ -87,6 +105,8 @@ class Stack:
 
     env: dict[str, str]
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rejects_queue_url: str = ""
+    pipeline_execution: str = ""
 
 
 def provision(regions: tuple[str, ...]) -> Stack:
@@ -105,7 +125,9 @@ def provision(regions: tuple[str, ...]) -> Stack:
         RoleName="carbon-aware-scheduler", AssumeRolePolicyDocument="{}"
     )["Role"]["Arn"]
     boto3.client("scheduler", region_name=HOME).create_schedule_group(Name="carbon-aware")
-    dlq = boto3.client("sqs", region_name=HOME).create_queue(QueueName="carbon-aware-dlq")
+    sqs = boto3.client("sqs", region_name=HOME)
+    dlq = sqs.create_queue(QueueName="carbon-aware-dlq")
+    rejects = sqs.create_queue(QueueName="carbon-aware-rejected-submissions")
     stack = Stack(env={})
     for region in regions:
         bus = boto3.client("events", region_name=region).create_event_bus(Name="demo-jobs")
@@ -120,6 +142,11 @@ def provision(regions: tuple[str, ...]) -> Stack:
             "eventbridge": bus["EventBusArn"],
             "stepfunctions": machine["stateMachineArn"],
         }
+    stack.rejects_queue_url = rejects["QueueUrl"]
+    # A pipeline already running in the home Region, whose next step waits for the green window.
+    stack.pipeline_execution = boto3.client("stepfunctions", region_name=HOME).start_execution(
+        stateMachineArn=stack.targets[HOME]["stepfunctions"], name="nightly-pipeline"
+    )["executionArn"]
     allow = [arn for kinds in stack.targets.values() for arn in kinds.values()]
     stack.env = {
         config.WORKLOADS_TABLE: "carbon-aware-workloads",
@@ -131,13 +158,25 @@ def provision(regions: tuple[str, ...]) -> Stack:
         config.EXECUTOR_ARN: f"arn:aws:lambda:{HOME}:123456789012:function:carbon-aware-executor",
         config.TARGET_ALLOWLIST: json.dumps(allow),
         config.DEAD_LETTER_QUEUE_URL: dlq["QueueUrl"],
+        config.REJECTS_QUEUE_URL: rejects["QueueUrl"],
         config.SIGNALS_TABLE: "carbon-aware-signals",
     }
     return stack
 
 
-def sample_submissions(stack: Stack, count: int, days: int) -> list[tuple[float, dict[str, Any]]]:
-    """Deterministic workloads: (submit time, API body)."""
+@dataclass(frozen=True)
+class Submission:
+    """One demo submission: when, the API body, the channel (``api`` or ``event``) and, for a
+    side case, its key in :data:`SIDE_CASES`."""
+
+    at: float
+    body: dict[str, Any]
+    channel: str = "api"
+    case: str | None = None
+
+
+def sample_submissions(stack: Stack, count: int, days: int) -> list[Submission]:
+    """Deterministic workloads, a quarter of them as events, then the side cases; by time."""
     rng = np.random.default_rng(SEED)
     start = to_seconds(START)
     jobs = []
@@ -161,8 +200,40 @@ def sample_submissions(stack: Stack, count: int, days: int) -> list[tuple[float,
             "target": {"type": kind, "arn": arn},
             "tags": {"team": TEAMS[i % len(TEAMS)], "project": f"demo-{i % 4}"},
         }
-        jobs.append((submitted, body))
-    return sorted(jobs, key=lambda j: j[0])
+        channel = "event" if i % EVENT_EVERY == EVENT_EVERY - 1 else "api"
+        jobs.append(Submission(submitted, body, channel))
+    jobs.extend(side_cases(stack, start + 86400.0))
+    return sorted(jobs, key=lambda j: j.at)
+
+
+def side_cases(stack: Stack, at: float) -> list[Submission]:
+    """The :data:`SIDE_CASES`, submitted at ``at``: each a two-hour job with a day of slack."""
+
+    def body(kind: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "duration_minutes": 120,
+            "deadline": iso(at + 26 * 3600),
+            "vcpus": 8,
+            "memory_gb": 16,
+            "home_region": HOME,
+            "regions": [HOME],
+            "target": {"type": kind, "arn": stack.targets[HOME][kind]},
+            **extra,
+        }
+
+    machine = stack.targets[HOME]["stepfunctions"]
+    pipeline = {
+        "type": "task_token",
+        "arn": machine,
+        "task_token": "demo-task-token",
+        "execution": stack.pipeline_execution,
+    }
+    return [
+        Submission(at, body("eventbridge", regions=[HOME, "eu-wset-9"]), "event", "demo-rejected"),
+        Submission(at, {**body("stepfunctions"), "target": pipeline}, "event", "demo-pipeline"),
+        Submission(at, body("eventbridge", id="demo-lost"), "api", "demo-lost"),
+        Submission(at, body("stepfunctions", id="demo-cancelled"), "api", "demo-cancelled"),
+    ]
 
 
 def run_local_demo(output_dir: Path, *, days: int = 3, workloads: int = 40) -> Path:
@@ -177,6 +248,7 @@ def run_local_demo(output_dir: Path, *, days: int = 3, workloads: int = 40) -> P
             warnings.filterwarnings("ignore", message="No application metrics")
             driver.run(to_seconds(START) + days * 86400.0)
         records = driver.records()
+        side = driver.side_cases(stack.rejects_queue_url)
         monthly = monthly_report(output_dir, clock.now())
     panels = draw_panels(
         metrics_log,
@@ -192,7 +264,9 @@ def run_local_demo(output_dir: Path, *, days: int = 3, workloads: int = 40) -> P
         f'<h2>Monthly carbon report</h2><p><a href="{monthly.relative_to(output_dir)}">'
         "Location- and market-based views, valuation, every gram re-verified</a>.</p>",
     ]
-    return report(records, output_dir, days, appendix)
+    path = report(records, output_dir, days, appendix)
+    report_side_cases(side, driver.events, len(records), output_dir)
+    return path
 
 
 def monthly_report(output_dir: Path, now: float) -> Path:
@@ -279,12 +353,12 @@ class _Context:
 class Driver:
     """Moves virtual time and plays the parts AWS would: schedules firing, targets finishing."""
 
-    def __init__(
-        self, clock: VirtualClock, submissions: list[tuple[float, dict[str, Any]]]
-    ) -> None:
+    def __init__(self, clock: VirtualClock, submissions: list[Submission]) -> None:
         self.clock = clock
         self.pending = list(submissions)
         self.ids: list[str] = []
+        self.cases: dict[str, dict[str, Any]] = {}
+        self.events = 0
         self.context = _Context()
 
     def run(self, until: float) -> None:
@@ -310,16 +384,26 @@ class Driver:
                 break
 
     def _submit(self, now: float) -> None:
-        from carbon_aware.runtime.handlers import api, scheduler
+        from carbon_aware.runtime.handlers import api, intake, scheduler
 
-        while self.pending and self.pending[0][0] <= now:
-            _, body = self.pending.pop(0)
-            response = api.handler(_post("/workloads", body), self.context)
-            if response["statusCode"] != 201:
-                raise RuntimeError(f"demo submission rejected: {response['body']}")
-            workload_id = json.loads(response["body"])["id"]
-            self.ids.append(workload_id)
-            scheduler.handler({"workload_id": workload_id}, self.context)
+        while self.pending and self.pending[0].at <= now:
+            job = self.pending.pop(0)
+            if job.channel == "event":
+                answer = intake.handler(_event(intake.DETAIL_TYPE, job.body, now), self.context)
+                self.events += 1
+                workload_id = answer.get("workload_id")
+            else:
+                response = api.handler(_request("POST", "/workloads", job.body), self.context)
+                workload_id = json.loads(response["body"]).get("id")
+                answer = {"status": response["statusCode"], "body": json.loads(response["body"])}
+            if job.case:
+                self.cases[job.case] = {"workload_id": workload_id, "answer": answer}
+            elif not workload_id:
+                raise RuntimeError(f"demo submission rejected: {answer}")
+            else:
+                self.ids.append(workload_id)
+            if workload_id:
+                scheduler.handler({"workload_id": workload_id}, self.context)
 
     def _fire_schedules(self, now: float) -> float | None:
         """Invoke the executor for every due schedule; returns the next schedule's time."""
@@ -339,21 +423,30 @@ class Driver:
                 upcoming.append(at)
         return min(upcoming, default=None)
 
-    def _finish_runs(self, now: float) -> float | None:
-        """Send completion events for runs that are over; returns the next run's end."""
+    def _finish_runs(self, now: float) -> None:
+        """Targets end: completion events for runs that are over (the lost one's never comes);
+        the side case to cancel is cancelled through the API half-way through its run."""
         from carbon_aware.runtime import wiring
-        from carbon_aware.runtime.handlers import completion
+        from carbon_aware.runtime.handlers import api, completion
         from carbon_aware.runtime.states import State
 
-        upcoming = []
+        lost = self.cases.get("demo-lost", {}).get("workload_id")
+        cancelled = self.cases.get("demo-cancelled", {}).get("workload_id")
+        pipeline = self.cases.get("demo-pipeline", {}).get("workload_id")
         for record in wiring.repository().due(State.RUNNING):
             started = record.dispatch["started_at"]
             end = started + record.spec["duration_minutes"] * 60.0
-            if end <= now:
-                completion.handler(_finished(record.workload_id, started, end), self.context)
+            if record.workload_id == cancelled and now >= (started + end) / 2:
+                path = f"/workloads/{record.workload_id}"
+                self.cases["demo-cancelled"]["answer"] = api.handler(
+                    _request("DELETE", path), self.context
+                )["statusCode"]
+            elif end > now or record.workload_id == lost:
+                continue
+            elif record.workload_id == pipeline:
+                completion.handler(_pipeline_finished(record, end), self.context)
             else:
-                upcoming.append(end)
-        return min(upcoming, default=None)
+                completion.handler(_finished(record.workload_id, started, end), self.context)
 
     def _sweep(self) -> None:
         from carbon_aware.runtime.handlers import scheduler
@@ -368,13 +461,36 @@ class Driver:
         return bool(self.pending) or any(next(iter(repo.due(s)), None) for s in LIVE)
 
     def records(self) -> list[Any]:
-        """Every demo workload as stored."""
+        """Every demo workload as stored (side cases apart)."""
         from carbon_aware.runtime import wiring
 
         return [wiring.repository().get(i) for i in self.ids]
 
+    def side_cases(self, rejects_queue_url: str) -> list[dict[str, Any]]:
+        """What became of each side case: its record, or for the rejected event what the
+        rejects queue holds."""
+        from carbon_aware.runtime import wiring
 
-def _post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        outcomes = []
+        for case, what in SIDE_CASES.items():
+            seen = self.cases.get(case, {})
+            outcome: dict[str, Any] = {"case": case, "shows": what}
+            if seen.get("workload_id"):
+                record = wiring.repository().get(seen["workload_id"])
+                outcome.update(record=record, status=str(record.status))
+            else:
+                kept = (
+                    wiring.client("sqs")
+                    .receive_message(QueueUrl=rejects_queue_url, MaxNumberOfMessages=10)
+                    .get("Messages", [])
+                )
+                errors = [e for m in kept for e in json.loads(m["Body"]).get("errors", [])]
+                outcome.update(status="REJECTED", errors=errors)
+            outcomes.append(outcome)
+        return outcomes
+
+
+def _request(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "version": "2.0",
         "routeKey": "$default",
@@ -387,7 +503,7 @@ def _post(path: str, body: dict[str, Any]) -> dict[str, Any]:
             "domainName": "localhost",
             "domainPrefix": "demo",
             "http": {
-                "method": "POST",
+                "method": method,
                 "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "127.0.0.1",
@@ -399,9 +515,44 @@ def _post(path: str, body: dict[str, Any]) -> dict[str, Any]:
             "time": "02/Jun/2025:00:00:00 +0000",
             "timeEpoch": 0,
         },
-        "body": json.dumps(body),
+        "body": None if body is None else json.dumps(body),
         "isBase64Encoded": False,
     }
+
+
+def _event(detail_type: str, detail: dict[str, Any], at: float) -> dict[str, Any]:
+    """An event as EventBridge delivers it to a rule's target."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, json.dumps(detail, sort_keys=True))),
+        "detail-type": detail_type,
+        "source": INTAKE_SOURCE,
+        "account": "123456789012",
+        "time": iso(at),
+        "region": HOME,
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def _pipeline_finished(record: Any, ended: float) -> dict[str, Any]:
+    """The waiting pipeline's own Step Functions Execution Status Change when it ends."""
+    execution = record.spec["target"]["execution"]
+    machine = execution.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0]
+    return _event(
+        "Step Functions Execution Status Change",
+        {
+            "executionArn": execution,
+            "stateMachineArn": machine,
+            "name": execution.rsplit(":", 1)[1],
+            "status": "SUCCEEDED",
+            "startDate": int((record.dispatch["started_at"] - 3600) * 1000),
+            "stopDate": int(ended * 1000),
+            "input": "{}",
+            "output": "{}",
+        },
+        ended,
+    ) | {"source": "aws.states", "resources": [execution]}
 
 
 def _finished(workload_id: str, started: float, ended: float) -> dict[str, Any]:
@@ -415,6 +566,35 @@ def _finished(workload_id: str, started: float, ended: float) -> dict[str, Any]:
             "ended_at": iso(ended),
         },
     }
+
+
+def report_side_cases(
+    outcomes: list[dict[str, Any]], events: int, workloads: int, output_dir: Path
+) -> None:
+    """Print what became of each side case and keep them in ``side_cases.json``."""
+    print(f"intake: {events} of {workloads + len(outcomes)} submissions arrived as events")
+    for outcome in outcomes:
+        record = outcome.pop("record", None)
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in outcome.get("errors", []))
+        if record is not None:
+            result = record.result or {}
+            reason = record.history[-1].get("reason") if record.history else None
+            grams = result.get("emissions_g")
+            detail = ", ".join(
+                part
+                for part in (
+                    f"ran in {record.dispatch.get('region')}" if record.dispatch else "",
+                    f"{grams:.1f} g recorded" if grams is not None else "",
+                    "end assumed (never reported)" if result.get("ended_at_estimated") else "",
+                    reason or "",
+                )
+                if part
+            )
+            outcome.update(workload_id=record.workload_id, result=result, reason=reason)
+        print(f"  {outcome['case']}: {outcome['status']} ({detail}) — {outcome['shows']}")
+    (output_dir / "side_cases.json").write_text(
+        json.dumps(outcomes, indent=2, default=str) + "\n", encoding="utf-8"
+    )
 
 
 def report(records: list[Any], output_dir: Path, days: int, appendix: list[str]) -> Path:

@@ -3,9 +3,9 @@
 Carbon: the hourly forecast over the dwell horizon from the signal reader (the cache the monitor
 fills, the built-in profile where it has nothing). Spot prices and placement scores: the
 ``signals.prices`` sources (``SpotPrices``, ``PlacementScores``) satisfy :class:`SpotPriceSource`
-and :class:`PlacementScoreSource` as they are (wired over the signals table's price cache). Without a
-signals table, :class:`NeutralMarket` answers "unknown price, neutral score" with that provenance. Renewable shares: no source yet
-(Electricity Maps' power breakdown); :class:`UnknownRenewables` answers None, which makes
+and :class:`PlacementScoreSource` as they are (wired over the signals table's price cache).
+Without a signals table, :class:`NeutralMarket` answers "unknown price, neutral score" with that
+provenance. Renewable shares: no source yet (Electricity Maps' power breakdown); :class:`UnknownRenewables` answers None, which makes
 ``renewable_only`` exclude every region with the reason "renewable share unknown".
 """
 
