@@ -6,7 +6,8 @@ fills, the built-in profile where it has nothing). Spot prices and placement sco
 and :class:`PlacementScoreSource` as they are (wired over the signals table's price cache).
 Without a signals table, :class:`NeutralMarket` answers "unknown price, neutral score" with that
 provenance. Renewable shares: no source yet (Electricity Maps' power breakdown);
-:class:`UnknownRenewables` answers None, which makes ``renewable_only`` exclude every region with the reason "renewable share unknown".
+:class:`UnknownRenewables` answers None, which makes ``renewable_only`` exclude every region with
+the reason "renewable share unknown".
 """
 
 from __future__ import annotations
