@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from carbon_aware.cli.fleet_data import load_fleet_data
-from carbon_aware.cli.fleet_simulate import main, summarise
+from carbon_aware.cli.fleet_simulate import summarise
+from carbon_aware.cli.main import main
 from carbon_aware.engine.fleet_policy import FleetPolicy
 from carbon_aware.engine.fleet_sim import (
     history_forecast,
@@ -72,6 +73,7 @@ def write_data(root: Path, days: int = 10) -> Path:
 def run_cli(data: Path, *extra: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = main(
         [
+            "fleet",
             "simulate",
             "--regions",
             ",".join(REGIONS),

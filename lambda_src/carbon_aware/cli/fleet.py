@@ -5,7 +5,8 @@
 runs the optimizer's decision offline: ``--fleets`` is the ``CARBON_AWARE_FLEETS`` JSON, and
 ``--inputs`` gives per region ``{"carbon_forecast": [g/kWh hourly], "spot_price",
 "placement_score", "renewable_share"?, "desired"?, "in_service"?}``; it prints the decision and
-the launch-before-drain desired capacities of this run.
+the launch-before-drain desired capacities of this run. ``fleet simulate`` runs a fleet over a
+year of real carbon data against baselines (:mod:`carbon_aware.cli.fleet_simulate`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from carbon_aware.cli.fleet_simulate import add_simulate_parser
 from carbon_aware.cli.inputs import InputError
 
 
 def add_parser(sub: Any) -> None:
-    """Register ``fleet status`` and ``fleet plan``."""
+    """Register ``fleet status``, ``fleet plan`` and ``fleet simulate``."""
     fleet = sub.add_parser("fleet", help="spot fleets: state, decisions, offline plans")
     commands = fleet.add_subparsers(dest="fleet_command", required=True, metavar="COMMAND")
 
@@ -37,7 +39,7 @@ def add_parser(sub: Any) -> None:
     plan.add_argument("--now", type=float, help="epoch seconds (default: now)")
     plan.add_argument("--last-change-at", type=float, help="epoch seconds of the last change")
     plan.set_defaults(handler=_plan)
-    # LEAD: wire F3's simulate here: add_simulate_parser(commands) from cli/fleet_simulate.py.
+    add_simulate_parser(commands)
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -279,19 +278,3 @@ def format_table(results: Sequence[Mapping[str, Any]]) -> str:
         for row in (header, *lines)
     ]
     return "\n".join(text)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m carbon_aware.cli.fleet_simulate``: the command without the ``fleet`` wrapper."""
-    parser = argparse.ArgumentParser(prog="carbon-aware fleet")
-    add_simulate_parser(parser.add_subparsers(dest="fleet_command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except InputError as exc:
-        print(f"carbon-aware: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
