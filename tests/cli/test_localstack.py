@@ -36,5 +36,14 @@ def test_local_stack_runs_workloads_to_completion_and_reports(tmp_path: Path, ca
     assert cancelled["result"]["emissions_g"] > 0
     assert cancelled["result"]["duration_seconds"] < 120 * 60
     assert "intake: 3 of 9 submissions arrived as events" in out
+    # The spot fleet: the optimizer ran every 30 minutes, launch before drain kept the fleet's
+    # minimum, the dirtiest Region (eu-west-1) was drained to its min_share, and the placement
+    # scores were called once an hour (cached for an hour, within the daily budget).
+    fleet = json.loads((tmp_path / "fleet.json").read_text())
+    assert fleet["runs"] == 48 and fleet["moves"] >= 1
+    assert all(sum(run["capacity"].values()) >= 6 for run in fleet["runs_detail"])
+    assert fleet["first"]["eu-west-1"] > fleet["last"]["eu-west-1"] == 2
+    assert fleet["placement_score_calls_per_day"] == [24]
+    assert (tmp_path / "fleet_capacity.png").stat().st_size > 1000
     # The emulator and the handlers' environment are gone afterwards.
     assert dict(os.environ) == before

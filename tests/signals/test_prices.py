@@ -189,6 +189,20 @@ def test_requests_are_canonical_and_cached(
     assert not first.budget_exhausted and store.spent(NOW) == 1
 
 
+def test_a_region_aws_did_not_score_stays_neutral_when_served_from_cache(
+    store: PriceStore, ec2_app: Ec2App, ec2_server: SignedApi
+) -> None:
+    ec2_app.scores = {"eu-west-1": 3, "eu-west-2": 9}  # no score for eu-central-1
+    source = _scores(store, ec2_server)
+    fresh = source.scores(REGIONS, TYPES, 4, NOW)
+    cached = source.scores(REGIONS, TYPES, 4, NOW + 60)
+    assert cached.calls == 0
+    for answer in (fresh, cached):
+        assert set(answer) == set(REGIONS)
+        assert answer["eu-central-1"].score == NEUTRAL_SCORE
+        assert answer["eu-central-1"].provenance.source == NEUTRAL
+
+
 def test_more_than_ten_regions_take_one_call_per_ten() -> None:
     regions = [f"xx-region-{i:02d}" for i in range(23)]
     requests = canonical_requests(regions, TYPES, 3)

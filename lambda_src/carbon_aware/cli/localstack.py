@@ -33,6 +33,12 @@ from urllib.request import ProxyHandler, Request, build_opener
 
 import numpy as np
 
+from carbon_aware.cli.demo_fleet import (
+    FLEET_EVERY,
+    FakePlacementScores,
+    FleetTrace,
+    provision_fleet,
+)
 from carbon_aware.cli.panels import draw_panels
 from carbon_aware.engine import Placement, Segment, SignalSet
 from carbon_aware.engine.backtest import BacktestResult, JobOutcome
@@ -160,6 +166,7 @@ def provision(regions: tuple[str, ...]) -> Stack:
         config.DEAD_LETTER_QUEUE_URL: dlq["QueueUrl"],
         config.REJECTS_QUEUE_URL: rejects["QueueUrl"],
         config.SIGNALS_TABLE: "carbon-aware-signals",
+        **provision_fleet(HOME),
     }
     return stack
 
@@ -257,7 +264,15 @@ def run_local_demo(output_dir: Path, *, days: int = 3, workloads: int = 40) -> P
         start=to_seconds(START),
         step=MONITOR_EVERY,
     )
+    fleet = driver.fleet.summary(driver.scores)
+    fleet_chart = driver.fleet.chart(output_dir, to_seconds(START))
+    (output_dir / "fleet.json").write_text(json.dumps(fleet, indent=2) + "\n", encoding="utf-8")
     appendix = [
+        f"<h2>Spot fleet {fleet['fleet']}</h2><p>The fleet_optimizer function every "
+        f"{FLEET_EVERY / 60:.0f} minutes: {fleet['runs']} runs, {fleet['moves']} moves, "
+        f"placement-score calls per day {fleet['placement_score_calls_per_day']} (fake scores: "
+        f"moto does not implement GetSpotPlacementScores).</p>"
+        f'<img src="{fleet_chart.name}" alt="fleet capacity per Region against intensity">',
         "<h2>Dashboard panels</h2><p>Drawn from the handlers' recorded EMF metrics "
         "(lambda-metrics.jsonl) and the workload records.</p>"
         + "".join(f'<img src="{p}" alt="dashboard panels">' for p in panels),
@@ -266,6 +281,11 @@ def run_local_demo(output_dir: Path, *, days: int = 3, workloads: int = 40) -> P
     ]
     path = report(records, output_dir, days, appendix)
     report_side_cases(side, driver.events, len(records), output_dir)
+    print(
+        f"fleet {fleet['fleet']}: {fleet['runs']} optimizer runs, {fleet['moves']} moves, "
+        f"capacity {fleet['first']} -> {fleet['last']}, placement-score calls per day "
+        f"{fleet['placement_score_calls_per_day']} ({fleet_chart.name})"
+    )
     return path
 
 
@@ -360,19 +380,24 @@ class Driver:
         self.cases: dict[str, dict[str, Any]] = {}
         self.events = 0
         self.context = _Context()
+        self.fleet = FleetTrace()
+        self.scores = FakePlacementScores(clock.now(), clock)
 
     def run(self, until: float) -> None:
         """Advance in steps until ``until`` and then until every workload has finished."""
-        from carbon_aware.runtime.handlers import monitor
+        from carbon_aware.runtime import wiring
+        from carbon_aware.runtime.handlers import fleet_optimizer, monitor
 
-        last_sweep = last_monitor = -np.inf
+        self.scores.attach(wiring.client("ec2", HOME))
+        last_sweep = last_monitor = last_fleet = -np.inf
         while self.clock.now() < until or self._live():
             now = self.clock.now()
             if now - last_monitor >= MONITOR_EVERY:
-                monitor.handler(
-                    {"source": "aws.events", "detail-type": "Scheduled Event"}, self.context
-                )
+                monitor.handler(TIMER_EVENT, self.context)
                 last_monitor = now
+            if now - last_fleet >= FLEET_EVERY and now < until:
+                self.fleet.add(now, fleet_optimizer.handler(TIMER_EVENT, self.context))
+                last_fleet = now
             self._submit(now)
             self._fire_schedules(now)
             self._finish_runs(now)

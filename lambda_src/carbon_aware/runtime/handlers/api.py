@@ -102,8 +102,11 @@ def submit(request: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def _idempotent_submit() -> Any:
-    store = DynamoDBPersistenceLayer(table_name=wiring.settings().idempotency_table)
+def _idempotent_submit(client: Any) -> Any:
+    """``submit`` made idempotent over ``client`` (keyed on it: a rewired client, a new store)."""
+    store = DynamoDBPersistenceLayer(
+        table_name=wiring.settings().idempotency_table, boto3_client=client
+    )
     config = IdempotencyConfig(
         event_key_jmespath="key", payload_validation_jmespath="body", expires_after_seconds=86400
     )
@@ -123,7 +126,7 @@ def accept(body: object, key: str | None) -> dict[str, Any]:
     request = {"key": key, "body": body}
     try:
         if key and wiring.settings().idempotency_table:
-            return _idempotent_submit()(request=request)
+            return _idempotent_submit(wiring.client("dynamodb"))(request=request)
         return submit(request)
     except IdempotencyValidationError:
         reused = {"field": "Idempotency-Key", "message": "reused with a different body"}

@@ -133,6 +133,8 @@ class PlacementScores:
             cached = self.store.get(key)
             if cached is not None and cached.age(now) < self.max_age:
                 found.update(_from_cache(cached, fallback=False))
+                unscored = [r for r in request["RegionNames"] if r not in cached.payload]
+                found.update(_neutral(unscored, "not scored by the last call"))
                 continue
             if not self.store.spend(now, self.daily_budget):
                 exhausted = True
