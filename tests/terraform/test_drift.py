@@ -165,8 +165,6 @@ def rendered() -> Rendered:
 
 # The settings module of each function that has its own (the others read runtime.config).
 SETTINGS: dict[str, ModuleType] = {"monitor": monitor_config, "exporter": export_config}
-# Functions that also read the fleets' settings (runtime.fleet.settings): the optimizer and the api.
-FLEET_READERS = ("api", "fleet_optimizer")
 # Where each function's required variables are read (the optimizer's from the fleets' settings).
 REQUIRED_FROM: dict[str, ModuleType] = {**SETTINGS, "fleet_optimizer": fleet_settings}
 
@@ -175,8 +173,6 @@ def declared_env(function: str) -> set[str]:
     """Every CARBON_AWARE_* name the function's settings loaders know."""
     settings = SETTINGS.get(function, config)
     names = {v for v in vars(settings).values() if isinstance(v, str)}
-    if function in FLEET_READERS:
-        names.update(fleet_settings.FLEET_ENV)
     if function in CATALOG_READERS:
         names.add(catalog.ZONES_ENV_VAR)
     return {n for n in names if n.startswith("CARBON_AWARE_")}
@@ -252,7 +248,7 @@ def test_dispatch_settings_carry_the_module_inputs(rendered: Rendered, function:
     assert set(settings.target_allowlist) == allowed
 
 
-@pytest.mark.parametrize("function", FLEET_READERS)
+@pytest.mark.parametrize("function", ["api", "fleet_optimizer"])
 def test_fleet_settings_carry_the_module_inputs(rendered: Rendered, function: str):
     inputs, resources = rendered.inputs, rendered.resources
     settings = fleet_settings.FleetSettings.from_env(rendered.environment(function))
@@ -392,6 +388,8 @@ def called_actions() -> set[str]:
         if "cli" in path.relative_to(PACKAGE).parts:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "get_paginator":
+                names.update(a.value for a in node.args if isinstance(a, ast.Constant))
             if isinstance(node, ast.Attribute):
                 names.add(node.attr)
             elif isinstance(node, ast.Name | ast.alias):
