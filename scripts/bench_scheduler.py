@@ -81,8 +81,13 @@ def moto_process() -> Iterator[str]:
             time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
+        # A server holding 10,000 workloads can take longer than a polite stop allows.
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 class CallCounter:
