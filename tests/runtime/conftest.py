@@ -33,6 +33,7 @@ from carbon_aware.runtime.handlers import (
     completion,
     executor,
     exporter,
+    fleet_optimizer,
     intake,
     monitor,
     scheduler,
@@ -86,6 +87,7 @@ HANDLERS = {
     "completion": completion,
     "monitor": monitor,
     "exporter": exporter,
+    "fleet_optimizer": fleet_optimizer,
 }
 _running = contextvars.ContextVar[str | None]("running_function", default=None)
 

@@ -12,16 +12,26 @@ from collections.abc import Iterator
 import boto3
 import numpy as np
 import pytest
+from tests.fleet.fleet_env import FLEET_TABLE, fleet_spec, fleets_table, make_group
 from tests.runtime.aws_samples import put_event
 from tests.runtime.conftest import HOME, OTHER, AwsEnv
 from tests.runtime.events import Context, http, submission, submit
 from tests.runtime.events import completion as completion_event
 
+from carbon_aware.cli.demo_fleet import FakePlacementScores
 from carbon_aware.engine import Signal
 from carbon_aware.engine.signal import SignalType
 from carbon_aware.engine.timeutil import iso
 from carbon_aware.runtime import config, monitor_config, wiring
-from carbon_aware.runtime.handlers import api, completion, executor, intake, monitor, scheduler
+from carbon_aware.runtime.handlers import (
+    api,
+    completion,
+    executor,
+    fleet_optimizer,
+    intake,
+    monitor,
+    scheduler,
+)
 from carbon_aware.runtime.planner import DISPATCH_MARGIN
 from carbon_aware.runtime.repository import WorkloadRecord, WorkloadRepository
 from carbon_aware.runtime.states import State
@@ -226,3 +236,22 @@ def cache_forecast(region: str, now: float, dip_at: float) -> None:
     zone = zone_of(load_catalog().get(region), SignalType.AVERAGE)
     cache = SignalCache(boto3.client("dynamodb", region_name=HOME), "signals")
     cache.put_forecast(zone, SignalType.AVERAGE, signal, Provenance("test", "average", False, now))
+
+
+def test_fleet_optimizer_uses_every_grant(
+    estate: AwsEnv, least_privilege: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    groups = {region: f"ca-test-web-{region}" for region in (HOME, OTHER)}
+    for region, name in groups.items():
+        make_group(region, name, 2)
+    fleets_table()
+    monkeypatch.setenv(config.FLEETS, json.dumps({"web": fleet_spec(groups, desired_total=4)}))
+    monkeypatch.setenv(config.FLEET_TABLE, FLEET_TABLE)
+    wiring.reset()
+    # moto does not implement GetSpotPlacementScores: answered in the API's shape (as in the demo).
+    FakePlacementScores(time.time(), wiring.clock()).attach(wiring.client("ec2", HOME))
+    answer = fleet_optimizer.handler({}, Context())
+    assert answer["ok"], answer
+    # Launch before drain: the cleaner Region is raised now, the other lowered on a later run.
+    assert answer["fleets"]["web"]["applied"] == {OTHER: 4, HOME: 2}
+    uses_every_grant(least_privilege, "fleet_optimizer")
