@@ -225,6 +225,7 @@ def side_cases(stack: Stack, at: float) -> list[Submission]:
             "home_region": HOME,
             "regions": [HOME],
             "target": {"type": kind, "arn": stack.targets[HOME][kind]},
+            "tags": {"team": "platform", "project": "side-cases"},
             **extra,
         }
 
