@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from carbon_aware.cli.demo_fleet import create_group
 from carbon_aware.engine.signal import Signal, SignalSet
 from carbon_aware.runtime.fleet.repository import FleetRepository
 from carbon_aware.runtime.tables import FLEETS_TABLE
@@ -25,32 +26,8 @@ HOUR = 3600.0
 
 
 def make_group(region: str, name: str, desired: int) -> None:
-    """A launch template and a mixed-instances spot group in ``region``."""
-    ec2 = boto3.client("ec2", region_name=region)
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    template = ec2.create_launch_template(
-        LaunchTemplateName=f"{name}-lt",
-        LaunchTemplateData={"ImageId": image, "InstanceType": TYPES[0]},
-    )["LaunchTemplate"]["LaunchTemplateId"]
-    boto3.client("autoscaling", region_name=region).create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        MinSize=0,
-        MaxSize=20,
-        DesiredCapacity=desired,
-        AvailabilityZones=[f"{region}a"],
-        MixedInstancesPolicy={
-            "LaunchTemplate": {
-                "LaunchTemplateSpecification": {"LaunchTemplateId": template},
-                "Overrides": [{"InstanceType": t} for t in TYPES],
-            },
-            "InstancesDistribution": {
-                "OnDemandBaseCapacity": 0,
-                "OnDemandPercentageAboveBaseCapacity": 0,
-                "SpotAllocationStrategy": "price-capacity-optimized",
-            },
-        },
-        CapacityRebalance=True,
-    )
+    """A launch template and a mixed-instances spot group in ``region`` (as the demo makes them)."""
+    create_group(region, name, desired, TYPES)
 
 
 def fleets_table() -> FleetRepository:

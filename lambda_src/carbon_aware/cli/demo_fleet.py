@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ def provision_fleet(endpoint_region: str) -> dict[str, str]:
     groups = {}
     for region in FLEET_REGIONS:
         groups[region] = f"carbon-aware-{FLEET}-{region}"
-        _group(region, groups[region], DESIRED_TOTAL // len(FLEET_REGIONS))
+        create_group(region, groups[region], DESIRED_TOTAL // len(FLEET_REGIONS), INSTANCE_TYPES)
     fleet = {
         "regions": list(FLEET_REGIONS),
         "groups": groups,
@@ -70,7 +71,8 @@ def provision_fleet(endpoint_region: str) -> dict[str, str]:
     return {config.FLEETS: json.dumps({FLEET: fleet}), config.FLEET_TABLE: FLEET_TABLE}
 
 
-def _group(region: str, name: str, desired: int) -> None:
+def create_group(region: str, name: str, desired: int, instance_types: Sequence[str]) -> None:
+    """A launch template and a mixed-instances spot group named ``name`` in ``region``."""
     import boto3
 
     ec2 = boto3.client("ec2", region_name=region)
@@ -88,7 +90,7 @@ def _group(region: str, name: str, desired: int) -> None:
         MixedInstancesPolicy={
             "LaunchTemplate": {
                 "LaunchTemplateSpecification": {"LaunchTemplateId": template},
-                "Overrides": [{"InstanceType": t} for t in INSTANCE_TYPES],
+                "Overrides": [{"InstanceType": t} for t in instance_types],
             },
             "InstancesDistribution": {
                 "OnDemandBaseCapacity": 0,
