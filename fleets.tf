@@ -58,13 +58,6 @@ locals {
       Action   = ["ec2:DescribeSpotPriceHistory", "ec2:GetSpotPlacementScores"]
       Resource = ["*"]
     },
-    {
-      # The Price List API has no resources: "*" only.
-      Sid      = "PriceList"
-      Effect   = "Allow"
-      Action   = ["pricing:GetProducts"]
-      Resource = ["*"]
-    },
   ]
 }
 

@@ -294,6 +294,8 @@ locals {
         CARBON_AWARE_FORECAST_HOURS           = var.forecast_hours
         CARBON_AWARE_EMISSION_FACTOR_TYPE     = var.emission_factor_type
         CARBON_AWARE_UKCI_REGIONS             = length(var.ukci_regions) == 0 ? null : join(",", [for r, id in var.ukci_regions : "${r}=${id}"])
+        CARBON_AWARE_PRICE_LIST_REGION        = local.refresh_prices ? local.price_list_region : null
+        CARBON_AWARE_PRICED_INSTANCE_TYPES    = local.refresh_prices && length(var.priced_instance_types) > 0 ? join(",", var.priced_instance_types) : null
       })
       statements = concat(
         [{
@@ -302,6 +304,12 @@ locals {
           Action   = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query"]
           Resource = [aws_dynamodb_table.this["signals"].arn]
         }],
+        local.refresh_prices ? [{
+          Sid      = "PriceList"
+          Effect   = "Allow"
+          Action   = ["pricing:GetProducts"]
+          Resource = ["*"]
+        }] : [],
         length(local.secret_arns) == 0 ? [] : [{
           Sid      = "ProviderSecrets"
           Effect   = "Allow"

@@ -10,6 +10,11 @@ locals {
   partition   = data.aws_partition.current.partition
   account_id  = data.aws_caller_identity.current.account_id
 
+  # The Price List API is served from three Regions of the aws partition only (each has every
+  # Region's prices): the monitor calls the nearest.
+  refresh_prices    = var.refresh_prices && local.partition == "aws"
+  price_list_region = startswith(local.home_region, "eu-") ? "eu-central-1" : anytrue([for p in ["ap-", "me-", "af-", "il-"] : startswith(local.home_region, p)]) ? "ap-south-1" : "us-east-1"
+
   # One bundle per function: local files (`make build`, or prebuilt in a release archive) or S3.
   lambda_package_dir = coalesce(var.lambda_package_dir, "${path.module}/dist/${var.architecture}")
   lambda_packages = {

@@ -194,6 +194,25 @@ variable "signal_type" {
   }
 }
 
+variable "refresh_prices" {
+  description = "Whether the monitor keeps Fargate / Fargate Spot prices of every Region, and the on-demand prices of priced_instance_types, fresh from the AWS Price List API (cached a day in the signals table). The blended strategies use them for submissions that bring no prices. Takes effect in the aws partition only (the Price List API is not served elsewhere)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "priced_instance_types" {
+  description = "EC2 instance types whose on-demand prices the monitor refreshes in every Region (for submissions naming an instance_type). Spot prices of fleet instance types come from the fleet optimizer."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for t in var.priced_instance_types : can(regex("^[a-z0-9-]{1,24}\\.[a-z0-9-]{1,24}$", t))])
+    error_message = "priced_instance_types must be instance types such as m7g.large."
+  }
+}
+
 variable "refresh_interval_minutes" {
   description = "How often the monitor refreshes carbon data for every Region, in minutes (5-60)."
   type        = number

@@ -194,6 +194,59 @@ run "china_partition" {
     condition     = startswith(local.function_arns["executor"], "arn:aws-cn:lambda:cn-north-1:")
     error_message = "ARNs in the partition"
   }
+
+  assert {
+    condition = (
+      local.functions["monitor"].environment["CARBON_AWARE_PRICE_LIST_REGION"] == null &&
+      !strcontains(module.function["monitor"].role_policy, "pricing:")
+    )
+    error_message = "no Price List API outside the aws partition: no price refresh, no grant"
+  }
+}
+
+run "price_refresh" {
+  command = apply
+
+  variables {
+    priced_instance_types = ["m7g.large", "c7g.xlarge"]
+  }
+
+  assert {
+    condition = (
+      local.functions["monitor"].environment["CARBON_AWARE_PRICE_LIST_REGION"] == "eu-central-1" &&
+      local.functions["monitor"].environment["CARBON_AWARE_PRICED_INSTANCE_TYPES"] == "m7g.large,c7g.xlarge" &&
+      contains([for s in jsondecode(module.function["monitor"].role_policy).Statement : s.Sid if s.Action == ["pricing:GetProducts"] && s.Resource == ["*"]], "PriceList")
+    )
+    error_message = "the monitor refreshes prices from the nearest Price List endpoint, with the grant"
+  }
+}
+
+run "price_refresh_off" {
+  command = apply
+
+  variables {
+    refresh_prices        = false
+    priced_instance_types = ["m7g.large"]
+  }
+
+  assert {
+    condition = (
+      local.functions["monitor"].environment["CARBON_AWARE_PRICE_LIST_REGION"] == null &&
+      local.functions["monitor"].environment["CARBON_AWARE_PRICED_INSTANCE_TYPES"] == null &&
+      !strcontains(module.function["monitor"].role_policy, "pricing:")
+    )
+    error_message = "refresh_prices = false: no refresh and no grant"
+  }
+}
+
+run "rejects_bad_priced_instance_type" {
+  command = plan
+
+  variables {
+    priced_instance_types = ["m7g large"]
+  }
+
+  expect_failures = [var.priced_instance_types]
 }
 
 run "govcloud_partition" {

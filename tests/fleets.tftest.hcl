@@ -122,7 +122,6 @@ run "one_fleet_over_three_regions" {
       SignalsRead     = [["dynamodb:Query"], [aws_dynamodb_table.this["signals"].arn]]
       FleetGroupsRead = [["autoscaling:DescribeAutoScalingGroups"], ["*"]]
       SpotSignals     = [["ec2:DescribeSpotPriceHistory", "ec2:GetSpotPlacementScores"], ["*"]]
-      PriceList       = [["pricing:GetProducts"], ["*"]]
       FleetGroupsWrite = [["autoscaling:PutScalingPolicy", "autoscaling:SetDesiredCapacity"], [
         "arn:aws:autoscaling:eu-central-1:111122223333:autoScalingGroup:*:autoScalingGroupName/ca-fleet-web",
         "arn:aws:autoscaling:eu-west-1:111122223333:autoScalingGroup:*:autoScalingGroupName/ca-fleet-web",

@@ -15,6 +15,7 @@ import contextvars
 import functools
 import io
 import json
+import os
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -24,10 +25,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.client import BaseClient
+from botocore.credentials import Credentials
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
-from carbon_aware.runtime import config, wiring
+from carbon_aware.runtime import config, monitor_config, wiring
 from carbon_aware.runtime.handlers import (
     api,
     completion,
@@ -39,6 +41,8 @@ from carbon_aware.runtime.handlers import (
     scheduler,
 )
 from carbon_aware.runtime.tables import IDEMPOTENCY_TABLE, WORKLOADS_TABLE
+from fakes.price_apis import PricingApp
+from fakes.signed_api import SignedApi
 from terraform.test_drift import ACTION_NAMES, LOCAL_STACK_ONLY, granted_to
 
 HOME = "eu-west-1"
@@ -251,3 +255,58 @@ def _targets(region: str, role: str) -> dict[str, dict[str, Any]]:
             "execution": machine.replace(":stateMachine:", ":execution:") + ":nightly",
         },
     }
+
+
+# Price List usage-type prefixes of the two Regions (EU: eu-west-1, EUN1: eu-north-1).
+PRICE_PREFIX = {HOME: "EU", OTHER: "EUN1"}
+
+
+def fargate_product(region: str, usage: str, usd: str) -> tuple[str, dict[str, str], str]:
+    """A Fargate price in the Price List fake's ``(service, attributes, usd)`` form."""
+    return (
+        "AmazonECS",
+        {"regionCode": region, "usagetype": f"{PRICE_PREFIX[region]}-{usage}"},
+        usd,
+    )
+
+
+def on_demand_product(region: str, instance_type: str, usd: str) -> tuple[str, dict[str, str], str]:
+    """An on-demand Linux EC2 price in the Price List fake's form."""
+    attributes = {
+        "regionCode": region,
+        "instanceType": instance_type,
+        "operatingSystem": "Linux",
+        "tenancy": "Shared",
+        "preInstalledSw": "NA",
+        "capacitystatus": "Used",
+        "operation": "RunInstances",
+        "usagetype": f"{PRICE_PREFIX[region]}-BoxUsage:{instance_type}",
+    }
+    return ("AmazonEC2", attributes, usd)
+
+
+@pytest.fixture
+def price_list_server(
+    aws: AwsEnv, loopback: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[PricingApp]:
+    """A loopback Price List where eu-north-1 costs twice eu-west-1, and the monitor set to
+    refresh from it (m7g.large on demand; boto3's service endpoint variable points there)."""
+    app = PricingApp(page_size=3)
+    for region, factor in ((HOME, 1), (OTHER, 2)):
+        app.products += [
+            fargate_product(region, "Fargate-vCPU-Hours:perCPU", f"{0.04048 * factor:.5f}"),
+            fargate_product(region, "Fargate-GB-Hours", f"{0.004445 * factor:.6f}"),
+            fargate_product(
+                region, "SpotUsage-Fargate-vCPU-Hours:perCPU", f"{0.0129 * factor:.5f}"
+            ),
+            fargate_product(region, "SpotUsage-Fargate-GB-Hours", f"{0.001416 * factor:.6f}"),
+            on_demand_product(region, "m7g.large", f"{0.0816 * factor:.4f}"),
+        ]
+    credentials = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+    with SignedApi(app, credentials, "pricing", "us-east-1") as server:
+        monkeypatch.setenv(monitor_config.PRICE_LIST_REGION, "us-east-1")
+        monkeypatch.setenv(monitor_config.PRICED_INSTANCE_TYPES, "m7g.large")
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", server.url)
+        wiring.reset()
+        yield app
+    wiring.reset()

@@ -195,7 +195,13 @@ def test_completion_uses_every_grant(estate: AwsEnv, least_privilege: dict) -> N
 
 
 def test_monitor_uses_every_grant(
-    estate: AwsEnv, least_privilege: dict, em_server, wt_server, neso_server, monkeypatch
+    estate: AwsEnv,
+    least_privilege: dict,
+    em_server,
+    wt_server,
+    neso_server,
+    price_list_server,
+    monkeypatch,
 ) -> None:
     secret = boto3.client("secretsmanager", region_name=HOME).create_secret(
         Name="carbon/em", SecretString=EM_KEY
@@ -216,7 +222,8 @@ def test_monitor_uses_every_grant(
     }.items():
         monkeypatch.setenv(name, value)
     wiring.reset()
-    assert monitor.handler({}, Context())["ok"]
+    answer = monitor.handler({}, Context())
+    assert answer["ok"] and answer["prices"]["priced"] > 0, answer
     uses_every_grant(least_privilege, "monitor")
 
 

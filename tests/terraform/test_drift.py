@@ -356,6 +356,7 @@ SERVICES = {
     "autoscaling": "autoscaling",
     "ec2": "ec2",
     "s3": "s3",
+    "pricing": "pricing",
 }
 # API operations whose IAM action has another name.
 ACTION_NAMES = {"lambda:Invoke": "lambda:InvokeFunction"}

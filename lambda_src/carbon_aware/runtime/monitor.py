@@ -4,7 +4,9 @@ One run plans deduplicated zone targets, lets :func:`carbon_aware.signals.refres
 what is due through the fallback chain, then reads each region's current value back from the
 cache (what readers will see) and emits metrics: intensity per region, provider used, fallbacks
 taken, provider errors, provider calls and the Regions left on estimates. With every live
-provider failing the chain still ends in a labelled estimate, so every region gets a value.
+provider failing the chain still ends in a labelled estimate, so every region gets a value. Then,
+where the Price List API is configured, it refreshes the prices the planner reads
+(:mod:`carbon_aware.runtime.price_refresh`).
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from carbon_aware.engine.timeutil import iso
 from carbon_aware.runtime.monitor_config import MonitorSettings
+from carbon_aware.runtime.price_refresh import PriceRefresher
 from carbon_aware.signals.cache import SignalCache
 from carbon_aware.signals.catalog import Catalog, load_catalog
 from carbon_aware.signals.chain import Provenance
 from carbon_aware.signals.clock import Clock
+from carbon_aware.signals.prices.pricelist import PriceListPrices
+from carbon_aware.signals.prices.store import PriceStore
 from carbon_aware.signals.profiles import profile_signal
 from carbon_aware.signals.reader import CarbonReader, Current
 from carbon_aware.signals.refresh import ZoneResult, refresh
@@ -42,6 +47,7 @@ class Monitor:
     reader: CarbonReader
     targets: list[Target]
     clock: Clock
+    prices: PriceRefresher | None = None
 
     @classmethod
     def build(
@@ -52,8 +58,10 @@ class Monitor:
         secrets: SecretResolver,
         clock: Clock,
         catalog: Catalog | None = None,
+        pricing: Any = None,
     ) -> Monitor:
-        """Wire the cache, the provider chain and the targets."""
+        """Wire the cache, the provider chain, the targets and (given a Price List ``pricing``
+        client) the price refresher."""
         catalog = catalog or load_catalog()
         cache = SignalCache(
             dynamodb,
@@ -69,7 +77,13 @@ class Monitor:
         )
         reader = CarbonReader(cache, catalog, clock, signal_type=settings.signal_type)
         targets = plan_targets(settings.regions, catalog, settings.signal_type)
-        return cls(settings, cache, providers, reader, targets, clock)
+        prices = None
+        if pricing is not None:
+            store = PriceStore(dynamodb, settings.table)
+            prices = PriceRefresher(
+                PriceListPrices(pricing, store), settings.regions, settings.priced_instance_types
+            )
+        return cls(settings, cache, providers, reader, targets, clock, prices)
 
     def run(self, emit: Emit) -> dict[str, Any]:
         """One refresh; ``emit(metric, value, dimensions)`` receives the metrics."""
@@ -101,6 +115,9 @@ class Monitor:
         # Regions whose current value is an estimate: the provider-outage alarm's metric.
         emit("EstimatedRegions", estimated, {})
         emit("ProviderCalls", self.providers.calls - calls, {})
+        prices = self.prices.run(self.clock.now()) if self.prices else None
+        if prices is not None:
+            emit("PriceRefreshFailures", prices["failed"], {})
         return {
             "regions": regions,
             "zones": len(results),
@@ -108,6 +125,7 @@ class Monitor:
             "provider_calls": self.providers.calls - calls,
             "fallbacks": fallbacks,
             "errors": [f"{r.target.key}: {r.error}" for r in results if r.error],
+            "prices": prices,
         }
 
     def _current(self, region: str, result: ZoneResult) -> Current:

@@ -9,6 +9,7 @@ the WattTime secret is JSON ``{"username": ..., "password": ...}``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -47,6 +48,11 @@ ELECTRICITYMAPS_SECRET = "CARBON_AWARE_ELECTRICITYMAPS_SECRET"
 WATTTIME_SECRET = "CARBON_AWARE_WATTTIME_SECRET"
 EMISSION_FACTOR_TYPE = "CARBON_AWARE_EMISSION_FACTOR_TYPE"
 UKCI_REGIONS = "CARBON_AWARE_UKCI_REGIONS"
+# The Price List endpoint Region (unset: no price refresh, e.g. outside the aws partition) and the
+# instance types whose on-demand prices the monitor keeps fresh beside the Fargate prices.
+PRICE_LIST_REGION = "CARBON_AWARE_PRICE_LIST_REGION"
+PRICED_INSTANCE_TYPES = "CARBON_AWARE_PRICED_INSTANCE_TYPES"
+INSTANCE_TYPE = re.compile(r"^[a-z0-9-]{1,24}\.[a-z0-9-]{1,24}$")
 
 # Everything the monitor reads, ours first; then those Powertools and boto3 read themselves.
 MONITOR_ENV = (
@@ -63,6 +69,8 @@ MONITOR_ENV = (
     WATTTIME_SECRET,
     EMISSION_FACTOR_TYPE,
     UKCI_REGIONS,
+    PRICE_LIST_REGION,
+    PRICED_INSTANCE_TYPES,
     ELECTRICITYMAPS_URL,
     WATTTIME_URL,
     UKCI_URL,
@@ -95,6 +103,8 @@ class MonitorSettings:
     emission_factor_type: str = "lifecycle"
     ukci_regions: Mapping[str, int] = field(default_factory=dict)
     urls: Mapping[str, str] = field(default_factory=dict)
+    price_list_region: str | None = None
+    priced_instance_types: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> MonitorSettings:
@@ -141,6 +151,8 @@ class MonitorSettings:
             emission_factor_type=factor,
             ukci_regions=ukci,
             urls=urls,
+            price_list_region=env.get(PRICE_LIST_REGION, "").strip() or None,
+            priced_instance_types=_instance_types(env),
         )
 
     def provider_settings(self, secrets: SecretResolver) -> ProviderSettings:
@@ -166,3 +178,14 @@ def _choice(env: Mapping[str, str], name: str, allowed: list[str], default: str)
     if value not in allowed:
         raise ConfigError(f"environment variable {name} must be one of {', '.join(allowed)}")
     return value
+
+
+def _instance_types(env: Mapping[str, str]) -> tuple[str, ...]:
+    found = tuple(t.strip() for t in env.get(PRICED_INSTANCE_TYPES, "").split(",") if t.strip())
+    bad = [t for t in found if not INSTANCE_TYPE.match(t)]
+    if bad:
+        raise ConfigError(
+            f"environment variable {PRICED_INSTANCE_TYPES}: {bad[0]!r} is not an instance type "
+            "(family.size, e.g. m7g.large)"
+        )
+    return found

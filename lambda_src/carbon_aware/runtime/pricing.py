@@ -8,9 +8,9 @@ What an hour of a run costs depends on what its target starts in each Region:
   (``use_spot`` chooses, as for submitted prices).
 
 A Region without such a cached price stays unpriced (the blended strategies count it the most
-expensive). Only the cache is read, one Query per Region (reused for ``reuse_seconds``). The fleet
-optimizer fills the spot prices of its fleets' instance types; nothing refreshes the on-demand and
-Fargate prices of :mod:`carbon_aware.signals.prices.pricelist` yet, so those stay unpriced.
+expensive). Only the cache is read, one Query per Region (reused for ``reuse_seconds``): the fleet
+optimizer fills the spot prices of its fleets' instance types, the monitor the Fargate and
+on-demand prices (:mod:`carbon_aware.runtime.price_refresh`).
 """
 
 from __future__ import annotations

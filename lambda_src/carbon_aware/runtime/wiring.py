@@ -150,11 +150,13 @@ def monitor() -> Monitor:
     from carbon_aware.runtime.monitor_config import MonitorSettings
     from carbon_aware.signals.secrets import SecretResolver
 
+    config = MonitorSettings.from_env()
     return Monitor.build(
-        MonitorSettings.from_env(),
+        config,
         dynamodb=client("dynamodb"),
         secrets=SecretResolver(client),
         clock=clock(),
+        pricing=client("pricing", config.price_list_region) if config.price_list_region else None,
     )
 
 
