@@ -101,17 +101,21 @@ def submit(request: dict[str, Any]) -> dict[str, Any]:
     return {"status": 201, "body": record.to_dict()}
 
 
+# One per container, as Powertools documents: each invocation registers its Lambda context so that
+# an in-progress key expires with the invocation that holds it.
+IDEMPOTENCY = IdempotencyConfig(
+    event_key_jmespath="key", payload_validation_jmespath="body", expires_after_seconds=86400
+)
+
+
 @cache
 def _idempotent_submit(client: Any) -> Any:
     """``submit`` made idempotent over ``client`` (keyed on it: a rewired client, a new store)."""
     store = DynamoDBPersistenceLayer(
         table_name=wiring.settings().idempotency_table, boto3_client=client
     )
-    config = IdempotencyConfig(
-        event_key_jmespath="key", payload_validation_jmespath="body", expires_after_seconds=86400
-    )
     return idempotent_function(
-        submit, data_keyword_argument="request", persistence_store=store, config=config
+        submit, data_keyword_argument="request", persistence_store=store, config=IDEMPOTENCY
     )
 
 
@@ -205,4 +209,5 @@ def list_workloads(request: Request) -> Response:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """API Gateway HTTP API (payload v2) entry point."""
+    IDEMPOTENCY.register_lambda_context(context)
     return app.resolve(event)

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from carbon_aware.runtime import wiring
 from carbon_aware.runtime.config import REJECTS_QUEUE_URL, ConfigError
-from carbon_aware.runtime.handlers.api import IN_PROGRESS, accept
+from carbon_aware.runtime.handlers.api import IDEMPOTENCY, IN_PROGRESS, accept
 from carbon_aware.runtime.observability import logger, metrics, tracer
 
 DETAIL_TYPE = "Workload Submitted"
@@ -58,6 +58,7 @@ def reject(event: dict[str, Any], errors: list[dict[str, Any]]) -> None:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Submit one "Workload Submitted" event; a reject goes to the rejects queue."""
+    IDEMPOTENCY.register_lambda_context(context)
     outcome = submit_event(event)
     body = outcome["body"]
     if outcome["status"] == 201:
