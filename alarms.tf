@@ -30,9 +30,9 @@ module "dashboard" {
 
 ################################################################################
 # Service alarms on the handlers' EMF metrics (carbon_aware.runtime.service_metrics, monitor),
-# each notifying the alarm topic. Metrics not emitted yet (Migrations: issues #12/#13;
-# RenewableSharePercent: no provider gives it yet) are alarmed on by name already and treat
-# missing data as not breaching.
+# each notifying the alarm topic. Metrics not emitted yet (Migrations: issues #12/#13) or only
+# with a provider (RenewableSharePercent: Electricity Maps) are alarmed on by name already and
+# treat missing data as not breaching.
 ################################################################################
 
 locals {

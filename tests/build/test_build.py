@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -87,6 +89,40 @@ def test_bundles_hold_only_imported_code_and_no_dependency_tests_or_stubs(bundle
         assert "aws_xray_sdk" in top, "tracing needs the X-Ray SDK in every bundle"
         assert not [n for n in listed if n.endswith(".pyi") or "/tests/" in n]
         assert not [n for n in listed if n.endswith(".dist-info/RECORD")]
+
+
+def wiring_imports(function: str) -> set[str]:
+    """Our modules that the wiring factories a handler calls (and the factories they call) import
+    lazily, inside the factory: the bundle trace does not see them."""
+    wiring = ast.parse((ROOT / "lambda_src/carbon_aware/runtime/wiring.py").read_text())
+    factories = {n.name: n for n in wiring.body if isinstance(n, ast.FunctionDef)}
+    handler = ROOT / "lambda_src" / Path(*build.handlers()[function].split("."))
+    todo = set(re.findall(r"wiring\.(\w+)\(", handler.with_suffix(".py").read_text()))
+    seen: set[str] = set()
+    modules: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in factories:
+            continue
+        seen.add(name)
+        for node in ast.walk(factories[name]):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("carbon_aware"):
+                modules.add(str(node.module))
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                todo.add(node.func.id)
+    return modules
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_bundles_carry_what_their_wiring_imports_lazily(bundles, function):
+    shipped = set(names(bundles[function]))
+    missing = [
+        m
+        for m in sorted(wiring_imports(function))
+        if f"{m.replace('.', '/')}.py" not in shipped
+        and f"{m.replace('.', '/')}/__init__.py" not in shipped
+    ]
+    assert not missing, f"{function}: its wiring imports {missing}, which its bundle lacks"
 
 
 def test_every_module_has_a_valid_unchecked_hash_pyc(bundles):

@@ -46,7 +46,8 @@ def _floor(t: float, step: float) -> float:
 
 
 class ElectricityMapsApp:
-    """``/v3/carbon-intensity/{latest,forecast,past-range}`` with header ``auth-token``."""
+    """``/v3/carbon-intensity/{latest,forecast,past-range}`` and ``/v3/power-breakdown/latest``
+    with header ``auth-token``."""
 
     def __init__(self, clock: FakeClock, key: str = EM_KEY) -> None:
         self.clock = clock
@@ -58,6 +59,8 @@ class ElectricityMapsApp:
         zone = request.query.get("zone", "")
         factor = request.query.get("emissionFactorType", "lifecycle")
         now = self.clock.now()
+        if request.path == "/v3/power-breakdown/latest":
+            return Reply(body=self.power_breakdown(zone, _floor(now, HOUR)))
         kind = request.path.removeprefix("/v3/carbon-intensity/")
         if kind == "latest":
             return Reply(body=self.point(zone, _floor(now, HOUR), factor))
@@ -78,6 +81,26 @@ class ElectricityMapsApp:
             times = [start + i * HOUR for i in range(int((end - start) // HOUR))]
             return Reply(body={"zone": zone, "data": [self.point(zone, t, factor) for t in times]})
         return Reply(404, {"message": "not found"})
+
+    @staticmethod
+    def power_breakdown(zone: str, t: float) -> dict[str, Any]:
+        """The v3 ``power-breakdown/latest`` shape (fields as in the API's documented sample,
+        shortened breakdowns); the renewable share falls as the zone's intensity rises."""
+        renewable = max(0, min(100, round(100 - intensity(zone, t) / 8)))
+        return {
+            "zone": zone,
+            "datetime": em_time(t),
+            "updatedAt": em_time(t + 1200),
+            "createdAt": em_time(t - 3 * 86400),
+            "powerConsumptionBreakdown": {"wind": 6998, "solar": 0, "gas": 10334, "coal": 23893},
+            "powerProductionBreakdown": {"wind": 6415, "solar": 0, "gas": 9602, "coal": 23339},
+            "fossilFreePercentage": min(100, renewable + 1),
+            "renewablePercentage": renewable,
+            "powerConsumptionTotal": 52901,
+            "powerProductionTotal": 48570,
+            "isEstimated": False,
+            "estimationMethod": None,
+        }
 
     @staticmethod
     def point(zone: str, t: float, factor: str = "lifecycle") -> dict[str, Any]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -224,3 +227,42 @@ def test_neso_history_in_fourteen_day_requests(neso_server, clock):
 
 def _em_point(zone: str) -> dict:
     return ElectricityMapsApp.point(zone, T0)
+
+
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "api_examples"
+
+
+def test_electricitymaps_renewable_share_from_the_power_breakdown(em_server, clock):
+    share = em(em_server, clock).renewable_share(target("eu-central-1"), T0)
+    (request,) = em_server.requests
+    assert request.path == "/v3/power-breakdown/latest" and request.query == {"zone": "DE"}
+    expected = ElectricityMapsApp.power_breakdown("DE", T0 - T0 % HOUR)["renewablePercentage"]
+    assert (share.zone, share.share, share.estimated) == ("DE", expected / 100, False)
+
+
+def test_electricitymaps_renewable_share_of_the_real_sample(em_server, clock):
+    sample = SAMPLES / "electricitymaps" / "v3_power-breakdown_latest.json"
+    if not sample.exists():
+        pytest.skip(f"needs the shared API samples ({sample}), absent here")
+    body = json.loads(sample.read_text())
+    em_server.script("/v3", Reply(body=body))
+    at = datetime.fromisoformat(body["datetime"].replace("Z", "+00:00")).timestamp()
+    share = em(em_server, clock).renewable_share(target("eu-central-1"), at + 1800)
+    assert (share.zone, share.share, share.at) == ("DE", 0.33, at)
+    assert share.estimated is True  # the sample is an estimate
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"renewablePercentage": None}, "missing or not a number"),
+        ({"renewablePercentage": 140}, "not in 0..100"),
+        ({"zone": "FR"}, "asked for zone DE, got FR"),
+        ({"datetime": "2020-01-01T00:00:00.000Z"}, "stale"),
+    ],
+)
+def test_electricitymaps_renewable_share_rejects_bad_answers(em_server, clock, change, message):
+    body = {**ElectricityMapsApp.power_breakdown("DE", T0 - T0 % HOUR), **change}
+    em_server.script("/v3", Reply(body=body))
+    with pytest.raises(BadResponse, match=message):
+        em(em_server, clock).renewable_share(target("eu-central-1"), T0)

@@ -6,7 +6,8 @@ cache (what readers will see) and emits metrics: intensity per region, provider 
 taken, provider errors, provider calls and the Regions left on estimates. With every live
 provider failing the chain still ends in a labelled estimate, so every region gets a value. Then,
 where the Price List API is configured, it refreshes the prices the planner reads
-(:mod:`carbon_aware.runtime.price_refresh`).
+(:mod:`carbon_aware.runtime.price_refresh`), and with Electricity Maps configured the Regions'
+renewable shares (:mod:`carbon_aware.signals.renewables`, metric ``RenewableSharePercent``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from carbon_aware.signals.prices.store import PriceStore
 from carbon_aware.signals.profiles import profile_signal
 from carbon_aware.signals.reader import CarbonReader, Current
 from carbon_aware.signals.refresh import ZoneResult, refresh
+from carbon_aware.signals.renewables import refresh_renewables
 from carbon_aware.signals.secrets import SecretResolver
 from carbon_aware.signals.settings import Providers, build_providers
 from carbon_aware.signals.targets import Target, plan_targets
@@ -118,6 +120,12 @@ class Monitor:
         prices = self.prices.run(self.clock.now()) if self.prices else None
         if prices is not None:
             emit("PriceRefreshFailures", prices["failed"], {})
+        renewables = None
+        if self.providers.renewables is not None:
+            store = PriceStore(self.cache.client, self.settings.table)
+            renewables = refresh_renewables(
+                self.providers.renewables, self.targets, store, self.clock.now(), emit
+            )
         return {
             "regions": regions,
             "zones": len(results),
@@ -126,6 +134,7 @@ class Monitor:
             "fallbacks": fallbacks,
             "errors": [f"{r.target.key}: {r.error}" for r in results if r.error],
             "prices": prices,
+            "renewables": renewables,
         }
 
     def _current(self, region: str, result: ZoneResult) -> Current:

@@ -229,24 +229,21 @@ def fleet_repository() -> FleetRepository:
 def fleet_optimizer(emit: Any = None) -> FleetOptimizer:
     """The fleet optimizer wired to the environment."""
     from carbon_aware.runtime.fleet.optimizer import FleetOptimizer
-    from carbon_aware.runtime.fleet.sources import NeutralMarket, UnknownRenewables
-    from carbon_aware.signals.prices.placement import PlacementScores
-    from carbon_aware.signals.prices.spot import SpotPrices
+    from carbon_aware.runtime.fleet.sources import (
+        NeutralMarket,
+        UnknownRenewables,
+        cached_sources,
+    )
     from carbon_aware.signals.prices.store import PriceStore
 
     config = fleet_settings()
     prices: Any = NeutralMarket()
     scores: Any = prices
+    renewables: Any = UnknownRenewables()
     if config.signals_table:
-        store = PriceStore(client("dynamodb"), config.signals_table)
-
-        def ec2(region: str) -> Any:
-            return client("ec2", region)
-
-        prices = SpotPrices(ec2, store)
-        scores = PlacementScores(
-            ec2,
-            store,
+        prices, scores, renewables = cached_sources(
+            PriceStore(client("dynamodb"), config.signals_table),
+            lambda region: client("ec2", region),
             call_region=os.environ.get("AWS_REGION", "us-east-1"),
             daily_budget=config.placement_score_daily_budget,
         )
@@ -257,6 +254,6 @@ def fleet_optimizer(emit: Any = None) -> FleetOptimizer:
         carbon=signal_source(),
         prices=prices,
         scores=scores,
-        renewables=UnknownRenewables(),
+        renewables=renewables,
         emit=emit,
     )

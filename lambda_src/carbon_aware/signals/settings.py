@@ -82,6 +82,8 @@ class Providers:
 
     chain: Chain
     clients: tuple[HttpClient, ...]
+    #: Electricity Maps when configured: the source of renewable shares.
+    renewables: electricitymaps.ElectricityMaps | None = None
 
     @property
     def calls(self) -> int:
@@ -139,18 +141,18 @@ def build_providers(
         return CircuitBreaker(name, clock=clock)
 
     providers: list[Provider] = []
+    renewables = None
     for name in settings.chain_names(with_history=observations is not None):
         if name == "electricitymaps":
             if not settings.electricitymaps_key:
                 raise SettingsError("electricitymaps is in the chain but no API key is set")
             bucket = TokenBucket.for_limit(name, 100, 60, burst=10, clock=clock)
-            providers.append(
-                electricitymaps.ElectricityMaps(
-                    client(name, settings.electricitymaps_url, bucket, breaker(name)),
-                    settings.electricitymaps_key,
-                    emission_factor_type=settings.emission_factor_type,
-                )
+            renewables = electricitymaps.ElectricityMaps(
+                client(name, settings.electricitymaps_url, bucket, breaker(name)),
+                settings.electricitymaps_key,
+                emission_factor_type=settings.emission_factor_type,
             )
+            providers.append(renewables)
         elif name == "watttime":
             if not settings.has_watttime:
                 raise SettingsError("watttime is in the chain but no username/password is set")
@@ -178,4 +180,4 @@ def build_providers(
             providers.append(HistoryForecaster(observations, lookback=history_lookback))
         elif name == "profile":
             providers.append(BuiltinProfile())
-    return Providers(Chain(providers), tuple(clients))
+    return Providers(Chain(providers), tuple(clients), renewables)

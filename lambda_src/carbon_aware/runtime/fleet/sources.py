@@ -5,7 +5,8 @@ fills, the built-in profile where it has nothing). Spot prices and placement sco
 ``signals.prices`` sources (``SpotPrices``, ``PlacementScores``) satisfy :class:`SpotPriceSource`
 and :class:`PlacementScoreSource` as they are (wired over the signals table's price cache).
 Without a signals table, :class:`NeutralMarket` answers "unknown price, neutral score" with that
-provenance. Renewable shares: no source yet (Electricity Maps' power breakdown);
+provenance. Renewable shares: :class:`carbon_aware.signals.renewables.CachedRenewables` (the
+monitor refreshes them from Electricity Maps' power breakdown); without a signals table
 :class:`UnknownRenewables` answers None, which makes ``renewable_only`` exclude every region with
 the reason "renewable share unknown".
 """
@@ -18,8 +19,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 # Imported here, not lazily as the signal reader does: the fleet_optimizer bundle (traced from its
-# imports, scripts/build.py) must ship the numpy-backed signal module its reads return.
+# imports, scripts/build.py) must ship the numpy-backed signal module its reads return, and the
+# cached sources :func:`cached_sources` builds.
 from carbon_aware.engine.signal import SignalSet
+from carbon_aware.signals.prices.placement import PlacementScores
+from carbon_aware.signals.prices.spot import SpotPrices
+from carbon_aware.signals.prices.store import PriceStore
+from carbon_aware.signals.renewables import CachedRenewables
 
 HOUR = 3600.0
 NEUTRAL_SCORE = 5
@@ -151,6 +157,15 @@ class UnknownRenewables:
     def share(self, region: str, now: float) -> float | None:
         """Unknown."""
         return None
+
+
+def cached_sources(
+    store: PriceStore, ec2: Any, *, call_region: str, daily_budget: int
+) -> tuple[SpotPrices, PlacementScores, CachedRenewables]:
+    """Spot prices, budgeted placement scores (called from ``call_region``) and renewable shares,
+    all over the signals table's cache; ``ec2(region)`` gives an EC2 client."""
+    scores = PlacementScores(ec2, store, call_region=call_region, daily_budget=daily_budget)
+    return SpotPrices(ec2, store), scores, CachedRenewables(store)
 
 
 def known_prices(quotes: Mapping[str, PriceQuoteLike]) -> dict[str, tuple[float, str]]:

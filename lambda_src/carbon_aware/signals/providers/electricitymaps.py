@@ -2,17 +2,19 @@
 
 Endpoints (header ``auth-token``): ``carbon-intensity/latest``, ``/forecast`` (``horizonHours`` up
 to 72; needs a plan with forecasts), ``/history`` (last 24 h) and ``/past-range`` (at most 10 days
-of hourly data per request, so longer ranges are split). An answer for another zone or another
+of hourly data per request, so longer ranges are split); ``power-breakdown/latest`` for the zone's
+renewable share. An answer for another zone or another
 emission factor type than asked for is rejected as a unit mix-up.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from carbon_aware.engine.signal import Signal, SignalType
-from carbon_aware.engine.timeutil import iso
+from carbon_aware.engine.timeutil import iso, parse_iso
 from carbon_aware.signals.errors import BadResponse
 from carbon_aware.signals.http import HttpClient
 from carbon_aware.signals.providers.base import HOUR, chunks, field, to_signal
@@ -24,6 +26,16 @@ DEFAULT_URL = "https://api.electricitymap.org/v3"
 EMISSION_FACTOR_TYPES = ("lifecycle", "direct")
 MAX_FORECAST_HOURS = 72
 PAST_RANGE_SECONDS = 10 * 24 * HOUR
+
+
+@dataclass(frozen=True)
+class RenewableShare:
+    """A zone's renewable share of consumption (0..1) for the hour starting at ``at``."""
+
+    zone: str
+    share: float
+    at: float
+    estimated: bool
 
 
 class ElectricityMaps:
@@ -84,6 +96,25 @@ class ElectricityMaps:
         cleaned = clean(NAME, target.zone, _pairs(rows), oldest=math.floor(start), newest=end)
         estimated = any(isinstance(r, dict) and r.get("isEstimated") for r in rows)
         return self._signal(target, cleaned, estimated)
+
+    def renewable_share(self, target: Target, now: float) -> RenewableShare:
+        """``power-breakdown/latest``: the zone's ``renewablePercentage`` as a fraction."""
+        body = self.http.get_json(
+            "power-breakdown/latest", params={"zone": target.zone}, headers=self._headers
+        )
+        self._check(body, target)
+        percent = body.get("renewablePercentage") if isinstance(body, dict) else None
+        if not isinstance(percent, int | float) or isinstance(percent, bool):
+            raise BadResponse(NAME, f"{target.zone}: renewablePercentage missing or not a number")
+        if not 0 <= percent <= 100:
+            raise BadResponse(NAME, f"{target.zone}: renewablePercentage {percent!r} not in 0..100")
+        try:
+            at = parse_iso(str(field(body, "datetime", str, NAME))).timestamp()
+        except ValueError as exc:
+            raise BadResponse(NAME, f"{target.zone}: bad datetime: {exc}") from None
+        if not now - self.max_age <= at <= now + HOUR:
+            raise BadResponse(NAME, f"{target.zone}: power breakdown of {iso(at)} is stale")
+        return RenewableShare(target.zone, percent / 100.0, at, bool(body.get("isEstimated")))
 
     def _get(self, path: str, target: Target, **params: str | int) -> Any:
         query = {"zone": target.zone, "emissionFactorType": self.emission_factor_type, **params}

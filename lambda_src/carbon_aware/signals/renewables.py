@@ -1,0 +1,71 @@
+"""Renewable shares per Region: refreshed by the monitor from Electricity Maps' power breakdown,
+cached beside the Region's prices in the signals table, read by the fleet optimizer.
+
+A share is kept with its provenance (``electricitymaps``, the hour it describes, estimated or
+not). Readers take it while it is at most ``max_age`` old and otherwise answer None ("unknown"),
+which makes ``renewable_only`` exclude the Region with that reason rather than trust an old value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from carbon_aware.signals.prices.base import QuoteProvenance
+from carbon_aware.signals.prices.store import PriceStore, price_item, price_partition
+from carbon_aware.signals.providers.electricitymaps import NAME, RenewableShare
+from carbon_aware.signals.targets import Target
+
+RENEWABLE_SHARE = price_item("renewable", "share")
+DEFAULT_MAX_AGE = 3 * 3600.0
+MAX_ERRORS = 10
+
+Emit = Callable[[str, float, dict[str, str]], None]
+
+
+class ShareSource(Protocol):
+    """Electricity Maps' surface used here."""
+
+    def supports(self, target: Target) -> bool: ...
+
+    def renewable_share(self, target: Target, now: float) -> RenewableShare: ...
+
+
+def refresh_renewables(
+    source: ShareSource, targets: Iterable[Target], store: PriceStore, now: float, emit: Emit
+) -> dict[str, Any]:
+    """Fetch each supported zone's share once, store it for each of its Regions and emit
+    ``RenewableSharePercent`` per Region; a failing zone is counted and the others go on."""
+    stored, failed, errors = 0, 0, []
+    for target in targets:
+        if not source.supports(target):
+            continue
+        try:
+            found = source.renewable_share(target, now)
+            estimated = ", estimated" if found.estimated else ""
+            provenance = QuoteProvenance(NAME, found.at, detail=f"zone {found.zone}{estimated}")
+            for region in target.regions:
+                store.put(price_partition(region), RENEWABLE_SHARE, found.share, provenance)
+                emit("RenewableSharePercent", round(found.share * 100, 2), {"Region": region})
+                stored += 1
+        except Exception as exc:  # one zone never stops the others
+            failed += 1
+            if len(errors) < MAX_ERRORS:
+                errors.append(f"{target.zone}: {type(exc).__name__}: {exc}")
+    return {"regions": stored, "failed": failed, "errors": errors}
+
+
+@dataclass(frozen=True)
+class CachedRenewables:
+    """The fleet optimizer's renewable-share source over the signals table."""
+
+    store: PriceStore
+    max_age: float = DEFAULT_MAX_AGE
+
+    def share(self, region: str, now: float) -> float | None:
+        """The cached share (0..1) of ``region``, or None when unknown or older than max_age."""
+        cached = self.store.get(price_partition(region), RENEWABLE_SHARE)
+        if cached is None or cached.age(now) > self.max_age:
+            return None
+        return float(cached.payload)
