@@ -77,12 +77,14 @@ def test_refreshes_every_region_and_emits_metrics(configured, em_server, neso_se
     assert rows["eu-west-1"]["provider"] == "electricitymaps" and not rows["eu-west-1"]["estimated"]
     assert rows["us-east-1"]["zone"] == rows["us-east-2"]["zone"] == "US-MIDA-PJM"
     assert rows["ca-west-1"]["provider"] == "static-factor" and rows["ca-west-1"]["estimated"]
-    assert result["provider_calls"] == 3  # IE, GB, US-MIDA-PJM: one each
+    # IE, GB, US-MIDA-PJM: the intensity and the power breakdown (renewable share) of each.
+    assert result["provider_calls"] == 6
+    assert result["renewables"] == {"regions": 4, "failed": 0, "errors": []}  # 4 Regions, 3 zones
     assert neso_server.requests == []
     metrics = metrics_of(capsys.readouterr().out)
     regions = {dims["Region"] for _, dims in metrics["CarbonIntensity"]}
     assert regions == set(REGIONS.split(","))
-    assert metrics["ProviderCalls"][0][0] == 3
+    assert metrics["ProviderCalls"][0][0] == 6
     used = {dims["Provider"]: v for v, dims in metrics["ProviderUsed"]}
     assert used == {"electricitymaps": 4, "static-factor": 1}
     assert metrics["EstimatedRegions"] == [(1, {})]  # ca-west-1 only
@@ -110,7 +112,8 @@ def test_a_second_run_within_the_interval_calls_nothing(configured, em_server):
     monitor.handler({}, Context())
     again = monitor.handler({}, Context())
     assert again["provider_calls"] == 0 and again["refreshed"] == 0
-    assert len(em_server.requests) == 3
+    assert again["renewables"] == {"regions": 0, "failed": 0, "errors": []}
+    assert len(em_server.requests) == 6
 
 
 def test_no_secret_in_any_log_line(configured, em_server, wt_server, monkeypatch, capsys, caplog):

@@ -106,7 +106,9 @@ def test_one_failing_zone_never_stops_the_others(store: PriceStore) -> None:
     targets = plan_targets((OTHER, HOME), load_catalog(), SignalType.AVERAGE)
     emitted: list[tuple[str, float, dict[str, str]]] = []
     now = time.time()
-    result = refresh_renewables(Source(), targets, store, now, lambda *m: emitted.append(m))
+    result = refresh_renewables(
+        Source(), targets, store, now, lambda *m: emitted.append(m), interval=900.0
+    )
     assert (result["regions"], result["failed"]) == (1, 1)
     assert result["errors"] == [f"{ZONES[OTHER]}: RuntimeError: boom"]
     assert emitted == [("RenewableSharePercent", 42.0, {"Region": HOME})]

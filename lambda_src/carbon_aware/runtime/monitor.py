@@ -116,7 +116,6 @@ class Monitor:
         emit("FallbacksTaken", fallbacks, {})
         # Regions whose current value is an estimate: the provider-outage alarm's metric.
         emit("EstimatedRegions", estimated, {})
-        emit("ProviderCalls", self.providers.calls - calls, {})
         prices = self.prices.run(self.clock.now()) if self.prices else None
         if prices is not None:
             emit("PriceRefreshFailures", prices["failed"], {})
@@ -124,8 +123,14 @@ class Monitor:
         if self.providers.renewables is not None:
             store = PriceStore(self.cache.client, self.settings.table)
             renewables = refresh_renewables(
-                self.providers.renewables, self.targets, store, self.clock.now(), emit
+                self.providers.renewables,
+                self.targets,
+                store,
+                self.clock.now(),
+                emit,
+                interval=self.settings.policy.interval,
             )
+        emit("ProviderCalls", self.providers.calls - calls, {})
         return {
             "regions": regions,
             "zones": len(results),

@@ -1,9 +1,10 @@
 """Renewable shares per Region: refreshed by the monitor from Electricity Maps' power breakdown,
 cached beside the Region's prices in the signals table, read by the fleet optimizer.
 
-A share is kept with its provenance (``electricitymaps``, the hour it describes, estimated or
-not). Readers take it while it is at most ``max_age`` old and otherwise answer None ("unknown"),
-which makes ``renewable_only`` exclude the Region with that reason rather than trust an old value.
+A share is kept with its provenance (``electricitymaps``, when it was fetched, the hour it
+describes, estimated or not) and fetched again once per refresh interval. Readers take it while it
+was fetched at most ``max_age`` ago and otherwise answer None ("unknown"), which makes
+``renewable_only`` exclude the Region with that reason rather than trust an old value.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from carbon_aware.engine.timeutil import iso
 from carbon_aware.signals.prices.base import QuoteProvenance
 from carbon_aware.signals.prices.store import PriceStore, price_item, price_partition
 from carbon_aware.signals.providers.electricitymaps import NAME, RenewableShare
@@ -33,18 +35,28 @@ class ShareSource(Protocol):
 
 
 def refresh_renewables(
-    source: ShareSource, targets: Iterable[Target], store: PriceStore, now: float, emit: Emit
+    source: ShareSource,
+    targets: Iterable[Target],
+    store: PriceStore,
+    now: float,
+    emit: Emit,
+    *,
+    interval: float,
 ) -> dict[str, Any]:
-    """Fetch each supported zone's share once, store it for each of its Regions and emit
-    ``RenewableSharePercent`` per Region; a failing zone is counted and the others go on."""
+    """Fetch each supported zone's share once per ``interval``, store it for each of its Regions
+    and emit ``RenewableSharePercent`` per Region; a failing zone is counted, the others go on."""
     stored, failed, errors = 0, 0, []
     for target in targets:
         if not source.supports(target):
             continue
+        cached = store.get(price_partition(target.region), RENEWABLE_SHARE)
+        if cached is not None and cached.age(now) < interval:
+            continue
         try:
             found = source.renewable_share(target, now)
             estimated = ", estimated" if found.estimated else ""
-            provenance = QuoteProvenance(NAME, found.at, detail=f"zone {found.zone}{estimated}")
+            detail = f"zone {found.zone}, hour of {iso(found.at)}{estimated}"
+            provenance = QuoteProvenance(NAME, now, detail=detail)
             for region in target.regions:
                 store.put(price_partition(region), RENEWABLE_SHARE, found.share, provenance)
                 emit("RenewableSharePercent", round(found.share * 100, 2), {"Region": region})
