@@ -20,6 +20,7 @@ from carbon_aware.cli.ledger import (
     Totals,
     View,
 )
+from carbon_aware.cli.report import html_page
 from carbon_aware.cli.report_inputs import GRAMS_PER_TONNE
 from carbon_aware.cli.verify import Verification
 
@@ -231,20 +232,10 @@ def _page(
     parts.append(_fleets(ledger))
     parts.append(_reconciliation(ledger))
     parts.append(_verification(verification))
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Carbon report {ledger.start} to {ledger.end}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; max-width: 1200px; }}
-table {{ border-collapse: collapse; margin: 1rem 0; }}
-td, th {{ border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; }}
-img {{ max-width: 100%; }}
-</style></head><body>
-<h1>Carbon report {ledger.start} to {ledger.end}</h1>
+    body = f"""<h1>Carbon report {ledger.start} to {ledger.end}</h1>
 {"".join(parts)}
-<p>Machine-readable: groups.csv, workloads.csv, summary.json.</p>
-</body></html>
-"""
+<p>Machine-readable: groups.csv, workloads.csv, summary.json.</p>"""
+    return html_page(f"Carbon report {ledger.start} to {ledger.end}", body)
 
 
 def _valuation(ledger: Ledger) -> str:

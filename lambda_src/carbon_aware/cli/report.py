@@ -139,16 +139,8 @@ def _page(result: BacktestResult, summary_png: str, sections: list[str]) -> str:
     jobs = "".join(_job_row(o) for o in result.outcomes[:MAX_JOB_ROWS])
     more = len(result.outcomes) - MAX_JOB_ROWS
     note = f"<p>… and {more} more jobs in the JSON output.</p>" if more > 0 else ""
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Carbon-aware backtest: {html.escape(result.strategy)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; max-width: 1200px; }}
-table {{ border-collapse: collapse; margin: 1rem 0; }}
-td, th {{ border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; }}
-img {{ max-width: 100%; }}
-</style></head><body>
-<h1>Backtest: {html.escape(result.strategy)} (forecast: {html.escape(result.forecast)})</h1>
+    heading = f"Backtest: {result.strategy} (forecast: {result.forecast})"
+    body = f"""<h1>{html.escape(heading)}</h1>
 <p>Baseline: each job starts at submission in its home region. Oracle: the same strategy with
 perfect knowledge. Emissions are always evaluated on the actual series.</p>
 <table>{rows}</table>
@@ -156,7 +148,22 @@ perfect knowledge. Emissions are always evaluated on the actual series.</p>
 {"".join(sections)}
 <h2>Jobs</h2>
 <table><tr><th>id</th><th>status</th><th>segments</th><th>g placed</th><th>g baseline</th>
-<th>g oracle</th></tr>{jobs}</table>{note}
+<th>g oracle</th></tr>{jobs}</table>{note}"""
+    return html_page(f"Carbon-aware backtest: {result.strategy}", body)
+
+
+def html_page(title: str, body: str) -> str:
+    """A self-contained HTML page (the reports' shared style) around ``body``."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; max-width: 1200px; }}
+table {{ border-collapse: collapse; margin: 1rem 0; }}
+td, th {{ border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; }}
+img {{ max-width: 100%; }}
+</style></head><body>
+{body}
 </body></html>
 """
 
