@@ -157,3 +157,27 @@ class PricingApp:
         if start + self.page_size < len(matching):
             reply["NextToken"] = str(start + self.page_size)
         return 200, json.dumps(reply)
+
+
+def ec2_product(
+    region: str, instance_type: str, usd: str, *, prefix: str = "EU", **overrides: str
+) -> tuple[str, dict[str, str], str]:
+    """An on-demand Linux EC2 price in :class:`PricingApp`'s ``(service, attributes, usd)`` form
+    (``prefix``: the Region's usage-type prefix; ``overrides`` change attributes)."""
+    attributes = {
+        "regionCode": region,
+        "instanceType": instance_type,
+        "operatingSystem": "Linux",
+        "tenancy": "Shared",
+        "preInstalledSw": "NA",
+        "capacitystatus": "Used",
+        "operation": "RunInstances",
+        "usagetype": f"{prefix}-BoxUsage:{instance_type}",
+        **overrides,
+    }
+    return ("AmazonEC2", attributes, usd)
+
+
+def fargate_product(region: str, usage: str, usd: str) -> tuple[str, dict[str, str], str]:
+    """A Fargate price (``usage``: the whole usage type) in :class:`PricingApp`'s form."""
+    return ("AmazonECS", {"regionCode": region, "usagetype": usage}, usd)

@@ -41,7 +41,7 @@ from carbon_aware.runtime.handlers import (
     scheduler,
 )
 from carbon_aware.runtime.tables import IDEMPOTENCY_TABLE, WORKLOADS_TABLE
-from fakes.price_apis import PricingApp
+from fakes.price_apis import PricingApp, ec2_product, fargate_product
 from fakes.signed_api import SignedApi
 from terraform.test_drift import ACTION_NAMES, LOCAL_STACK_ONLY, granted_to
 
@@ -259,30 +259,13 @@ def _targets(region: str, role: str) -> dict[str, dict[str, Any]]:
 
 # Price List usage-type prefixes of the two Regions (EU: eu-west-1, EUN1: eu-north-1).
 PRICE_PREFIX = {HOME: "EU", OTHER: "EUN1"}
-
-
-def fargate_product(region: str, usage: str, usd: str) -> tuple[str, dict[str, str], str]:
-    """A Fargate price in the Price List fake's ``(service, attributes, usd)`` form."""
-    return (
-        "AmazonECS",
-        {"regionCode": region, "usagetype": f"{PRICE_PREFIX[region]}-{usage}"},
-        usd,
-    )
-
-
-def on_demand_product(region: str, instance_type: str, usd: str) -> tuple[str, dict[str, str], str]:
-    """An on-demand Linux EC2 price in the Price List fake's form."""
-    attributes = {
-        "regionCode": region,
-        "instanceType": instance_type,
-        "operatingSystem": "Linux",
-        "tenancy": "Shared",
-        "preInstalledSw": "NA",
-        "capacitystatus": "Used",
-        "operation": "RunInstances",
-        "usagetype": f"{PRICE_PREFIX[region]}-BoxUsage:{instance_type}",
-    }
-    return ("AmazonEC2", attributes, usd)
+# eu-west-1's Fargate and Fargate Spot rates (USD per vCPU-hour, per GB-hour).
+FARGATE_USD = {
+    "Fargate-vCPU-Hours:perCPU": 0.04048,
+    "Fargate-GB-Hours": 0.004445,
+    "SpotUsage-Fargate-vCPU-Hours:perCPU": 0.0129,
+    "SpotUsage-Fargate-GB-Hours": 0.001416,
+}
 
 
 @pytest.fixture
@@ -293,15 +276,14 @@ def price_list_server(
     refresh from it (m7g.large on demand; boto3's service endpoint variable points there)."""
     app = PricingApp(page_size=3)
     for region, factor in ((HOME, 1), (OTHER, 2)):
+        prefix = PRICE_PREFIX[region]
         app.products += [
-            fargate_product(region, "Fargate-vCPU-Hours:perCPU", f"{0.04048 * factor:.5f}"),
-            fargate_product(region, "Fargate-GB-Hours", f"{0.004445 * factor:.6f}"),
-            fargate_product(
-                region, "SpotUsage-Fargate-vCPU-Hours:perCPU", f"{0.0129 * factor:.5f}"
-            ),
-            fargate_product(region, "SpotUsage-Fargate-GB-Hours", f"{0.001416 * factor:.6f}"),
-            on_demand_product(region, "m7g.large", f"{0.0816 * factor:.4f}"),
+            fargate_product(region, f"{prefix}-{usage}", f"{usd * factor:.6f}")
+            for usage, usd in FARGATE_USD.items()
         ]
+        app.products.append(
+            ec2_product(region, "m7g.large", f"{0.0816 * factor:.4f}", prefix=prefix)
+        )
     credentials = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
     with SignedApi(app, credentials, "pricing", "us-east-1") as server:
         monkeypatch.setenv(monitor_config.PRICE_LIST_REGION, "us-east-1")

@@ -23,7 +23,7 @@ from carbon_aware.signals.prices.pricelist import PriceListPrices
 from carbon_aware.signals.prices.spot import SpotPrices
 from carbon_aware.signals.prices.store import PREFIXES, PriceStore, price_item, price_partition
 from fakes.aws import SIGNALS_TABLE
-from fakes.price_apis import Ec2App, PricingApp
+from fakes.price_apis import Ec2App, PricingApp, ec2_product, fargate_product
 from fakes.signed_api import SignedApi
 
 KEY, SECRET = "AKIDPRICESTEST", "prices-test-secret"
@@ -252,35 +252,16 @@ def test_budget_counter_stops_at_the_limit(store: PriceStore) -> None:
 # --- Price List -------------------------------------------------------------------------------
 
 
-def _ec2_product(instance_type: str, usd: str, **overrides: str) -> tuple:
-    attributes = {
-        "regionCode": "eu-west-1",
-        "instanceType": instance_type,
-        "operatingSystem": "Linux",
-        "tenancy": "Shared",
-        "preInstalledSw": "NA",
-        "capacitystatus": "Used",
-        "operation": "RunInstances",
-        "usagetype": f"EU-BoxUsage:{instance_type}",
-        **overrides,
-    }
-    return ("AmazonEC2", attributes, usd)
-
-
-def _fargate(usage: str, usd: str, region: str = "eu-west-1") -> tuple:
-    return ("AmazonECS", {"regionCode": region, "usagetype": usage}, usd)
-
-
 def test_on_demand_price_of_the_linux_shared_rate(
     store: PriceStore, pricing_app: PricingApp, pricing_server: SignedApi, dynamodb: Any
 ) -> None:
     pricing_app.products = [
-        _ec2_product("m5.large", "0.1840", operatingSystem="Windows"),
-        _ec2_product("m5.large", "0.1070"),
-        _ec2_product("m5.large", "0.0000", capacitystatus="UnusedCapacityReservation"),
-        _ec2_product("m5.large", "0.1070", operation="RunInstances:0010"),
-        _ec2_product("m5.large", "0.1070", tenancy="Dedicated"),
-        _ec2_product("c5.large", "0.0960"),
+        ec2_product("eu-west-1", "m5.large", "0.1840", operatingSystem="Windows"),
+        ec2_product("eu-west-1", "m5.large", "0.1070"),
+        ec2_product("eu-west-1", "m5.large", "0.0000", capacitystatus="UnusedCapacityReservation"),
+        ec2_product("eu-west-1", "m5.large", "0.1070", operation="RunInstances:0010"),
+        ec2_product("eu-west-1", "m5.large", "0.1070", tenancy="Dedicated"),
+        ec2_product("eu-west-1", "c5.large", "0.0960"),
     ]
     source = PriceListPrices(_client("pricing", pricing_server, "us-east-1"), store)
     quote = source.on_demand("eu-west-1", "m5.large", NOW)
@@ -301,13 +282,13 @@ def test_fargate_and_fargate_spot_rates_by_usage_type(
     store: PriceStore, pricing_app: PricingApp, pricing_server: SignedApi
 ) -> None:
     pricing_app.products = [
-        _fargate("EU-Fargate-ARM-vCPU-Hours:perCPU", "0.03238"),
-        _fargate("EU-Fargate-Windows-vCPU-Hours:perCPU", "0.09148"),
-        _fargate("EU-SpotUsage-Fargate-vCPU-Hours:perCPU", "0.01290"),
-        _fargate("EU-Fargate-vCPU-Hours:perCPU", "0.04048"),
-        _fargate("EU-Fargate-GB-Hours", "0.004445"),
-        _fargate("EU-SpotUsage-Fargate-GB-Hours", "0.001416"),
-        _fargate("EUC1-Fargate-vCPU-Hours:perCPU", "0.04656", region="eu-central-1"),
+        fargate_product("eu-west-1", "EU-Fargate-ARM-vCPU-Hours:perCPU", "0.03238"),
+        fargate_product("eu-west-1", "EU-Fargate-Windows-vCPU-Hours:perCPU", "0.09148"),
+        fargate_product("eu-west-1", "EU-SpotUsage-Fargate-vCPU-Hours:perCPU", "0.01290"),
+        fargate_product("eu-west-1", "EU-Fargate-vCPU-Hours:perCPU", "0.04048"),
+        fargate_product("eu-west-1", "EU-Fargate-GB-Hours", "0.004445"),
+        fargate_product("eu-west-1", "EU-SpotUsage-Fargate-GB-Hours", "0.001416"),
+        fargate_product("eu-central-1", "EUC1-Fargate-vCPU-Hours:perCPU", "0.04656"),
     ]
     source = PriceListPrices(_client("pricing", pricing_server, "us-east-1"), store)
     assert source.fargate("eu-west-1", "vcpu", NOW).value == pytest.approx(0.04048)
@@ -320,7 +301,7 @@ def test_fargate_and_fargate_spot_rates_by_usage_type(
 def test_price_list_failure_serves_last_known_or_nothing(
     store: PriceStore, pricing_app: PricingApp, pricing_server: SignedApi
 ) -> None:
-    pricing_app.products = [_ec2_product("m5.large", "0.1070")]
+    pricing_app.products = [ec2_product("eu-west-1", "m5.large", "0.1070")]
     source = PriceListPrices(_client("pricing", pricing_server, "us-east-1"), store)
     source.on_demand("eu-west-1", "m5.large", NOW)
     pricing_app.fail = True

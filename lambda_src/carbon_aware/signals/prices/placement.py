@@ -132,9 +132,7 @@ class PlacementScores:
             keys.append(key)
             cached = self.store.get(key)
             if cached is not None and cached.age(now) < self.max_age:
-                found.update(_from_cache(cached, fallback=False))
-                unscored = [r for r in request["RegionNames"] if r not in cached.payload]
-                found.update(_neutral(unscored, "not scored by the last call"))
+                found.update(_scored(request, cached))
                 continue
             if not self.store.spend(now, self.daily_budget):
                 exhausted = True
@@ -150,8 +148,7 @@ class PlacementScores:
                 continue
             provenance = QuoteProvenance(PLACEMENT_SCORES, now)
             self.store.put(key, LATEST, scored, provenance)
-            found.update(_from_cache(Cached(scored, provenance), fallback=False))
-            found.update(_neutral([r for r in request["RegionNames"] if r not in scored], ""))
+            found.update(_scored(request, Cached(scored, provenance)))
         return ScoreSet(found, exhausted, calls, tuple(keys))
 
     def _call(self, request: Mapping[str, Any]) -> dict[str, int]:
@@ -163,6 +160,12 @@ class PlacementScores:
                 if isinstance(region, str) and isinstance(score, int) and 1 <= score <= 10:
                     scored[region] = score
         return scored
+
+
+def _scored(request: Mapping[str, Any], answer: Cached) -> dict[str, ScoreQuote]:
+    """A call's scores, and the neutral score for each requested Region it did not score."""
+    unscored = [r for r in request["RegionNames"] if r not in answer.payload]
+    return {**_from_cache(answer, fallback=False), **_neutral(unscored, "")}
 
 
 def _from_cache(cached: Cached, *, fallback: bool, why: str = "") -> dict[str, ScoreQuote]:
