@@ -13,23 +13,17 @@ import argparse
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbon_aware.cli.fleet_data import DEFAULT_INSTANCE_TYPES, FleetDataError, load_fleet_data
 from carbon_aware.cli.inputs import InputError
 from carbon_aware.engine.fleet import FleetError
 from carbon_aware.engine.fleet_policy import POLICY_STRATEGIES, FleetPolicy
-from carbon_aware.engine.fleet_sim import (
-    FleetSimError,
-    SimResult,
-    history_forecast,
-    home_allocation,
-    oracle_allocation,
-    perfect_forecast,
-    run_allocation,
-    run_optimizer,
-    static_allocation,
-)
+
+# The simulator (and the forecaster behind it) is imported when a fleet is simulated, not when the
+# CLI's parser is built: the other commands (a backtest) do not pay for it.
+if TYPE_CHECKING:
+    from carbon_aware.engine.fleet_sim import SimResult
 
 DEFAULT_DATA_DIR = Path("../shared/data")
 #: Policy defaults the year-long bench supports (see README "Fleet simulation").
@@ -112,6 +106,8 @@ def _zones(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from carbon_aware.engine.fleet_sim import FleetSimError
+
     regions = _split(args.regions, "--regions")
     unknown = sorted(set(_zones(args.zone)) - set(regions))
     if unknown:
@@ -160,6 +156,16 @@ def simulate_set(
     zones: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The five runs for one region set, their savings and the targets (JSON-ready)."""
+    from carbon_aware.engine.fleet_sim import (
+        history_forecast,
+        home_allocation,
+        oracle_allocation,
+        perfect_forecast,
+        run_allocation,
+        run_optimizer,
+        static_allocation,
+    )
+
     if home not in regions:
         raise InputError(f"--home {home!r} must be one of --regions {list(regions)}")
     data = load_fleet_data(

@@ -59,7 +59,7 @@ class Signal:
         if np.any(steps <= 0):
             raise SignalError(f"{region}: times must be strictly increasing")
         if end is None:
-            end = float(t[-1] + (np.median(steps) if steps.size else SECONDS_PER_HOUR))
+            end = float(t[-1] + (_median(steps) if steps.size else SECONDS_PER_HOUR))
         if end <= t[-1]:
             raise SignalError(f"{region}: end must be after the last point")
         return cls(
@@ -139,6 +139,13 @@ class Signal:
             self.signal_type,
             self.estimated,
         )
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a non-empty 1-D array, without the ``numpy.ma`` import it triggers."""
+    ordered = np.sort(values)
+    mid = ordered.size // 2
+    return float(ordered[mid] if ordered.size % 2 else (ordered[mid - 1] + ordered[mid]) / 2)
 
 
 @dataclass(frozen=True, eq=False)

@@ -7,10 +7,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carbon_aware.engine.energy import estimate_power_watts
-from carbon_aware.engine.timeutil import parse_iso, to_seconds
+from carbon_aware.engine.timeutil import parse_seconds
 
 MINUTE = 60.0
 DEFAULT_MIN_SEGMENT_MINUTES = 15.0
+# The fields of the jobs-JSON shape.
+FIELDS = frozenset(
+    {
+        "id",
+        "submitted_at",
+        "duration_minutes",
+        "deadline",
+        "regions",
+        "home_region",
+        "interruptible",
+        "min_segment_minutes",
+        "power_watts",
+        "vcpus",
+        "memory_gb",
+        "gpus",
+        "gpu_type",
+        "earliest_start",
+        "prices",
+        "use_spot",
+    }
+)
 
 
 class WorkloadError(ValueError):
@@ -88,25 +109,7 @@ class Workload:
         """Build from the jobs-JSON shape; raises :class:`WorkloadError` naming the bad field."""
         if not isinstance(data, Mapping):
             raise WorkloadError("job", "must be a JSON object")
-        known = {
-            "id",
-            "submitted_at",
-            "duration_minutes",
-            "deadline",
-            "regions",
-            "home_region",
-            "interruptible",
-            "min_segment_minutes",
-            "power_watts",
-            "vcpus",
-            "memory_gb",
-            "gpus",
-            "gpu_type",
-            "earliest_start",
-            "prices",
-            "use_spot",
-        }
-        unknown = sorted(set(data) - known)
+        unknown = sorted(data.keys() - FIELDS)
         if unknown:
             raise WorkloadError(unknown[0], "unknown field")
         home = _text(data, "home_region")
@@ -141,7 +144,7 @@ def _time(data: Mapping[str, Any], name: str) -> float:
     if not isinstance(value, str):
         raise WorkloadError(name, "is required and must be an ISO-8601 datetime string")
     try:
-        return to_seconds(parse_iso(value))
+        return parse_seconds(value)
     except ValueError:
         raise WorkloadError(name, f"is not an ISO-8601 datetime: {value!r}") from None
 
