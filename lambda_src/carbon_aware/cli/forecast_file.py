@@ -36,8 +36,9 @@ LONG_COLUMNS = ("issued_at", "datetime", "region", "value")
 # gCO2/kWh per unit of a WattTime answer (1 lb/MWh = 453.6 g / 1000 kWh).
 WATTTIME_UNITS = {"lbs_co2_per_mwh": 0.4536, "kg_co2_per_mwh": 1.0, "g_co2_per_kwh": 1.0}
 
-# (region, issued_at) -> points (datetime, value, where) of one forecast.
-Points = dict[tuple[str, float], list[tuple[float, float, str]]]
+# (region, issued_at) -> points (datetime, value, where) of one forecast; ``where`` is a CSV line
+# number or a JSON path.
+Points = dict[tuple[str, float], list[tuple[float, float, int | str]]]
 
 
 def read_forecast_files(
@@ -91,11 +92,47 @@ def _csv_points(path: Path) -> Points:
                     f"(missing {', '.join(missing)})"
                 )
             col = [header.index(c) for c in LONG_COLUMNS]
-            return _csv_rows(path, rows, col, len(header))
+            body = list(rows)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"{path}: not a UTF-8 CSV file: {exc}") from None
+    fast = _csv_columns(path, body, col, len(header))
+    return fast if fast is not None else _csv_rows(path, body, col, len(header))
+
+
+def _csv_columns(path: Path, body: list[list[str]], col: list[int], width: int) -> Points | None:
+    """:func:`_csv_rows` done column by column with numpy (a year of forecasts is millions of
+    rows), or None when some row or cell is wrong (the row-by-row reading then names it)."""
+    if not body or any(len(row) != width for row in body):
+        return None
+    issued_text, when_text, region_text, value_text = ([row[c] for row in body] for c in col)
+    try:
+        parsed = {t: parse_seconds(t) for t in {*issued_text, *when_text}}
+        values = np.array(value_text, dtype=np.float64)
+    except ValueError:
+        return None
+    regions = [r.strip() for r in region_text]
+    if not (np.isfinite(values).all() and (values >= 0).all()) or not all(regions):
+        return None
+    issued = np.array([parsed[t] for t in issued_text])
+    when = np.array([parsed[t] for t in when_text])
+    names, region_index = np.unique(np.array(regions), return_inverse=True)
+    order = np.lexsort((when, issued, region_index))
+    issued, when, region_index, values = (a[order] for a in (issued, when, region_index, values))
+    cut = np.flatnonzero((np.diff(issued) != 0) | (np.diff(region_index) != 0)) + 1
+    points: Points = {}
+    for lo, hi in zip(np.r_[0, cut].tolist(), np.r_[cut, issued.size].tolist(), strict=True):
+        key = (str(names[region_index[lo]]), float(issued[lo]))
+        points[key] = list(
+            zip(
+                when[lo:hi].tolist(),
+                values[lo:hi].tolist(),
+                (order[lo:hi] + 2).tolist(),
+                strict=True,
+            )
+        )
+    return points
 
 
 def _csv_rows(path: Path, rows: Iterable[list[str]], col: list[int], width: int) -> Points:
@@ -120,7 +157,7 @@ def _csv_rows(path: Path, rows: Iterable[list[str]], col: list[int], width: int)
         if not region:
             raise InputError(f"{path}:{line}: column region: empty")
         value = _value(f"{path}:{line}", "column value", value_text)
-        points[(region, issued)].append((when, value, f"{path}:{line}"))
+        points[(region, issued)].append((when, value, line))
     if not points:
         raise InputError(f"{path}: no forecast rows")
     return points
@@ -183,15 +220,16 @@ def _watttime_points(path: Path, body: dict[str, Any]) -> Points:
 def _forecast(
     path: Path,
     key: tuple[str, float],
-    items: list[tuple[float, float, str]],
+    items: list[tuple[float, float, int | str]],
     signal_type: SignalType,
 ) -> IssuedForecast:
     region, issued = key
     items.sort(key=lambda p: p[0])
     for a, b in itertools.pairwise(items):
         if a[0] == b[0]:
+            where = f"{path}:{b[2]}" if isinstance(b[2], int) else b[2]
             raise InputError(
-                f"{b[2]}: {region}: forecast issued at {iso(issued)} has {iso(a[0])} twice"
+                f"{where}: {region}: forecast issued at {iso(issued)} has {iso(a[0])} twice"
             )
     times = np.array([p[0] for p in items])
     values = np.array([p[1] for p in items])

@@ -223,13 +223,17 @@ class SignalMatrix:
         """Resample every signal of the set onto the union grid."""
         regions = tuple(signal_set.regions)
         sigs = [signal_set[r] for r in regions]
-        grid = np.unique(np.concatenate([np.append(s.times, s.end) for s in sigs]))
-        cells = grid[:-1]
-        values = np.zeros((cells.size, len(sigs)))
-        for col, s in enumerate(sigs):
-            inside = (cells >= s.start) & (cells < s.end)
-            idx = np.searchsorted(s.times, cells[inside], side="right") - 1
-            values[inside, col] = s.values[idx]
+        if len(sigs) == 1:  # its own points are the grid (a decision on one region's forecast)
+            grid = np.append(sigs[0].times, sigs[0].end)
+            values = sigs[0].values[:, None].copy()
+        else:
+            grid = np.unique(np.concatenate([np.append(s.times, s.end) for s in sigs]))
+            cells = grid[:-1]
+            values = np.zeros((cells.size, len(sigs)))
+            for col, s in enumerate(sigs):
+                inside = (cells >= s.start) & (cells < s.end)
+                idx = np.searchsorted(s.times, cells[inside], side="right") - 1
+                values[inside, col] = s.values[idx]
         cumulative = np.zeros((grid.size, len(sigs)))
         np.cumsum(values * np.diff(grid)[:, None], axis=0, out=cumulative[1:])
         return cls(
