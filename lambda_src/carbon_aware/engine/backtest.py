@@ -166,7 +166,7 @@ def evaluate(
         raise oracle
     power = workload.power_watts
     try:
-        baseline = _sum_grams((_baseline_run(workload),), power, grams)
+        baseline = _checked(grams[_baseline_key(workload)])
         emitted = _sum_grams(placement.segments, power, grams)
     except SignalError as exc:
         return JobOutcome(workload, Placement.infeasible(workload.id, strategy.name, str(exc)))
@@ -232,12 +232,13 @@ def account_spans(
     for job, decision, oracle in zip(jobs, decisions, oracles, strict=True):
         if not isinstance(decision, Placement) or not decision.placed:
             continue
-        runs = [(_baseline_run(job),), decision.segments]
+        power = job.power_watts
+        keys[_baseline_key(job)] = None
+        for seg in decision.segments:
+            keys[(seg.region, seg.start, seg.end, power)] = None
         if isinstance(oracle, Placement) and oracle is not decision:
-            runs.append(oracle.segments)
-        for run in runs:
-            for seg in run:
-                keys[(seg.region, seg.start, seg.end, job.power_watts)] = None
+            for seg in oracle.segments:
+                keys[(seg.region, seg.start, seg.end, power)] = None
     spans = [Span(region, start, end) for region, start, end, _ in keys]
     values = span_grams(spans, [key[3] for key in keys], actual)
     return dict(zip(keys, values, strict=True))
@@ -273,23 +274,26 @@ def place_on_actual(
     return [decided[i] if i in decided else known[job.id] for i, job in enumerate(jobs)]
 
 
-def _baseline_run(workload: Workload) -> Span:
-    """Starting at submission in the home region, in one piece."""
-    return Span(
-        workload.home_region, workload.submitted_at, workload.submitted_at + workload.duration
-    )
+def _baseline_key(workload: Workload) -> SpanKey:
+    """The baseline run's span: at submission in the home region, in one piece."""
+    start = workload.submitted_at
+    return (workload.home_region, start, start + workload.duration, workload.power_watts)
+
+
+def _checked(value: float | str) -> float:
+    """Accounted grams, or the accounting error (its message) raised as SignalError."""
+    if isinstance(value, str):
+        raise SignalError(value)
+    return value
 
 
 def _sum_grams(
-    segments: Sequence[Segment | Span], power_watts: float, grams: dict[SpanKey, float | str]
+    segments: Sequence[Segment], power_watts: float, grams: dict[SpanKey, float | str]
 ) -> float:
     """:func:`actual_emissions_g` read from accounted spans (raises SignalError the same way)."""
     total = 0.0
     for seg in segments:
-        value = grams[(seg.region, seg.start, seg.end, power_watts)]
-        if isinstance(value, str):
-            raise SignalError(value)
-        total += value
+        total += _checked(grams[(seg.region, seg.start, seg.end, power_watts)])
     return total
 
 
