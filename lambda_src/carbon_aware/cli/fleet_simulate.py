@@ -156,15 +156,7 @@ def simulate_set(
     zones: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The five runs for one region set, their savings and the targets (JSON-ready)."""
-    from carbon_aware.engine.fleet_sim import (
-        history_forecast,
-        home_allocation,
-        oracle_allocation,
-        perfect_forecast,
-        run_allocation,
-        run_optimizer,
-        static_allocation,
-    )
+    from carbon_aware.engine import fleet_sim as sim
 
     if home not in regions:
         raise InputError(f"--home {home!r} must be one of --regions {list(regions)}")
@@ -184,27 +176,27 @@ def simulate_set(
         dwell_minutes=dwell_minutes,
         max_step=max_step,
     )
-    static = static_allocation(policy, data.static_carbon, total)
+    static = sim.static_allocation(policy, data.static_carbon, total)
     runs = [
-        run_allocation("home", inputs, home_allocation(inputs, home, total), policy=policy),
-        run_allocation("static", inputs, [static] * inputs.hours, policy=policy),
-        run_allocation(
-            "oracle", inputs, oracle_allocation(policy, inputs.carbon, total), policy=policy
+        sim.run_allocation("home", inputs, sim.home_allocation(inputs, home, total), policy=policy),
+        sim.run_allocation("static", inputs, [static] * inputs.hours, policy=policy),
+        sim.run_allocation(
+            "oracle", inputs, sim.oracle_allocation(policy, inputs.carbon, total), policy=policy
         ),
-        run_optimizer(
+        sim.run_optimizer(
             "optimizer_history",
             inputs,
             policy,
             total,
-            history_forecast(inputs),
+            sim.history_forecast(inputs),
             runs_per_hour=runs_per_hour,
         ),
-        run_optimizer(
+        sim.run_optimizer(
             "optimizer_perfect",
             inputs,
             policy,
             total,
-            perfect_forecast(inputs),
+            sim.perfect_forecast(inputs),
             runs_per_hour=runs_per_hour,
         ),
     ]
