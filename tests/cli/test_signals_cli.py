@@ -197,6 +197,10 @@ def test_backfill_forecasts_reports_a_plan_without_historical_forecasts(
         (["--signal-type", "marginal", "--table", "t"], "--table: not used with --forecasts"),
         (["--signal-type", "marginal", "--provider", "electricitymaps"], "watttime only"),
         (["--signal-type", "marginal", "--days", "31"], "--days: must be more than 0"),
+        (
+            ["--signal-type", "marginal", "--observation-ttl-days", "90"],
+            "--observation-ttl-days: not used with --forecasts",
+        ),
     ],
 )
 def test_backfill_forecasts_rejects_options_it_would_not_use(

@@ -23,6 +23,7 @@ WATTTIME_USERNAME = "WATTTIME_USERNAME"
 WATTTIME_PASSWORD = "WATTTIME_PASSWORD"
 PROVIDER_CHOICES = ("electricitymaps", "watttime", "ukci", "profile")
 EXIT_PROVIDER_FAILED = 1
+DEFAULT_TTL_DAYS = 90.0
 
 
 def add_parser(sub: Any) -> None:
@@ -59,7 +60,7 @@ def add_parser(sub: Any) -> None:
     backfill.add_argument("--provider", choices=PROVIDER_CHOICES[:3], help="ask this one first")
     backfill.add_argument("--create-table", action="store_true", help="create it if missing")
     backfill.add_argument(
-        "--observation-ttl-days", type=float, default=90.0, help="item lifetime (default 90)"
+        "--observation-ttl-days", type=float, help=f"item lifetime (default {DEFAULT_TTL_DAYS:g})"
     )
     _common(backfill)
     backfill.set_defaults(handler=_backfill)
@@ -214,7 +215,8 @@ def _backfill(args: argparse.Namespace) -> int:
         raise InputError("--table: required (or --forecasts FILE for historical forecasts)")
     from botocore.exceptions import BotoCoreError, ClientError
 
-    cache = _cache(args.table, args.observation_ttl_days)
+    ttl_days = args.observation_ttl_days
+    cache = _cache(args.table, DEFAULT_TTL_DAYS if ttl_days is None else ttl_days)
     try:
         if args.create_table:
             _create_table(cache)
@@ -285,8 +287,8 @@ def _backfill_forecasts(args: argparse.Namespace) -> int:
 
     if args.signals:
         raise InputError("--forecasts fetches from a provider: give --regions, not --signals")
-    for option in ("table", "create_table"):
-        if getattr(args, option):
+    for option in ("table", "create_table", "observation_ttl_days"):
+        if getattr(args, option) not in (None, False):
             raise InputError(f"--{option.replace('_', '-')}: not used with --forecasts")
     if args.provider not in (None, "watttime"):
         raise InputError(
