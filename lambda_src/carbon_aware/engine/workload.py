@@ -107,7 +107,7 @@ class Workload:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Workload:
         """Build from the jobs-JSON shape; raises :class:`WorkloadError` naming the bad field."""
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):  # (the ABC check is slow)
             raise WorkloadError("job", "must be a JSON object")
         unknown = sorted(data.keys() - FIELDS)
         if unknown:
@@ -153,7 +153,7 @@ def _number(data: Mapping[str, Any], name: str, default: float | None = None) ->
     value = data.get(name, default)
     if value is None:
         raise WorkloadError(name, "is required")
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise WorkloadError(name, f"must be a number, got {value!r}")
     return float(value)
 
@@ -185,6 +185,8 @@ def _power(data: Mapping[str, Any]) -> float:
 
 
 def _prices(raw: object) -> dict[str, RegionPrice]:
+    if type(raw) is dict and not raw:  # the common case, without the slow ABC check
+        return {}
     if not isinstance(raw, Mapping):
         raise WorkloadError("prices", "must map region to {on_demand, spot}")
     prices = {}
