@@ -3,8 +3,8 @@
 Throughput: a batch of 10,000 workloads over 25 regions x 72 h at 5-minute resolution (combined
 strategy), single-decision p50/p99 latency and peak memory, plus the same decision written in plain
 Python (standard library only) on a sample, which is why the engine uses numpy.
-Backtest speed: ``scripts/bench_backtest.py`` (ours against a minimal vectorised loop), and a backtest
-on issued (noisy-oracle) forecasts with the fraction of the oracle it reaches.
+Backtest speed: ``scripts/bench_backtest.py`` (ours against a minimal vectorised loop), and a
+backtest on issued (noisy-oracle) forecasts with the fraction of the oracle it reaches.
 Quality: ``scripts/forecast_quality.py`` on the shared 16-zone data, year 2023 (skipped with a
 reason when ../shared is absent).
 """
