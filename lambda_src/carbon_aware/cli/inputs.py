@@ -160,9 +160,11 @@ def _signal(
     max_gap_minutes: float,
 ) -> Signal:
     times, values, lines = points
-    order = np.lexsort((lines, values, times))  # by time (then value, then line)
-    times, values, lines = times[order], values[order], lines[order]
     steps = np.diff(times)
+    if not (steps > 0).all():  # (files are usually in time order already)
+        order = np.lexsort((lines, values, times))  # by time (then value, then line)
+        times, values, lines = times[order], values[order], lines[order]
+        steps = np.diff(times)
     for i in np.flatnonzero(steps == 0):
         raise InputError(f"{path}:{lines[i + 1]}: {region}: duplicate datetime {iso(times[i])}")
     for i in np.flatnonzero(steps > max_gap_minutes * 60.0):
