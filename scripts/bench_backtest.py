@@ -14,7 +14,7 @@ each forecast is the actual series times ``exp(e)``, where ``e`` is a seeded ran
 lead time starting at 0 (a standard deviation of about 0.15 at 24 h ahead, 0.18 at 36 h). The
 fraction of the oracle's saving those decisions reach is reported, with the run's wall time.
 
-Usage: python scripts/bench_backtest.py [--data CSV] [--runs 3]
+Usage: python scripts/bench_backtest.py [--data CSV] [--runs 5]
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def _ours(signals: Path, jobs: Path, output: Path) -> list[str]:
     ]
 
 
-def backtest_speed(data: Path = DEFAULT_CSV, runs: int = 3) -> dict:
+def backtest_speed(data: Path = DEFAULT_CSV, runs: int = 5) -> dict:
     """Minimum and median wall and CPU seconds of ours and of the reference, their ratios, and
     the issued-forecast backtest."""
     if not data.exists():
@@ -225,7 +225,7 @@ def main() -> int:
     """CLI entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_CSV)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     print(json.dumps(backtest_speed(args.data, args.runs), indent=2))
     return 0
