@@ -160,7 +160,16 @@ def _backtest(args: argparse.Namespace) -> int:
     # A backtest allocates a few objects per job per stage (parsed jobs, placements, output rows),
     # none of them in reference cycles: the cyclic collector's passes over them would cost a
     # quarter of the run and free nothing. Reference counting still frees everything.
+    collecting = gc.isenabled()
     gc.disable()
+    try:
+        return _run_backtest(args)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run_backtest(args: argparse.Namespace) -> int:
     actual = _load_signals(args)
     jobs = read_jobs(args.jobs, known_regions=actual.regions)
     strategy = _strategy(args)
