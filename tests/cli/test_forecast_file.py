@@ -3,6 +3,7 @@ the latest issued at or before each decision, and bad input named by line or fie
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -54,6 +55,7 @@ def backtest(tmp_path: Path, jobs: list[dict], forecast_text: str, *extra: str) 
     args += ["--strategy", "time_shift", "--forecast-file", tmp_path / "issued.csv"]
     args += ["--output", tmp_path / "out.json", *extra]
     assert main([str(a) for a in args]) == 0
+    assert gc.isenabled()  # off during the run only
     return json.loads((tmp_path / "out.json").read_text())
 
 
