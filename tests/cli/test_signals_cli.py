@@ -144,3 +144,68 @@ def test_backfill_csv_through_aws_endpoint_url(tmp_path, monkeypatch, capsys):
         assert {i["provider"]["S"] for i in items} == {"file:signals.csv"}
     finally:
         server.stop()
+
+
+@pytest.fixture
+def watttime_env(wt_server, monkeypatch):
+    from fakes.providers import WT_PASSWORD, WT_USER
+
+    monkeypatch.setenv(WATTTIME_URL, wt_server.url)
+    monkeypatch.setenv("WATTTIME_USERNAME", WT_USER)
+    monkeypatch.setenv("WATTTIME_PASSWORD", WT_PASSWORD)
+    return wt_server
+
+
+def test_backfill_forecasts_writes_what_backtest_reads(watttime_env, tmp_path, capsys):
+    from carbon_aware.cli.forecast_file import read_forecast_file
+    from fakes.providers import intensity
+
+    out = tmp_path / "issued.csv"
+    args = ["backfill", "--regions", "us-west-1", "--signal-type", "marginal", "--days", "2"]
+    code, printed, err = run([*args, "--forecasts", str(out)], capsys)
+    assert code == 0, err
+    forecasts = read_forecast_file(out, "marginal")
+    assert len(forecasts) == 48 and {f.region for f in forecasts} == {"us-west-1"}
+    # One request per day, each with the WattTime region, after one login.
+    assert watttime_env.paths("/v3/forecast/historical") == ["/v3/forecast/historical"] * 2
+    asked = [r for r in watttime_env.requests if r.path == "/v3/forecast/historical"]
+    assert {r.query["region"] for r in asked} == {"CAISO_NORTH"}
+    first = forecasts[0]
+    t = float(first.signal.times[5])
+    assert first.signal.values[5] == pytest.approx(intensity("CAISO_NORTH", t), abs=1e-3)
+    assert first.issued_at == first.signal.start and len(first.signal.times) == 288
+    assert "48 forecasts for us-west-1" in printed
+
+
+def test_backfill_forecasts_reports_a_plan_without_historical_forecasts(
+    watttime_env, tmp_path, capsys
+):
+    watttime_env.script(
+        "/v3/forecast/historical",
+        Reply(403, {"error": "Unauthorized", "message": "not in your plan"}),
+    )
+    out = tmp_path / "issued.csv"
+    args = ["backfill", "--regions", "us-west-1", "--signal-type", "marginal", "--days", "1"]
+    code, _, err = run([*args, "--forecasts", str(out)], capsys)
+    assert code == 1 and "HTTP 403" in err and "not in your plan" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--signal-type", "average"], "--signal-type: historical forecasts come from WattTime"),
+        (["--signal-type", "marginal", "--table", "t"], "--table: not used with --forecasts"),
+        (["--signal-type", "marginal", "--provider", "electricitymaps"], "watttime only"),
+        (["--signal-type", "marginal", "--days", "31"], "--days: must be more than 0"),
+        (
+            ["--signal-type", "marginal", "--observation-ttl-days", "90"],
+            "--observation-ttl-days: not used with --forecasts",
+        ),
+    ],
+)
+def test_backfill_forecasts_rejects_options_it_would_not_use(
+    watttime_env, tmp_path, capsys, extra, message
+):
+    args = ["backfill", "--regions", "us-west-1", "--forecasts", str(tmp_path / "f.csv")]
+    code, _, err = run([*args, *extra], capsys)
+    assert code == 2 and message in err

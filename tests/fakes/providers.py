@@ -150,6 +150,21 @@ class WattTimeApp:
             rows = [self.point(region, first + i * 300) for i in range(hours * 12)]
             meta |= {"generated_at_period_seconds": 300, "generated_at": wt_time(first)}
             return Reply(body={"data": rows, "meta": meta})
+        if request.path == "/v3/forecast/historical":
+            # The documented shape (real sample: v3_forecast_historical_CAISO_NORTH.json): one
+            # entry per generated forecast; here one an hour, each 24 h of 5-minute points.
+            start = _floor(parse_iso(request.query["start"]).timestamp(), HOUR)
+            end = parse_iso(request.query["end"]).timestamp()
+            issued = [start + i * HOUR for i in range(int((end - start) // HOUR))]
+            data = [
+                {
+                    "generated_at": wt_time(g),
+                    "forecast": [self.point(region, g + i * 300) for i in range(24 * 12)],
+                }
+                for g in issued
+            ]
+            meta |= {"generated_at_period_seconds": 3600}
+            return Reply(body={"data": data, "meta": meta})
         if request.path == "/v3/historical":
             start = _floor(parse_iso(request.query["start"]).timestamp(), 300)
             end = parse_iso(request.query["end"]).timestamp()

@@ -27,12 +27,17 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from carbon_aware.engine.energy import estimate_power_watts
-from carbon_aware.engine.fleet_sim import FleetSimInputs
 from carbon_aware.engine.timeutil import parse_iso, to_seconds
+
+# The simulator (and the forecaster behind it) loads only when a fleet is simulated: every other
+# command's parser is built with this module's defaults.
+if TYPE_CHECKING:
+    from carbon_aware.engine.fleet_sim import FleetSimInputs
 
 CARBON_16 = "carbon/hourly_2021_2023_16zones_lifecycle.csv"
 RENEWABLE_16 = "carbon/hourly_2021_2023_16zones_renewable_pct.csv"
@@ -260,6 +265,8 @@ def load_fleet_data(
     zone_overrides: Mapping[str, str] | None = None,
 ) -> FleetData:
     """Everything :mod:`carbon_aware.engine.fleet_sim` needs for ``regions`` over ``year``."""
+    from carbon_aware.engine.fleet_sim import FleetSimInputs
+
     zones = region_zones(data_dir, regions, zone_overrides)
     start, carbon, history, means, basis, source, share = _carbon(
         data_dir, [zones[r] for r in regions], year

@@ -13,23 +13,17 @@ import argparse
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbon_aware.cli.fleet_data import DEFAULT_INSTANCE_TYPES, FleetDataError, load_fleet_data
 from carbon_aware.cli.inputs import InputError
 from carbon_aware.engine.fleet import FleetError
 from carbon_aware.engine.fleet_policy import POLICY_STRATEGIES, FleetPolicy
-from carbon_aware.engine.fleet_sim import (
-    FleetSimError,
-    SimResult,
-    history_forecast,
-    home_allocation,
-    oracle_allocation,
-    perfect_forecast,
-    run_allocation,
-    run_optimizer,
-    static_allocation,
-)
+
+# The simulator (and the forecaster behind it) is imported when a fleet is simulated, not when the
+# CLI's parser is built: the other commands (a backtest) do not pay for it.
+if TYPE_CHECKING:
+    from carbon_aware.engine.fleet_sim import SimResult
 
 DEFAULT_DATA_DIR = Path("../shared/data")
 #: Policy defaults the year-long bench supports (see README "Fleet simulation").
@@ -112,6 +106,8 @@ def _zones(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from carbon_aware.engine.fleet_sim import FleetSimError
+
     regions = _split(args.regions, "--regions")
     unknown = sorted(set(_zones(args.zone)) - set(regions))
     if unknown:
@@ -160,6 +156,8 @@ def simulate_set(
     zones: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The five runs for one region set, their savings and the targets (JSON-ready)."""
+    from carbon_aware.engine import fleet_sim as sim
+
     if home not in regions:
         raise InputError(f"--home {home!r} must be one of --regions {list(regions)}")
     data = load_fleet_data(
@@ -178,27 +176,27 @@ def simulate_set(
         dwell_minutes=dwell_minutes,
         max_step=max_step,
     )
-    static = static_allocation(policy, data.static_carbon, total)
+    static = sim.static_allocation(policy, data.static_carbon, total)
     runs = [
-        run_allocation("home", inputs, home_allocation(inputs, home, total), policy=policy),
-        run_allocation("static", inputs, [static] * inputs.hours, policy=policy),
-        run_allocation(
-            "oracle", inputs, oracle_allocation(policy, inputs.carbon, total), policy=policy
+        sim.run_allocation("home", inputs, sim.home_allocation(inputs, home, total), policy=policy),
+        sim.run_allocation("static", inputs, [static] * inputs.hours, policy=policy),
+        sim.run_allocation(
+            "oracle", inputs, sim.oracle_allocation(policy, inputs.carbon, total), policy=policy
         ),
-        run_optimizer(
+        sim.run_optimizer(
             "optimizer_history",
             inputs,
             policy,
             total,
-            history_forecast(inputs),
+            sim.history_forecast(inputs),
             runs_per_hour=runs_per_hour,
         ),
-        run_optimizer(
+        sim.run_optimizer(
             "optimizer_perfect",
             inputs,
             policy,
             total,
-            perfect_forecast(inputs),
+            sim.perfect_forecast(inputs),
             runs_per_hour=runs_per_hour,
         ),
     ]

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from carbon_aware.engine import Signal, SignalError, SignalSet, SignalType, Workload, WorkloadError
-from carbon_aware.engine.timeutil import iso, parse_iso, to_seconds
+from carbon_aware.engine.timeutil import iso, parse_seconds
 
 LONG_COLUMNS = {"region", "datetime", "carbon_intensity"}
 DEFAULT_MAX_GAP_MINUTES = 180.0
@@ -133,7 +133,7 @@ def _long_points(path: Path, header: list[str], rows: list[list[str]]) -> dict:
 
 def _when(path: Path, line: int, cell: str) -> float:
     try:
-        return to_seconds(parse_iso(cell))
+        return parse_seconds(cell)
     except ValueError:
         raise InputError(f"{path}:{line}: column datetime: not ISO-8601: {cell!r}") from None
 
@@ -160,9 +160,11 @@ def _signal(
     max_gap_minutes: float,
 ) -> Signal:
     times, values, lines = points
-    order = np.lexsort((lines, values, times))  # by time (then value, then line)
-    times, values, lines = times[order], values[order], lines[order]
     steps = np.diff(times)
+    if not (steps > 0).all():  # (files are usually in time order already)
+        order = np.lexsort((lines, values, times))  # by time (then value, then line)
+        times, values, lines = times[order], values[order], lines[order]
+        steps = np.diff(times)
     for i in np.flatnonzero(steps == 0):
         raise InputError(f"{path}:{lines[i + 1]}: {region}: duplicate datetime {iso(times[i])}")
     for i in np.flatnonzero(steps > max_gap_minutes * 60.0):
@@ -195,30 +197,33 @@ def read_json(path: str | Path) -> object:
         raise InputError(f"{path}: not UTF-8 text") from None
 
 
+def _job_place(path: str | Path, index: int, item: object) -> str:
+    """Where a job is, for an error message: the file, its index and its id when it has one."""
+    named = isinstance(item, dict) and isinstance(item.get("id"), str)
+    return f"{path}: job {index}" + (f" ({item['id']})" if named else "")
+
+
 def read_jobs(path: str | Path, known_regions: Sequence[str] | None = None) -> list[Workload]:
     """Load a jobs JSON array (a single object is one job)."""
     data = read_json(path)
     items = data if isinstance(data, list) else [data]
+    known = None if known_regions is None else frozenset(known_regions)
     jobs, seen = [], set()
     for i, item in enumerate(items):
-        place = f"{path}: job {i}" + (
-            f" ({item['id']})" if isinstance(item, dict) and isinstance(item.get("id"), str) else ""
-        )
         try:
             job = Workload.from_mapping(item)
         except WorkloadError as exc:
-            raise InputError(f"{place}: field {exc}") from None
+            raise InputError(f"{_job_place(path, i, item)}: field {exc}") from None
         if job.id in seen:
-            raise InputError(f"{place}: field id: duplicate id {job.id!r}")
+            raise InputError(f"{_job_place(path, i, item)}: field id: duplicate id {job.id!r}")
         seen.add(job.id)
-        if known_regions is not None:
-            for region in {job.home_region, *job.regions}:
-                if region not in known_regions:
-                    field = "home_region" if region == job.home_region else "regions"
-                    raise InputError(
-                        f"{place}: field {field}: unknown region {region!r} "
-                        f"(the signals have: {', '.join(sorted(known_regions))})"
-                    )
+        if known is not None and not (job.home_region in known and known.issuperset(job.regions)):
+            for region in {job.home_region, *job.regions} - known:
+                field = "home_region" if region == job.home_region else "regions"
+                raise InputError(
+                    f"{_job_place(path, i, item)}: field {field}: unknown region {region!r} "
+                    f"(the signals have: {', '.join(sorted(known))})"
+                )
         jobs.append(job)
     if not jobs:
         raise InputError(f"{path}: no jobs")

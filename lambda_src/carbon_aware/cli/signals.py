@@ -23,6 +23,7 @@ WATTTIME_USERNAME = "WATTTIME_USERNAME"
 WATTTIME_PASSWORD = "WATTTIME_PASSWORD"
 PROVIDER_CHOICES = ("electricitymaps", "watttime", "ukci", "profile")
 EXIT_PROVIDER_FAILED = 1
+DEFAULT_TTL_DAYS = 90.0
 
 
 def add_parser(sub: Any) -> None:
@@ -39,8 +40,19 @@ def add_parser(sub: Any) -> None:
     fetch.add_argument("--table", help="signals table: lets the history forecaster use it")
     fetch.set_defaults(handler=_fetch)
 
-    backfill = commands.add_parser("backfill", help="load history into the signals cache")
-    backfill.add_argument("--table", required=True, help="signals table (DynamoDB)")
+    backfill = commands.add_parser(
+        "backfill",
+        help="load history into the signals cache, or fetch historical forecasts into a file",
+        description="With --table: observations into the signals cache. With --forecasts FILE "
+        "(and --regions, --signal-type marginal): the forecasts WattTime issued over the last "
+        "--days (/v3/forecast/historical; needs a plan with historical forecasts), written as "
+        "the long CSV issued_at,datetime,region,value that `backtest --forecast-file` reads, one "
+        "row per point for each of --regions.",
+    )
+    backfill.add_argument("--table", help="signals table (DynamoDB); required without --forecasts")
+    backfill.add_argument(
+        "--forecasts", type=Path, metavar="FILE", help="write historical forecasts to this CSV"
+    )
     source = backfill.add_mutually_exclusive_group(required=True)
     source.add_argument("--signals", type=Path, help="signals CSV (wide or long, gCO2e/kWh)")
     source.add_argument("--regions", help="comma-separated AWS regions: fetch provider history")
@@ -48,7 +60,7 @@ def add_parser(sub: Any) -> None:
     backfill.add_argument("--provider", choices=PROVIDER_CHOICES[:3], help="ask this one first")
     backfill.add_argument("--create-table", action="store_true", help="create it if missing")
     backfill.add_argument(
-        "--observation-ttl-days", type=float, default=90.0, help="item lifetime (default 90)"
+        "--observation-ttl-days", type=float, help=f"item lifetime (default {DEFAULT_TTL_DAYS:g})"
     )
     _common(backfill)
     backfill.set_defaults(handler=_backfill)
@@ -197,9 +209,14 @@ def _line(row: dict[str, Any]) -> str:
 
 
 def _backfill(args: argparse.Namespace) -> int:
+    if args.forecasts:
+        return _backfill_forecasts(args)
+    if not args.table:
+        raise InputError("--table: required (or --forecasts FILE for historical forecasts)")
     from botocore.exceptions import BotoCoreError, ClientError
 
-    cache = _cache(args.table, args.observation_ttl_days)
+    ttl_days = args.observation_ttl_days
+    cache = _cache(args.table, DEFAULT_TTL_DAYS if ttl_days is None else ttl_days)
     try:
         if args.create_table:
             _create_table(cache)
@@ -256,4 +273,53 @@ def _backfill_providers(args: argparse.Namespace, cache: Any) -> int:
             continue
         count = cache.put_observations(target.zone, answer.signal, answer.provenance)
         print(f"{target.zone}: {count} observations from {answer.provenance.provider}")
+    return EXIT_PROVIDER_FAILED if failed else 0
+
+
+def _backfill_forecasts(args: argparse.Namespace) -> int:
+    """Historical forecasts of ``--regions`` over the last ``--days`` into the long CSV."""
+    from carbon_aware.cli.forecast_file import write_long_csv
+    from carbon_aware.engine.issued import IssuedForecast
+    from carbon_aware.signals.clock import SYSTEM_CLOCK
+    from carbon_aware.signals.errors import ProviderError
+    from carbon_aware.signals.providers.watttime import WattTime
+    from carbon_aware.signals.settings import build_providers
+
+    if args.signals:
+        raise InputError("--forecasts fetches from a provider: give --regions, not --signals")
+    for option in ("table", "create_table", "observation_ttl_days"):
+        if getattr(args, option) not in (None, False):
+            raise InputError(f"--{option.replace('_', '-')}: not used with --forecasts")
+    if args.provider not in (None, "watttime"):
+        raise InputError(
+            f"--provider {args.provider}: historical forecasts come from watttime only "
+            "(Electricity Maps past forecasts: save their forecast JSON and pass it to "
+            "`backtest --forecast-file`)"
+        )
+    if args.signal_type != "marginal":
+        raise InputError("--signal-type: historical forecasts come from WattTime: use marginal")
+    if not 0 < args.days <= 30:
+        raise InputError(f"--days: must be more than 0 and at most 30, got {args.days:g}")
+    targets = _targets(args.regions, args.signal_type)
+    settings = local_settings(os.environ, args.signal_type, "watttime")
+    providers = build_providers(settings, clock=SYSTEM_CLOCK).chain.providers
+    watttime = next(p for p in providers if isinstance(p, WattTime))
+    now = SYSTEM_CLOCK.now()
+    forecasts, failed = [], 0
+    for target in targets:
+        if not watttime.supports(target):
+            print(f"carbon-aware: {target.region}: no WattTime region", file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            issued = watttime.forecast_history(target, now - args.days * 86400, now)
+        except ProviderError as exc:
+            print(f"carbon-aware: {target.zone}: {exc.reason}", file=sys.stderr)
+            failed += 1
+            continue
+        for region in target.regions:
+            forecasts += [IssuedForecast(region, f.issued_at, f.signal) for f in issued]
+        print(f"{target.zone}: {len(issued)} forecasts for {', '.join(target.regions)}")
+    rows = write_long_csv(args.forecasts, forecasts)
+    print(f"{args.forecasts}: {rows} rows")
     return EXIT_PROVIDER_FAILED if failed else 0

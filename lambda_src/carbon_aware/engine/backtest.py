@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from carbon_aware.engine.accounting import emissions_g
-from carbon_aware.engine.placement import INFEASIBLE, PLACED, Placement, Segment
+from carbon_aware.engine.placement import INFEASIBLE, PLACED, Placement, Segment, Span
 from carbon_aware.engine.signal import SignalError, SignalSet
 from carbon_aware.engine.strategies import Strategy
 from carbon_aware.engine.workload import Workload
@@ -37,16 +37,7 @@ class JobOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of one job in the backtest output."""
-        placed = self.emissions_g is not None
-        return {
-            "id": self.workload.id,
-            "status": self.status,
-            "reason": None if placed else self.placement.reason,
-            "segments": [s.to_dict() for s in self.placement.segments] if placed else [],
-            "emissions_g": _round(self.emissions_g),
-            "baseline_g": _round(self.baseline_g),
-            "oracle_g": _round(self.oracle_g),
-        }
+        return job_rows([self])[0]
 
 
 @dataclass(frozen=True)
@@ -83,8 +74,63 @@ class BacktestResult:
             "strategy": self.strategy,
             "forecast": self.forecast,
             "summary": self.summary(),
-            "jobs": [o.to_dict() for o in self.outcomes],
+            "jobs": job_rows(self.outcomes),
         }
+
+
+def job_rows(outcomes: Sequence[JobOutcome]) -> list[dict[str, Any]]:
+    """:meth:`JobOutcome.to_dict` of each outcome, with every time formatted and every figure
+    rounded in bulk (one numpy call each instead of one ``strftime``/``round`` per value).
+
+    Times are ISO-8601 to the second as :func:`~carbon_aware.engine.timeutil.iso` writes them.
+    Figures are rounded to 3 decimals as ``round`` rounds each one: numpy scalars (accounting
+    that stepped onto a signal point) the numpy way, Python floats the Python way.
+    """
+    placed = [o for o in outcomes if o.emissions_g is not None]
+    times = [t for o in placed for seg in o.placement.segments for t in (seg.start, seg.end)]
+    stamps = iter(_iso_all(times))
+    figures = [v for o in placed for v in (o.emissions_g, o.baseline_g, o.oracle_g)]
+    rounded = iter(_round_all(figures))
+    rows = []
+    for o in outcomes:
+        if o.emissions_g is None:
+            row = {"id": o.workload.id, "status": INFEASIBLE, "reason": o.placement.reason}
+            row |= {"segments": [], "emissions_g": None, "baseline_g": None, "oracle_g": None}
+        else:
+            segments = [
+                {"region": seg.region, "start": next(stamps), "end": next(stamps)}
+                for seg in o.placement.segments
+            ]
+            row = {"id": o.workload.id, "status": PLACED, "reason": None, "segments": segments}
+            row |= {"emissions_g": next(rounded), "baseline_g": next(rounded)}
+            row["oracle_g"] = next(rounded)
+        rows.append(row)
+    return rows
+
+
+def _iso_all(seconds: list[float]) -> list[str]:
+    """:func:`~carbon_aware.engine.timeutil.iso` of each instant (both round half to even)."""
+    import numpy as np
+
+    whole = np.round(np.array(seconds, dtype=np.float64)).astype(np.int64)
+    text = np.datetime_as_string(whole.astype("datetime64[s]"), unit="s")
+    return [f"{t}Z" for t in text.tolist()]
+
+
+def _round_all(values: list[float]) -> list[float]:
+    """``round(v, 3)`` of each value, numpy scalars rounded together (as numpy rounds them)."""
+    import numpy as np
+
+    out = list(values)
+    numpy_at = [i for i, v in enumerate(values) if type(v) is not float]
+    for i, v in zip(
+        numpy_at, np.round(np.array([values[i] for i in numpy_at]), 3).tolist(), strict=True
+    ):
+        out[i] = v
+    for i, v in enumerate(values):
+        if type(v) is float:
+            out[i] = round(v, 3)
+    return out
 
 
 def actual_emissions_g(segments: Sequence[Segment], power_watts: float, actual: SignalSet) -> float:
@@ -120,14 +166,15 @@ def evaluate(
         raise oracle
     power = workload.power_watts
     try:
-        baseline = _sum_grams([_baseline_run(workload)], power, grams)
+        baseline = _checked(grams[_baseline_key(workload)])
         emitted = _sum_grams(placement.segments, power, grams)
     except SignalError as exc:
         return JobOutcome(workload, Placement.infeasible(workload.id, strategy.name, str(exc)))
     if not oracle.placed:
         reason = f"oracle found no placement: {oracle.reason}"
         return JobOutcome(workload, Placement.infeasible(workload.id, strategy.name, reason))
-    oracle_g = _sum_grams(oracle.segments, power, grams)
+    # A perfect-forecast decision is the oracle itself.
+    oracle_g = emitted if oracle is placement else _sum_grams(oracle.segments, power, grams)
     return JobOutcome(workload, placement, emitted, baseline, oracle_g)
 
 
@@ -185,13 +232,14 @@ def account_spans(
     for job, decision, oracle in zip(jobs, decisions, oracles, strict=True):
         if not isinstance(decision, Placement) or not decision.placed:
             continue
-        runs = [(_baseline_run(job),), decision.segments]
-        if isinstance(oracle, Placement):
-            runs.append(oracle.segments)
-        for run in runs:
-            for seg in run:
-                keys[(seg.region, seg.start, seg.end, job.power_watts)] = None
-    spans = [Segment(region, start, end) for region, start, end, _ in keys]
+        power = job.power_watts
+        keys[_baseline_key(job)] = None
+        for seg in decision.segments:
+            keys[(seg.region, seg.start, seg.end, power)] = None
+        if isinstance(oracle, Placement) and oracle is not decision:
+            for seg in oracle.segments:
+                keys[(seg.region, seg.start, seg.end, power)] = None
+    spans = [Span(region, start, end) for region, start, end, _ in keys]
     values = span_grams(spans, [key[3] for key in keys], actual)
     return dict(zip(keys, values, strict=True))
 
@@ -226,11 +274,17 @@ def place_on_actual(
     return [decided[i] if i in decided else known[job.id] for i, job in enumerate(jobs)]
 
 
-def _baseline_run(workload: Workload) -> Segment:
-    """Starting at submission in the home region, in one piece."""
-    return Segment(
-        workload.home_region, workload.submitted_at, workload.submitted_at + workload.duration
-    )
+def _baseline_key(workload: Workload) -> SpanKey:
+    """The baseline run's span: at submission in the home region, in one piece."""
+    start = workload.submitted_at
+    return (workload.home_region, start, start + workload.duration, workload.power_watts)
+
+
+def _checked(value: float | str) -> float:
+    """Accounted grams, or the accounting error (its message) raised as SignalError."""
+    if isinstance(value, str):
+        raise SignalError(value)
+    return value
 
 
 def _sum_grams(
@@ -239,15 +293,8 @@ def _sum_grams(
     """:func:`actual_emissions_g` read from accounted spans (raises SignalError the same way)."""
     total = 0.0
     for seg in segments:
-        value = grams[(seg.region, seg.start, seg.end, power_watts)]
-        if isinstance(value, str):
-            raise SignalError(value)
-        total += value
+        total += _checked(grams[(seg.region, seg.start, seg.end, power_watts)])
     return total
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
 
 
 def _pct(part: float, whole: float) -> float | None:

@@ -59,7 +59,7 @@ class Signal:
         if np.any(steps <= 0):
             raise SignalError(f"{region}: times must be strictly increasing")
         if end is None:
-            end = float(t[-1] + (np.median(steps) if steps.size else SECONDS_PER_HOUR))
+            end = float(t[-1] + (_median(steps) if steps.size else SECONDS_PER_HOUR))
         if end <= t[-1]:
             raise SignalError(f"{region}: end must be after the last point")
         return cls(
@@ -141,6 +141,13 @@ class Signal:
         )
 
 
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a non-empty 1-D array, without the ``numpy.ma`` import it triggers."""
+    ordered = np.sort(values)
+    mid = ordered.size // 2
+    return float(ordered[mid] if ordered.size % 2 else (ordered[mid - 1] + ordered[mid]) / 2)
+
+
 @dataclass(frozen=True, eq=False)
 class SignalSet:
     """Signals for several regions, all of one signal type (comparing types is an error)."""
@@ -216,13 +223,17 @@ class SignalMatrix:
         """Resample every signal of the set onto the union grid."""
         regions = tuple(signal_set.regions)
         sigs = [signal_set[r] for r in regions]
-        grid = np.unique(np.concatenate([np.append(s.times, s.end) for s in sigs]))
-        cells = grid[:-1]
-        values = np.zeros((cells.size, len(sigs)))
-        for col, s in enumerate(sigs):
-            inside = (cells >= s.start) & (cells < s.end)
-            idx = np.searchsorted(s.times, cells[inside], side="right") - 1
-            values[inside, col] = s.values[idx]
+        if len(sigs) == 1:  # its own points are the grid (a decision on one region's forecast)
+            grid = np.append(sigs[0].times, sigs[0].end)
+            values = sigs[0].values[:, None].copy()
+        else:
+            grid = np.unique(np.concatenate([np.append(s.times, s.end) for s in sigs]))
+            cells = grid[:-1]
+            values = np.zeros((cells.size, len(sigs)))
+            for col, s in enumerate(sigs):
+                inside = (cells >= s.start) & (cells < s.end)
+                idx = np.searchsorted(s.times, cells[inside], side="right") - 1
+                values[inside, col] = s.values[idx]
         cumulative = np.zeros((grid.size, len(sigs)))
         np.cumsum(values * np.diff(grid)[:, None], axis=0, out=cumulative[1:])
         return cls(

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from carbon_aware.engine.placement import Segment
+from carbon_aware.engine.placement import Segment, Span
 from carbon_aware.engine.signal import SECONDS_PER_HOUR, SignalSet
 
 
 def span_grams(
-    spans: Sequence[Segment], powers: Sequence[float], actual: SignalSet
+    spans: Sequence[Segment | Span], powers: Sequence[float], actual: SignalSet
 ) -> list[float | str]:
     """Grams of each span at its power on ``actual``, or the accounting error's message."""
     out: list[float | str] = [""] * len(spans)

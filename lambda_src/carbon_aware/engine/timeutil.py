@@ -11,10 +11,18 @@ def parse_iso(text: str) -> datetime:
     return as_utc(value)
 
 
+def parse_seconds(text: str) -> float:
+    """POSIX seconds of an ISO-8601 string: ``to_seconds(parse_iso(text))`` in one step."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).timestamp()
+
+
 def as_utc(value: datetime) -> datetime:
     """The same instant as an aware UTC datetime (naive is taken as UTC)."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
+    if value.tzinfo is UTC:  # already (parsing "Z" or "+00:00" gives this very object)
+        return value
     return value.astimezone(UTC)
 
 

@@ -152,15 +152,15 @@ def _decide(
     home = np.array([index.get(j.home_region, -1) for j in jobs])
     home_tied = (home >= 0) & tied_row[np.arange(n), np.maximum(home, 0)]
     col = np.where(home_tied, home, np.argmax(tied_row, axis=1))
-    chosen_start = starts[np.arange(n), row]
-    chosen = total[np.arange(n), row, col]
+    chosen_start = starts[np.arange(n), row].tolist()
+    chosen = total[np.arange(n), row, col].tolist()
     out: list[Placement | None] = []
-    for k, job in enumerate(jobs):
-        if not found[k]:
+    for job, ok, start, c, integral in zip(
+        jobs, found.tolist(), chosen_start, col.tolist(), chosen, strict=True
+    ):
+        if not ok:
             out.append(None)
             continue
-        start = float(chosen_start[k])
-        segment = Segment(regions[int(col[k])], start, start + job.duration)
-        grams = float(chosen[k]) * job.power_watts / 1000.0
-        out.append(strategy._placement(job, [segment], grams))
+        segment = Segment(regions[c], start, start + job.duration)
+        out.append(strategy._placement(job, [segment], integral * job.power_watts / 1000.0))
     return out

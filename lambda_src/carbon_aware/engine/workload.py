@@ -7,10 +7,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carbon_aware.engine.energy import estimate_power_watts
-from carbon_aware.engine.timeutil import parse_iso, to_seconds
+from carbon_aware.engine.timeutil import parse_seconds
 
 MINUTE = 60.0
 DEFAULT_MIN_SEGMENT_MINUTES = 15.0
+# The fields of the jobs-JSON shape.
+FIELDS = frozenset(
+    {
+        "id",
+        "submitted_at",
+        "duration_minutes",
+        "deadline",
+        "regions",
+        "home_region",
+        "interruptible",
+        "min_segment_minutes",
+        "power_watts",
+        "vcpus",
+        "memory_gb",
+        "gpus",
+        "gpu_type",
+        "earliest_start",
+        "prices",
+        "use_spot",
+    }
+)
 
 
 class WorkloadError(ValueError):
@@ -86,27 +107,9 @@ class Workload:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Workload:
         """Build from the jobs-JSON shape; raises :class:`WorkloadError` naming the bad field."""
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):  # (the ABC check is slow)
             raise WorkloadError("job", "must be a JSON object")
-        known = {
-            "id",
-            "submitted_at",
-            "duration_minutes",
-            "deadline",
-            "regions",
-            "home_region",
-            "interruptible",
-            "min_segment_minutes",
-            "power_watts",
-            "vcpus",
-            "memory_gb",
-            "gpus",
-            "gpu_type",
-            "earliest_start",
-            "prices",
-            "use_spot",
-        }
-        unknown = sorted(set(data) - known)
+        unknown = sorted(data.keys() - FIELDS)
         if unknown:
             raise WorkloadError(unknown[0], "unknown field")
         home = _text(data, "home_region")
@@ -141,7 +144,7 @@ def _time(data: Mapping[str, Any], name: str) -> float:
     if not isinstance(value, str):
         raise WorkloadError(name, "is required and must be an ISO-8601 datetime string")
     try:
-        return to_seconds(parse_iso(value))
+        return parse_seconds(value)
     except ValueError:
         raise WorkloadError(name, f"is not an ISO-8601 datetime: {value!r}") from None
 
@@ -150,7 +153,7 @@ def _number(data: Mapping[str, Any], name: str, default: float | None = None) ->
     value = data.get(name, default)
     if value is None:
         raise WorkloadError(name, "is required")
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise WorkloadError(name, f"must be a number, got {value!r}")
     return float(value)
 
@@ -182,6 +185,8 @@ def _power(data: Mapping[str, Any]) -> float:
 
 
 def _prices(raw: object) -> dict[str, RegionPrice]:
+    if type(raw) is dict and not raw:  # the common case, without the slow ABC check
+        return {}
     if not isinstance(raw, Mapping):
         raise WorkloadError("prices", "must map region to {on_demand, spot}")
     prices = {}

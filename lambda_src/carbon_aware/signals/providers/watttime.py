@@ -14,8 +14,9 @@ import math
 import re
 from typing import Any
 
+from carbon_aware.engine.issued import IssuedForecast
 from carbon_aware.engine.signal import Signal, SignalType
-from carbon_aware.engine.timeutil import iso
+from carbon_aware.engine.timeutil import iso, parse_seconds
 from carbon_aware.signals.clock import Clock
 from carbon_aware.signals.errors import AuthError, BadResponse, NoData
 from carbon_aware.signals.http import HttpClient
@@ -31,6 +32,7 @@ TOKEN_LIFETIME = 30 * 60.0
 TOKEN_MARGIN = 5 * 60.0
 MAX_FORECAST_HOURS = 72
 HISTORY_CHUNK = 30 * 24 * HOUR
+FORECAST_HISTORY_CHUNK = 24 * HOUR
 # gCO2/kWh per unit: 1 lb/MWh = 453.6 g / 1000 kWh.
 UNITS = {"lbs_co2_per_mwh": 0.4536, "kg_co2_per_mwh": 1.0, "g_co2_per_kwh": 1.0}
 _COORDINATES = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -91,6 +93,21 @@ class WattTime:
             scale = _scale(body, target)
         return self._signal(target, rows, scale or 1.0, oldest=math.floor(start), newest=end)
 
+    def forecast_history(self, target: Target, start: float, end: float) -> list[IssuedForecast]:
+        """``/v3/forecast/historical``: every forecast generated in ``[start, end)``, a day per
+        request (needs a plan with historical forecasts; otherwise the API answers 403)."""
+        forecasts: dict[float, IssuedForecast] = {}  # by issue time: chunk edges may repeat one
+        for a, b in chunks(start, end, FORECAST_HISTORY_CHUNK):
+            body = self._data("v3/forecast/historical", target, start=iso(a), end=iso(b))
+            scale = _scale(body, target)
+            for item in field(body, "data", list, NAME):
+                issued = _issued_at(item, target)
+                rows = field(item, "forecast", list, NAME)
+                newest = issued + (MAX_FORECAST_HOURS + 1) * HOUR
+                signal = self._signal(target, rows, scale, oldest=issued - HOUR, newest=newest)
+                forecasts[issued] = IssuedForecast(target.zone, issued, signal)
+        return [forecasts[t] for t in sorted(forecasts)]
+
     def region_of(self, target: Target) -> str:
         """The WattTime region: from the catalog, else ``/v3/region-from-loc`` (cached)."""
         if target.info.watttime_region:
@@ -142,6 +159,15 @@ class WattTime:
         ]
         cleaned = clean(NAME, target.zone, pairs, scale=scale, oldest=oldest, newest=newest)
         return to_signal(NAME, target, cleaned, step=STEP, signal_type=SignalType.MARGINAL)
+
+
+def _issued_at(item: Any, target: Target) -> float:
+    """A historical forecast's ``generated_at`` (:class:`BadResponse` when missing or bad)."""
+    try:
+        return parse_seconds(field(item, "generated_at", str, NAME))
+    except ValueError:
+        bad = item["generated_at"]
+        raise BadResponse(NAME, f"{target.zone}: bad generated_at {bad!r}") from None
 
 
 def _scale(body: Any, target: Target) -> float:
