@@ -1,5 +1,7 @@
 # The task's role may read and write checkpoints under checkpoints/ in every Region's checkpoint
 # bucket (a segment resumes from another Region's checkpoint) with their KMS keys; nothing else.
+# Listing that prefix is granted so that a missing manifest (a fresh start) reads as 404: without
+# s3:ListBucket, S3 answers 403 for a missing key.
 
 data "aws_iam_policy_document" "ecs_tasks" {
   statement {
@@ -22,6 +24,17 @@ data "aws_iam_policy_document" "checkpoints" {
     sid       = "Checkpoints"
     actions   = ["s3:GetObject", "s3:PutObject"]
     resources = [for b in values(var.checkpoint_buckets) : "${b.bucket_arn}/checkpoints/*"]
+  }
+
+  statement {
+    sid       = "ListCheckpoints"
+    actions   = ["s3:ListBucket"]
+    resources = [for b in values(var.checkpoint_buckets) : b.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["checkpoints/*"]
+    }
   }
 
   statement {

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 from carbon_aware.agent import (
     EXIT_CHECKPOINTED,
@@ -227,3 +228,12 @@ def test_local_store_never_replaces_an_object(tmp_path):
     assert not store.create("a/0.ckpt", b"second")
     assert store.get("a/0.ckpt").data == b"first"
     assert not [p for p in (tmp_path / "a").iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_a_403_on_the_manifest_says_which_permission_is_missing(moto_aws):
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    with Stubber(s3) as stub:
+        stub.add_client_error("get_object", "AccessDenied", "Access Denied", 403)
+        ckpt = Checkpointer.from_env(1, env(f"s3://ckpt/checkpoints/{WORKLOAD}/"), s3_client=s3)
+        with pytest.raises(PermissionError, match="s3:ListBucket"):
+            ckpt.resume()

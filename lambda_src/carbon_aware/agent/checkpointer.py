@@ -93,9 +93,9 @@ class Checkpointer:
     clock: Callable[[], float] = time.monotonic
     requests: Requests = field(default_factory=Requests)
     stats: Stats = field(default_factory=Stats)
-    _sequence: int | None = None
-    _manifest_etag: str | None = None
-    _last_save: float = 0.0
+    _sequence: int | None = field(default=None, init=False)
+    _manifest_etag: str | None = field(default=None, init=False)
+    _last_save: float = field(default=0.0, init=False)
 
     @classmethod
     def from_env(

@@ -128,6 +128,13 @@ class S3Store:
             reply = self.client.get_object(Bucket=self.bucket, Key=key)
         except self.client.exceptions.NoSuchKey:
             return None
+        except self.client.exceptions.ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("AccessDenied", "403"):
+                raise PermissionError(
+                    f"s3://{self.bucket}/{key}: access denied (S3 answers 403 for a missing"
+                    " object unless the role may s3:ListBucket the prefix)"
+                ) from err
+            raise
         return Blob(reply["Body"].read(), reply["ETag"])
 
     def create(self, key: str, data: bytes) -> bool:
