@@ -83,9 +83,17 @@ class Campaign:
     expected: str = ""
     interruptions: list[Interruption] = field(default_factory=list)
     resume_seconds: list[float] = field(default_factory=list)
+    # The agent's own part of it: reading the manifests and the checkpoint, verifying it.
+    agent_resume_seconds: list[float] = field(default_factory=list)
     save_seconds: list[float] = field(default_factory=list)
     runs: int = 0
     max_step_seconds: float = 0.0
+
+    def record(self, run: Run) -> None:
+        """Take a finished run's commit times and the agent's resume time."""
+        self.save_seconds += run.saves
+        if run.resume_seconds is not None:
+            self.agent_resume_seconds.append(run.resume_seconds)
 
 
 class Run:
@@ -104,6 +112,7 @@ class Run:
         self.reached = 0
         self.writes: list[float] = []
         self.saves: list[float] = []
+        self.resume_seconds: float | None = None
         self.stderr: list[str] = []
         self.progress = threading.Condition()
         self._readers = [
@@ -137,6 +146,8 @@ class Run:
                 self.stderr.append(line)
                 if "writing checkpoint" in line:
                     self.writes.append(time.monotonic())
+                elif line.startswith("INFO resumed "):
+                    self.resume_seconds = float(line.rsplit(" in ", 1)[1].split()[0])
                 elif " committed (" in line:
                     self.saves.append(float(line.rsplit(", ", 1)[1].split()[0]))
                 self.progress.notify_all()
@@ -220,7 +231,7 @@ def campaign(
             _settle(*pending, run.start_step)
         if segment == setup.interruptions:
             code = run.finish()
-            result.save_seconds += run.saves
+            result.record(run)
             if code != 0 or not run.done:
                 raise AssertionError(f"last segment exit {code}: {run.stderr[-5:]}")
             result.digest = run.done
@@ -230,7 +241,7 @@ def campaign(
         if run.done:  # finished before the interruption: the campaign ends short
             result.digest = run.done
             return result
-        result.save_seconds += run.saves
+        result.record(run)
         result.max_step_seconds = max(result.max_step_seconds, run.max_step_seconds())
         result.interruptions.append(interruption)
         sequence, state = check(prefix)
@@ -356,6 +367,12 @@ def summary(result: Campaign, setup: Setup) -> str:
         f"spawn to running: median {statistics.median(rs):.3f} s"
         f" p95 {rs[int(0.95 * (len(rs) - 1))]:.3f} s max {rs[-1]:.3f} s"
     )
+    if result.agent_resume_seconds:
+        ar = sorted(result.agent_resume_seconds)
+        lines.append(
+            f"of which the agent's resume (read + verify): median {statistics.median(ar):.3f} s"
+            f" max {ar[-1]:.3f} s"
+        )
     if result.save_seconds:
         ss = sorted(result.save_seconds)
         lines.append(

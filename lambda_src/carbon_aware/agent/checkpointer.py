@@ -41,7 +41,7 @@ from .protocol import (
     ManifestError,
     checkpoint_name,
 )
-from .stores import Store, locate
+from .stores import Store, default_s3_client, locate
 from .watch import Requests, Watcher, imds_endpoint
 
 LOG = logging.getLogger(__name__)
@@ -112,8 +112,10 @@ class Checkpointer:
             raise ValueError(f"{ENV_CHECKPOINT_URI}: must end with '/' (a prefix), got {uri}")
         if not interval_seconds > 0:
             raise ValueError("interval_seconds: must be positive")
-        store, prefix = locate(uri, s3_client)
         resume_uri = environ.get(ENV_RESUME_FROM, "")
+        if s3_client is None and any(u.startswith("s3://") for u in (uri, resume_uri)):
+            s3_client = default_s3_client()  # one client for both: each costs ~0.1 s to make
+        store, prefix = locate(uri, s3_client)
         requests = Requests()
         stop_file = environ.get(ENV_STOP_FILE)
         return cls(

@@ -120,7 +120,7 @@ class S3Store:
 
     def __init__(self, bucket: str, client: Any = None) -> None:
         self.bucket = bucket
-        self.client = client if client is not None else _s3_client()
+        self.client = client if client is not None else default_s3_client()
 
     def get(self, key: str) -> Blob | None:
         """GetObject, or None on NoSuchKey."""
@@ -165,7 +165,8 @@ def _lost_condition(err: Any) -> bool:
     return code in ("PreconditionFailed", "ConditionalRequestConflict")
 
 
-def _s3_client() -> Any:
+def default_s3_client() -> Any:
+    """An S3 client with standard retries (endpoint and credentials from the environment)."""
     import boto3  # only a workload that uses S3 pays for importing it
     from botocore.config import Config
 
