@@ -96,3 +96,11 @@ def test_stop_file_asks_for_stop(tmp_path):
 )
 def test_when_the_metadata_is_watched(environ, watched):
     assert imds_endpoint(environ) == watched
+
+
+def test_a_passing_metadata_error_after_contact_keeps_the_watch(tmp_path, imds):
+    with checkpointer(tmp_path, AWS_EC2_METADATA_SERVICE_ENDPOINT=imds.url) as ckpt:
+        assert wait_until(lambda: len(imds.requests) >= 3)  # token, instance action, rebalance
+        ckpt.watcher.imds.endpoint = "http://127.0.0.1:9"  # the service stops answering
+        ckpt.watcher._check_imds()
+        assert ckpt.watcher.imds is not None

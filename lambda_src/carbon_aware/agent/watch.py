@@ -121,8 +121,11 @@ class Watcher:
             if notice is not None and not self.requests.stop_at:
                 self.requests.checkpoint(f"rebalance recommendation at {notice.get('noticeTime')}")
         except (OSError, ValueError) as err:
-            LOG.info("instance metadata unavailable (%s): not watched", err)
-            self.imds = None
+            if self.imds.token is None:  # never reached: not on EC2, or no hop left to IMDS
+                LOG.info("instance metadata unavailable (%s): not watched", err)
+                self.imds = None
+            else:  # reached before: a passing error, polled again next time
+                LOG.warning("instance metadata poll failed (%s)", err)
 
 
 class Imds:
