@@ -23,6 +23,7 @@ from carbon_aware.agent import (
     S3Store,
     StoreConflict,
 )
+from carbon_aware.agent.checkpointer import Location
 from carbon_aware.agent.protocol import checkpoint_name
 
 WORKLOAD = "job-1"
@@ -237,3 +238,21 @@ def test_a_403_on_the_manifest_says_which_permission_is_missing(moto_aws):
         ckpt = Checkpointer.from_env(1, env(f"s3://ckpt/checkpoints/{WORKLOAD}/"), s3_client=s3)
         with pytest.raises(PermissionError, match="s3:ListBucket"):
             ckpt.resume()
+
+
+def test_resume_from_the_own_manifest_reads_it_once(prefix):
+    first = Checkpointer.from_env(1, env(prefix))
+    first.resume()
+    first.save(b"x")
+    reads = []
+
+    class Counting(LocalStore):
+        def get(self, key):
+            reads.append(key)
+            return super().get(key)
+
+    told = Checkpointer.from_env(1, env(prefix, CARBON_AWARE_RESUME_FROM=prefix + "latest.json"))
+    counting = Counting(told.store.root)
+    told.store, told.resume_from = counting, Location(counting, told.resume_from.key)
+    assert told.resume() == b"x"
+    assert len(reads) == 2  # the manifest once, the checkpoint once

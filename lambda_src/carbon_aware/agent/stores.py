@@ -48,12 +48,12 @@ class Store(Protocol):
         ...
 
 
+@dataclass(frozen=True)
 class LocalStore:
     """A directory: each object a file, written to a temporary name then linked or renamed into
     place, so a killed writer leaves at most a stray ``.tmp-*`` file that readers never see."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    root: Path
 
     def get(self, key: str) -> Blob | None:
         """The file at ``key`` under the root, or None."""
@@ -111,6 +111,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@dataclass(eq=True)
 class S3Store:
     """One S3 bucket through boto3 (the only AWS SDK call the agent makes: Get/PutObject).
 
@@ -118,9 +119,12 @@ class S3Store:
     module's KMS key) applies; naming ``aws:kms`` here would pick the AWS-managed key instead.
     """
 
-    def __init__(self, bucket: str, client: Any = None) -> None:
-        self.bucket = bucket
-        self.client = client if client is not None else default_s3_client()
+    bucket: str
+    client: Any = None
+
+    def __post_init__(self) -> None:
+        if self.client is None:
+            self.client = default_s3_client()
 
     def get(self, key: str) -> Blob | None:
         """GetObject, or None on NoSuchKey."""

@@ -76,7 +76,6 @@ class Watcher:
         self.stop_file = stop_file
         self.imds = Imds(imds_endpoint) if imds_endpoint else None
         self._closed = threading.Event()
-        self._thread: threading.Thread | None = None
         self._previous: signal.Handlers | object = None
 
     def start(self) -> None:
@@ -86,17 +85,15 @@ class Watcher:
         else:
             LOG.warning("not the main thread: SIGTERM is not handled, the job is killed by it")
         if self.stop_file or self.imds:
-            self._thread = threading.Thread(target=self._poll, name="checkpoint-watch", daemon=True)
-            self._thread.start()
+            threading.Thread(target=self._poll, name="checkpoint-watch", daemon=True).start()
 
     def close(self) -> None:
-        """Restore the previous SIGTERM handler and stop polling."""
+        """Restore the previous SIGTERM handler and stop polling. The polling thread is not
+        joined: a metadata request in flight must not delay the job's exit within its budget."""
         self._closed.set()
         if self._previous is not None:
             signal.signal(signal.SIGTERM, self._previous)  # type: ignore[arg-type]
             self._previous = None
-        if self._thread is not None:
-            self._thread.join(timeout=IMDS_TIMEOUT_SECONDS * 3)
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         self.requests.stop("SIGTERM")
