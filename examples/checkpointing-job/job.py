@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.trace:
                 print(f"step {chain.step} {time.monotonic()}", flush=True)
             ckpt.checkpoint_if_due(chain.encode, progress=chain.step / args.steps)
+    saves, longest = ckpt.stats.saves, ckpt.stats.max_save_seconds
+    logging.info("%d checkpoints this run, longest commit %.3f s", saves, longest)
     print(f"done {chain.digest.hex()}", flush=True)
     return EXIT_DONE
 

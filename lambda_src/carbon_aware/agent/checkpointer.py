@@ -69,12 +69,10 @@ class Location:
 
 @dataclass
 class Stats:
-    """What the agent measured: for logs and the fault-injection bench."""
+    """What the agent measured, for the job to report."""
 
-    resumed_sequence: int | None = None
     resume_seconds: float = 0.0
     saves: int = 0
-    last_save_seconds: float = 0.0
     max_save_seconds: float = 0.0
 
 
@@ -190,7 +188,6 @@ class Checkpointer:
             raise ManifestError(f"checkpoint {manifest.key}: named by the manifest but missing")
         data = manifest.verify(blob.data)
         self._sequence = max(m.sequence for m, _ in found) + 1
-        self.stats.resumed_sequence = manifest.sequence
         self.stats.resume_seconds = self.clock() - started
         LOG.info(
             "resumed %s segment %d from checkpoint %d (progress %s) in %.3f s",
@@ -248,7 +245,6 @@ class Checkpointer:
         self._last_save = self.clock()
         elapsed = self._last_save - started
         self.stats.saves += 1
-        self.stats.last_save_seconds = elapsed
         self.stats.max_save_seconds = max(self.stats.max_save_seconds, elapsed)
         if elapsed > self.budget_seconds / 2:
             LOG.warning(
