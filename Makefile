@@ -51,6 +51,7 @@ bench: install build
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_fleet.py
 	$(BIN)/python scripts/bench_scheduler.py
+	$(BIN)/python scripts/bench_checkpoint.py
 	$(BIN)/python scripts/bench_coldstart.py --arch $(ARCH) --python-version $(LAMBDA_PYTHON)
 
 # Reproducible Lambda bundles, one per function: dist/$(ARCH)/<function>.zip and their .sha256.

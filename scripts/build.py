@@ -54,8 +54,9 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 # Bundled beyond the package's pins: the X-Ray SDK behind Powertools' Tracer (pinned in
 # constraints.txt), so active tracing records the handlers' own calls.
 BUNDLED_EXTRAS = ("aws-xray-sdk",)
-# Parts of our package the handlers never import (the CLI pulls in matplotlib and tqdm).
-PACKAGE_EXCLUDES = ("cli",)
+# Parts of our package the handlers never import (the CLI pulls in matplotlib and tqdm; the
+# checkpoint agent runs inside workloads, never in a function).
+PACKAGE_EXCLUDES = ("cli", "agent")
 # Stripped from dependencies: their test suites and type stubs.
 STRIPPED_DIRS = ("tests",)
 STRIPPED_SUFFIXES = (".pyi",)
@@ -165,7 +166,7 @@ def install_dependencies(
 
 
 def copy_package(target: Path) -> None:
-    """Copy ``carbon_aware`` without its CLI, bytecode or caches."""
+    """Copy ``carbon_aware`` without its CLI, agent, bytecode or caches."""
     shutil.copytree(
         PACKAGE,
         target / PACKAGE.name,

@@ -21,6 +21,7 @@ CONFIGS = {
     "examples/multi-region": ".",
     "examples/wait-for-green": ".",
     "examples/spot-fleet": ".",
+    "examples/checkpointing-job": ".",
     "modules/fleet": "tests",
 }
 
