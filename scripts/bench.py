@@ -206,6 +206,10 @@ def print_table(report: dict) -> None:
         print(f"Quality: skipped: {q['skipped']}")
         return
     print("Quality (time_shift, 24 h slack, 2023; fraction of oracle savings)")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from forecast_quality import print_zone_table
+
+    print_zone_table(q)
     for key, value in q.get("aggregate", {}).items():
         print(f"  {key:<40}{value}")
 

@@ -1,13 +1,15 @@
 """Local estimators, the chain's last links: they never call the network and are always flagged.
 
-- ``history``: the engine's history forecaster over our own cached observations of the zone.
+- ``history``: the engine's history forecaster over our own cached observations of the zone, with
+  the other configured zones' observations as candidate peers (neighbouring grids' recent
+  deviations).
 - ``profile``: the built-in regional profile (or the catalog's static factor), ``average`` only.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from carbon_aware.engine.signal import Signal, SignalType
 from carbon_aware.signals.cache import DEFAULT_OBSERVATION_TTL
@@ -43,7 +45,9 @@ class HistoryForecaster(_Estimator):
 
     ``lookback`` should be what the cache keeps: the engine's ridge needs about six weeks
     (four-week profiles plus two weeks of fits) and uses up to a year; with less it falls back to
-    the 7-day median.
+    the 7-day median. ``peers`` are the other configured zones: their cached observations of the
+    same signal type are offered to the engine, which uses those that track the zone's own
+    deviations. Observations read for one ``now`` are reused across the zones of a refresh.
     """
 
     name = "history"
@@ -55,15 +59,18 @@ class HistoryForecaster(_Estimator):
         lookback: float = DEFAULT_OBSERVATION_TTL,
         min_history: float = 24 * HOUR,
         method: str = "history",
+        peers: Sequence[str] = (),
     ) -> None:
         self.observations = observations
         self.lookback = lookback
         self.min_history = min_history
         self.method = method
+        self.peers = tuple(dict.fromkeys(peers))
+        self._read: dict[tuple[str, SignalType, float], Signal | None] = {}
 
     def forecast(self, target: Target, now: float, horizon: float) -> Signal:
         """The engine's forecast from the cached observations before ``now``."""
-        past = self.observations(target.zone, target.signal_type, now - self.lookback, now)
+        past = self._past(target.zone, target.signal_type, now)
         span = 0.0 if past is None else min(past.end, now) - past.start
         if past is None or span < self.min_history:
             raise NoData(
@@ -72,8 +79,24 @@ class HistoryForecaster(_Estimator):
             )
         from carbon_aware.engine.forecast import get_forecaster
 
-        predicted = get_forecaster(self.method).forecast(past, issued_at=now, horizon=horizon)
+        forecaster = get_forecaster(self.method)
+        peers = {
+            zone: signal
+            for zone in self.peers
+            if zone != target.zone
+            and (signal := self._past(zone, target.signal_type, now)) is not None
+        }
+        predicted = forecaster.forecast(past, issued_at=now, horizon=horizon, peers=peers)
         return dataclasses.replace(predicted, region=target.zone, source=self.name, estimated=True)
+
+    def _past(self, zone: str, signal_type: SignalType, now: float) -> Signal | None:
+        """A zone's cached observations over the lookback before ``now`` (read once per now)."""
+        key = (zone, signal_type, now)
+        if key not in self._read:
+            if any(k[2] != now for k in self._read):
+                self._read.clear()
+            self._read[key] = self.observations(zone, signal_type, now - self.lookback, now)
+        return self._read[key]
 
 
 class BuiltinProfile(_Estimator):
