@@ -40,6 +40,8 @@ DEFAULT_HISTORY_DAYS = 400
 PEER_MIN_CORRELATION = 0.2
 MAX_PEERS = 3
 PEER_MIN_DAYS = 28
+PEER_LAGS = (0, 3, 6, 12)  # hours by which a peer's deviation may lead the zone's
+PEER_RESELECT_DAYS = 28
 GRAM_CHUNK_DAYS = 16  # days of feature rows built at once when summing Gram blocks
 
 Memo = dict[str, Any]  # one region's work shared between calls (daily fits)
@@ -379,6 +381,7 @@ class DecayedGrams:
     complete: int
     sums: np.ndarray
     peers: tuple[str, ...] = ()
+    chosen_day: int = 0  # the day the peers were chosen
 
 
 @dataclass
@@ -461,24 +464,27 @@ class HistoryForecaster(HourlyForecaster):
     ) -> DecayedGrams:
         """The decayed sums of complete days, updated from ``held`` when that is cheaper.
 
-        Peers are chosen when the sums are rebuilt, on the data of that fit, and kept while
-        they are updated."""
+        Peers are chosen on the data of the fit when the sums are rebuilt, and chosen again
+        every ``PEER_RESELECT_DAYS`` days (the sums are rebuilt if the choice changed)."""
         earliest = -(-(series.first_hour + lookback(self.horizons)) // DAY)
+        chosen_day = end_day
+        if held is not None and end_day - held.chosen_day < PEER_RESELECT_DAYS:
+            peers, chosen_day = held.peers, held.chosen_day
+        else:
+            peers = select_peers(series)
         if (
             held is not None
-            and set(held.peers) <= set(series.peers or ())
+            and held.peers == peers
             and earliest <= held.first_day <= first_day <= held.complete <= complete
             and held.end_day <= end_day
             and (first_day - held.first_day) + (complete - held.complete) < complete - first_day
         ):
-            peers = held.peers
             sums = held.sums * 0.5 ** ((end_day - held.end_day) / self.half_life_days)
             sums -= self._grams(series, range(held.first_day, first_day), end_day, peers)
             sums += self._grams(series, range(held.complete, complete), end_day, peers)
         else:
-            peers = select_peers(series)
             sums = self._grams(series, range(first_day, complete), end_day, peers)
-        return DecayedGrams(end_day, first_day, complete, sums, peers)
+        return DecayedGrams(end_day, first_day, complete, sums, peers, chosen_day)
 
     def _grams(
         self, series: HourlySeries, days: range, end_day: int, peers: tuple[str, ...]
@@ -522,9 +528,10 @@ class HistoryForecaster(HourlyForecaster):
 
 
 def select_peers(series: HourlySeries) -> tuple[str, ...]:
-    """Up to ``MAX_PEERS`` zones whose recent deviations correlate with the series' own by at
-    least ``PEER_MIN_CORRELATION`` in absolute value (neighbouring grids share the weather),
-    strongest first, over the hours of ``series`` (at least ``PEER_MIN_DAYS`` days in common)."""
+    """Up to ``MAX_PEERS`` zones whose recent deviation correlates, now or ``PEER_LAGS`` hours
+    ahead, with the series' own by at least ``PEER_MIN_CORRELATION`` in absolute value
+    (neighbouring grids share the weather, and weather moves), strongest first, over the hours of
+    ``series`` (at least ``PEER_MIN_DAYS`` days in common)."""
     if not series.peers:
         return ()
     origins = np.arange(WEEK + 3, series.values.size + 1)
@@ -534,14 +541,19 @@ def select_peers(series: HourlySeries) -> tuple[str, ...]:
     scores = {}
     for zone, values in series.peers.items():
         known = ~np.isnan(values)
-        both = np.convolve(known, np.ones(WEEK + 3), "full")[origins - 1] == WEEK + 3
-        if both.sum() < PEER_MIN_DAYS * DAY:
-            continue
-        theirs = _recent_deviation(values[:, None], origins[both])[:, 0]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.corrcoef(own[both], theirs)[0, 1]
-        if np.isfinite(r) and abs(r) >= PEER_MIN_CORRELATION:
-            scores[zone] = abs(r)
+        usable = np.convolve(known, np.ones(WEEK + 3), "full")[origins - 1] == WEEK + 3
+        theirs = _recent_deviation(values[:, None], origins)[:, 0]
+        best = 0.0
+        for lag in PEER_LAGS:
+            both = usable[: usable.size - lag]
+            if both.sum() < PEER_MIN_DAYS * DAY:
+                continue
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r = np.corrcoef(own[lag:][both], theirs[: theirs.size - lag][both])[0, 1]
+            if np.isfinite(r):
+                best = max(best, abs(float(r)))
+        if best >= PEER_MIN_CORRELATION:
+            scores[zone] = best
     return tuple(sorted(scores, key=lambda z: (-scores[z], z))[:MAX_PEERS])
 
 
