@@ -1,4 +1,4 @@
-"""Forecasts from a region's own history: the fallback when no provider forecast exists.
+"""Forecasts from a region's history and its neighbours': fallback without provider forecasts.
 
 A forecaster sees only the points strictly before ``issued_at``. History of any resolution is
 resampled to exact hourly means over complete UTC hours, and the forecast is a step series whose
@@ -9,7 +9,10 @@ first point is exactly ``issued_at``, then every hour boundary.
 - ``history``: ridge regressions per horizon (1..48 h) and UTC hour of the forecast origin, on
   lagged features (the last three hours, the 3-hour trend, the last three hours' deviation from
   their usual values, the last-24 h level, low and high, the same hour yesterday and last week,
-  7- and 28-day hour-of-day profiles, a 4-week hour-of-week profile, a weekend flag). Each
+  7- and 28-day hour-of-day profiles, a 4-week hour-of-week profile, a weekend flag), plus the
+  recent deviation of up to three peer zones: other zones offered with the history whose
+  deviations track the zone's own, now or up to 12 h ahead (neighbouring grids share weather;
+  chosen on each fit's data, again every 28 days). Each
   origin-hour model is shrunk towards the model pooled over all origin hours. Refitted once per
   UTC day on a trailing year of origins with weights that halve every 180 days, from decayed
   Gram sums updated day by day. Hours past 48 h, or too little history to fit, fall back to
