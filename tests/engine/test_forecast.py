@@ -329,3 +329,28 @@ def test_backtests_offer_the_other_regions_as_peers() -> None:
     )
     assert np.allclose(together["zone"].values[:48], direct.values[:48], rtol=1e-9)
     assert not np.allclose(alone["zone"].values[:48], direct.values[:48], rtol=1e-3)
+
+
+def test_quality_benchmark_checks_the_issue_targets() -> None:
+    def zone(oracle: float, history: float, median7: float) -> dict:
+        row = {
+            "savings_pct": {"oracle": oracle, "perfect": oracle},
+            "fraction_of_oracle": {"history": history, "naive_median7": median7},
+        }
+        return {"1h": row, "6h": row}
+
+    module = _quality_module()
+    good = module._targets({"A": zone(20, 0.9, 0.5), "B": zone(10, 0.8, 0.7)}, "1h", ["A", "B"])
+    assert good == {
+        "1h_target_mean_ge_0.85": "holds (0.8500)",
+        "1h_target_min_ge_0.6": "holds (0.8000)",
+        "1h_target_never_below_median7": "holds",
+    }
+    # C is not counted (oracle under 5 %) but is still held to the 7-day median.
+    zones = {"A": zone(20, 0.9, 0.5), "B": zone(10, 0.55, 0.5), "C": zone(2, 0.3, 0.4)}
+    bad = module._targets(zones, "6h", ["A", "B"])
+    assert bad == {
+        "6h_target_mean_ge_0.85": "MISSED (0.7250)",
+        "6h_target_min_ge_0.6": "MISSED (0.5500)",
+        "6h_target_never_below_median7": "MISSED (C)",
+    }
