@@ -114,7 +114,9 @@ def test_history_offers_the_other_configured_zones_as_peers():
     alone = Ridge().forecast(signals["DE"], T0, 24 * HOUR)
     assert np.allclose(forecast.values, peered.values)
     assert not np.allclose(forecast.values, alone.values, rtol=1e-3)
-    # A zone with nothing cached (XX) is left out; a second zone of the same refresh reuses the
-    # observations already read.
-    estimator.forecast(target("eu-west-3"), T0, 24 * HOUR)
+    # A zone with nothing cached (XX) is left out; the next zone of the same refresh, a few
+    # seconds later, reuses the observations already read; the next refresh reads again.
+    estimator.forecast(target("eu-west-3"), T0 + 2.0, 24 * HOUR)
     assert sorted(asked) == ["DE", "FR", "JP", "XX"]
+    estimator.forecast(target("eu-west-3"), T0 + 300.0, 24 * HOUR)
+    assert sorted(asked) == ["DE", "DE", "FR", "FR", "JP", "JP", "XX", "XX"]

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 
 from carbon_aware.engine.signal import Signal, SignalType
@@ -17,6 +18,8 @@ from carbon_aware.signals.errors import NoData
 from carbon_aware.signals.profiles import profile_signal
 from carbon_aware.signals.providers.base import HOUR
 from carbon_aware.signals.targets import Target
+
+REUSE_READS = 60.0  # seconds: one refresh's zones share their reads of the cache
 
 ObservationSource = Callable[[str, SignalType, float, float], Signal | None]
 
@@ -47,7 +50,8 @@ class HistoryForecaster(_Estimator):
     (four-week profiles plus two weeks of fits) and uses up to a year; with less it falls back to
     the 7-day median. ``peers`` are the other configured zones: their cached observations of the
     same signal type are offered to the engine, which uses those that track the zone's own
-    deviations. Observations read for one ``now`` are reused across the zones of a refresh.
+    deviations. A zone's observations are read once per refresh: a read made up to
+    ``REUSE_READS`` seconds earlier is reused (it holds no point after ``now``).
     """
 
     name = "history"
@@ -66,7 +70,7 @@ class HistoryForecaster(_Estimator):
         self.min_history = min_history
         self.method = method
         self.peers = tuple(dict.fromkeys(peers))
-        self._read: dict[tuple[str, SignalType, float], Signal | None] = {}
+        self._read: dict[tuple[str, SignalType], tuple[float, Signal | None]] = {}
 
     def forecast(self, target: Target, now: float, horizon: float) -> Signal:
         """The engine's forecast from the cached observations before ``now``."""
@@ -90,13 +94,12 @@ class HistoryForecaster(_Estimator):
         return dataclasses.replace(predicted, region=target.zone, source=self.name, estimated=True)
 
     def _past(self, zone: str, signal_type: SignalType, now: float) -> Signal | None:
-        """A zone's cached observations over the lookback before ``now`` (read once per now)."""
-        key = (zone, signal_type, now)
-        if key not in self._read:
-            if any(k[2] != now for k in self._read):
-                self._read.clear()
-            self._read[key] = self.observations(zone, signal_type, now - self.lookback, now)
-        return self._read[key]
+        """A zone's cached observations over the lookback before ``now`` (or a recent read)."""
+        read_at, found = self._read.get((zone, signal_type), (math.inf, None))
+        if not 0 <= now - read_at <= REUSE_READS:
+            found = self.observations(zone, signal_type, now - self.lookback, now)
+            self._read[(zone, signal_type)] = (now, found)
+        return found
 
 
 class BuiltinProfile(_Estimator):
