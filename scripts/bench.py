@@ -5,7 +5,8 @@ strategy), single-decision p50/p99 latency and peak memory, plus the same decisi
 Python (standard library only) on a sample, which is why the engine uses numpy.
 Backtest speed: ``scripts/bench_backtest.py`` (ours against a minimal vectorised loop).
 Quality: ``scripts/forecast_quality.py`` on the shared 16-zone data, year 2023 (skipped with a
-reason when ../shared is absent).
+reason when ../shared is absent): per zone, the history forecaster against the 7-day median and
+yesterday baselines for 1 h and 6 h jobs, and whether each issue #15 target holds.
 """
 
 from __future__ import annotations
