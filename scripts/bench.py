@@ -6,7 +6,8 @@ Python (standard library only) on a sample, which is why the engine uses numpy.
 Backtest speed: ``scripts/bench_backtest.py`` (ours against a minimal vectorised loop), and a
 backtest on issued (noisy-oracle) forecasts with the fraction of the oracle it reaches.
 Quality: ``scripts/forecast_quality.py`` on the shared 16-zone data, year 2023 (skipped with a
-reason when ../shared is absent).
+reason when ../shared is absent): per zone, the history forecaster against the 7-day median and
+yesterday baselines for 1 h and 6 h jobs, and whether each issue #15 target holds.
 """
 
 from __future__ import annotations
@@ -214,6 +215,10 @@ def print_table(report: dict) -> None:
         print(f"Quality: skipped: {q['skipped']}")
         return
     print("Quality (time_shift, 24 h slack, 2023; fraction of oracle savings)")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from forecast_quality import print_zone_table
+
+    print_zone_table(q)
     for key, value in q.get("aggregate", {}).items():
         print(f"  {key:<40}{value}")
 

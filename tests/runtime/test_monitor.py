@@ -205,3 +205,16 @@ def test_the_history_link_reads_what_the_cache_keeps(dynamodb):
     built = Monitor.build(settings, dynamodb=dynamodb, secrets=None, clock=FakeClock())
     (history,) = [p for p in built.providers.chain.providers if p.name == "history"]
     assert history.lookback == built.cache.observation_ttl == 365 * 86400
+
+
+def test_the_history_link_sees_every_configured_zone_as_a_candidate_peer(dynamodb):
+    settings = MonitorSettings.from_env(
+        {
+            env.REGIONS: "eu-west-1,eu-central-1,us-east-1,us-east-2",
+            env.SIGNALS_TABLE: SIGNALS_TABLE,
+        }
+    )
+    built = Monitor.build(settings, dynamodb=dynamodb, secrets=None, clock=FakeClock())
+    (history,) = [p for p in built.providers.chain.providers if p.name == "history"]
+    assert history.peers == tuple(t.zone for t in built.targets)
+    assert set(history.peers) == {"IE", "DE", "US-MIDA-PJM"}

@@ -79,3 +79,44 @@ def test_history_reads_enough_for_the_ridge_not_just_the_median():
     median = NaiveMedian7().forecast(past, T0, 24 * HOUR)
     assert np.allclose(forecast.values, ridge.values)
     assert not np.allclose(forecast.values, median.values, rtol=0, atol=1e-6)
+
+
+def shared_weather(days: int):
+    """Observations of DE and FR, which share their weather, and of an unrelated JP."""
+    rng = np.random.default_rng(5)
+    hours = np.arange(days * 24)
+    weather = np.convolve(rng.normal(0, 40, hours.size), np.ones(6) / 3, "same")
+    daily = 300 - 100 * np.exp(-(((hours % 24) - 13) ** 2) / 8)
+    times = T0 - days * 24 * HOUR + HOUR * hours
+    zones = {
+        "DE": daily + weather + rng.normal(0, 5, hours.size),
+        "FR": 0.5 * daily + weather + rng.normal(0, 5, hours.size),
+        "JP": daily + rng.normal(0, 30, hours.size),
+    }
+    signals = {z: Signal.from_points(z, times, np.clip(v, 5, None)) for z, v in zones.items()}
+    asked = []
+
+    def observations(zone, kind, start, end):
+        asked.append(zone)
+        found = signals.get(zone)
+        return None if found is None else found.window(max(start, found.start), min(end, T0))
+
+    return signals, observations, asked
+
+
+def test_history_offers_the_other_configured_zones_as_peers():
+    signals, observations, asked = shared_weather(80)
+    estimator = HistoryForecaster(observations, peers=("DE", "FR", "JP", "XX"))
+    forecast = estimator.forecast(target("eu-central-1"), T0, 24 * HOUR)
+    peered = Ridge().forecast(
+        signals["DE"], T0, 24 * HOUR, peers={"FR": signals["FR"], "JP": signals["JP"]}
+    )
+    alone = Ridge().forecast(signals["DE"], T0, 24 * HOUR)
+    assert np.allclose(forecast.values, peered.values)
+    assert not np.allclose(forecast.values, alone.values, rtol=1e-3)
+    # A zone with nothing cached (XX) is left out; the next zone of the same refresh, a few
+    # seconds later, reuses the observations already read; the next refresh reads again.
+    estimator.forecast(target("eu-west-3"), T0 + 2.0, 24 * HOUR)
+    assert sorted(asked) == ["DE", "FR", "JP", "XX"]
+    estimator.forecast(target("eu-west-3"), T0 + 300.0, 24 * HOUR)
+    assert sorted(asked) == ["DE", "DE", "FR", "FR", "JP", "JP", "XX", "XX"]

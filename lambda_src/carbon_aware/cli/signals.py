@@ -147,7 +147,10 @@ def _fetch(args: argparse.Namespace) -> int:
     settings = local_settings(os.environ, args.signal_type, args.provider)
     cache = _cache(args.table) if args.table else None
     chain = build_providers(
-        settings, clock=SYSTEM_CLOCK, observations=cache.observations if cache else None
+        settings,
+        clock=SYSTEM_CLOCK,
+        observations=cache.observations if cache else None,
+        history_peers=[t.zone for t in targets],
     ).chain
     now = SYSTEM_CLOCK.now()
     rows = []

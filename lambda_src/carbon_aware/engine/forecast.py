@@ -1,4 +1,4 @@
-"""Forecasts from a region's own history: the fallback when no provider forecast exists.
+"""Forecasts from a region's history and its neighbours': fallback without provider forecasts.
 
 A forecaster sees only the points strictly before ``issued_at``. History of any resolution is
 resampled to exact hourly means over complete UTC hours, and the forecast is a step series whose
@@ -9,7 +9,10 @@ first point is exactly ``issued_at``, then every hour boundary.
 - ``history``: ridge regressions per horizon (1..48 h) and UTC hour of the forecast origin, on
   lagged features (the last three hours, the 3-hour trend, the last three hours' deviation from
   their usual values, the last-24 h level, low and high, the same hour yesterday and last week,
-  7- and 28-day hour-of-day profiles, a 4-week hour-of-week profile, a weekend flag). Each
+  7- and 28-day hour-of-day profiles, a 4-week hour-of-week profile, a weekend flag), plus the
+  recent deviation of up to three peer zones: other zones offered with the history whose
+  deviations track the zone's own, now or up to 12 h ahead (neighbouring grids share weather;
+  chosen on each fit's data, again every 28 days). Each
   origin-hour model is shrunk towards the model pooled over all origin hours. Refitted once per
   UTC day on a trailing year of origins with weights that halve every 180 days, from decayed
   Gram sums updated day by day. Hours past 48 h, or too little history to fit, fall back to
@@ -18,10 +21,11 @@ first point is exactly ``issued_at``, then every hour boundary.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -36,6 +40,11 @@ WEEK = 7 * DAY
 MIN_FORECAST_HOURS = 48
 DEFAULT_HISTORY_DAYS = 400
 
+PEER_MIN_CORRELATION = 0.2
+MAX_PEERS = 3
+PEER_MIN_DAYS = 28
+PEER_LAGS = (0, 3, 6, 12)  # hours by which a peer's deviation may lead the zone's
+PEER_RESELECT_DAYS = 28
 GRAM_CHUNK_DAYS = 16  # days of feature rows built at once when summing Gram blocks
 
 Memo = dict[str, Any]  # one region's work shared between calls (daily fits)
@@ -59,6 +68,8 @@ class HourlySeries:
     first_hour: int
     values: np.ndarray
     signal_type: SignalType = SignalType.AVERAGE
+    # Other zones' hourly means aligned with ``values`` (NaN where missing): candidate peers.
+    peers: dict[str, np.ndarray] | None = None
 
     @classmethod
     def from_signal(cls, signal: Signal, until: float = math.inf) -> HourlySeries:
@@ -73,6 +84,19 @@ class HourlySeries:
         means = np.diff(signal.cumulative_at(bounds)) / np.diff(bounds)
         return cls(signal.region, first, means, signal.signal_type)
 
+    def with_peers(self, peers: Mapping[str, HourlySeries]) -> HourlySeries:
+        """This series with other zones' hours aligned to it as candidate peers."""
+        aligned = {}
+        for zone, other in peers.items():
+            if zone == self.region:
+                continue
+            column = np.full(self.values.size, np.nan)
+            part = other.between(self.first_hour, self.end_hour)
+            at = part.first_hour - self.first_hour
+            column[at : at + part.values.size] = part.values
+            aligned[zone] = column
+        return dataclasses.replace(self, peers=aligned)
+
     @property
     def end_hour(self) -> int:
         """First hour after the data."""
@@ -82,7 +106,10 @@ class HourlySeries:
         """The hours in ``[start_hour, end_hour)`` (a view, clipped to the data)."""
         lo = min(max(start_hour - self.first_hour, 0), self.values.size)
         hi = min(max(end_hour - self.first_hour, lo), self.values.size)
-        return HourlySeries(self.region, self.first_hour + lo, self.values[lo:hi], self.signal_type)
+        peers = None if self.peers is None else {z: v[lo:hi] for z, v in self.peers.items()}
+        return HourlySeries(
+            self.region, self.first_hour + lo, self.values[lo:hi], self.signal_type, peers
+        )
 
 
 class HourlyForecaster(ABC):
@@ -90,11 +117,27 @@ class HourlyForecaster(ABC):
 
     name: ClassVar[str] = "base"
 
-    def forecast(self, history: Signal, issued_at: float, horizon: float) -> Signal:
-        """Forecast ``[issued_at, issued_at + horizon)`` from points strictly before issued_at."""
+    def forecast(
+        self,
+        history: Signal,
+        issued_at: float,
+        horizon: float,
+        peers: Mapping[str, Signal] | None = None,
+    ) -> Signal:
+        """Forecast ``[issued_at, issued_at + horizon)`` from points strictly before issued_at.
+
+        ``peers`` are other zones' observations; those before issued_at are candidate peers.
+        """
         series = HourlySeries.from_signal(history, until=issued_at)
         if series.values.size == 0 and history.start < issued_at:
             return self._flat(history.window(history.start, issued_at), issued_at, horizon)
+        if peers:
+            series = series.with_peers(
+                {
+                    zone: HourlySeries.from_signal(signal, until=issued_at)
+                    for zone, signal in peers.items()
+                }
+            )
         return self.forecast_series(series, issued_at, horizon)
 
     def forecast_series(
@@ -263,11 +306,18 @@ def lookback(horizons: int) -> int:
     return int(-lag_table(horizons)[0].min())
 
 
-def features(y: np.ndarray, origins: np.ndarray, horizons: int, first_hour: int) -> np.ndarray:
-    """Feature tensor ``(len(origins), horizons, len(FEATURES))``.
+def features(
+    y: np.ndarray,
+    origins: np.ndarray,
+    horizons: int,
+    first_hour: int,
+    peers: np.ndarray | None = None,
+) -> np.ndarray:
+    """Feature tensor ``(len(origins), horizons, len(FEATURES) + peer zones)``.
 
     ``origins`` index the first unknown hour (``y[:o]`` is known; needs ``o >= lookback``); the
     target of horizon ``k`` (1..horizons) is ``y[o + k - 1]``. ``first_hour`` dates ``y[0]``.
+    ``peers`` (hours, zones), aligned with ``y``, adds each peer zone's recent deviation.
     """
     offsets, weights = lag_table(horizons)
     lagged = y[origins[:, None, None] + offsets[None, :, :]] @ weights
@@ -275,10 +325,26 @@ def features(y: np.ndarray, origins: np.ndarray, horizons: int, first_hour: int)
     extremes = np.stack((last_day.min(axis=1), last_day.max(axis=1)), axis=-1)
     target_day = (origins[:, None] + np.arange(horizons)[None, :] + first_hour) // DAY
     weekend = ((target_day + 3) % 7 >= 5).astype(np.float64)  # 1970-01-01 was a Thursday
-    return np.concatenate(
-        (lagged, np.broadcast_to(extremes[:, None, :], (*lagged.shape[:2], 2)), weekend[..., None]),
-        axis=-1,
-    )
+    parts = [
+        lagged,
+        np.broadcast_to(extremes[:, None, :], (*lagged.shape[:2], 2)),
+        weekend[..., None],
+    ]
+    if peers is not None and peers.shape[1]:
+        deviation = _recent_deviation(peers, origins)
+        parts.append(
+            np.broadcast_to(deviation[:, None, :], (*lagged.shape[:2], deviation.shape[1]))
+        )
+    return np.concatenate(parts, axis=-1)
+
+
+def _recent_deviation(table: np.ndarray, origins: np.ndarray) -> np.ndarray:
+    """Per origin and column: the last three hours' mean minus theirs over the 7 days before
+    (0 where any of those hours is missing: no news)."""
+    recent = table[origins[:, None] - np.arange(1, 4)[None, :]].mean(axis=1)
+    back = (np.arange(1, 4)[:, None] + DAY * np.arange(1, 8)[None, :]).ravel()
+    usual = table[origins[:, None] - back[None, :]].mean(axis=1)
+    return np.nan_to_num(recent - usual, nan=0.0)
 
 
 @dataclass(frozen=True)
@@ -291,6 +357,7 @@ class RidgeModel:
 
     intercept: np.ndarray
     coef: np.ndarray
+    peers: tuple[str, ...] = ()  # zones whose recent deviations are the last features
 
     @property
     def horizons(self) -> int:
@@ -316,6 +383,8 @@ class DecayedGrams:
     first_day: int
     complete: int
     sums: np.ndarray
+    peers: tuple[str, ...] = ()
+    chosen_day: int = 0  # the day the peers were chosen
 
 
 @dataclass
@@ -352,7 +421,13 @@ class HistoryForecaster(HourlyForecaster):
             out = self.fallback.predict(series, first_hour, hours)
         if modelled.any():
             origin = np.array([series.values.size])
-            x = features(series.values, origin, model.horizons, series.first_hour)[0]
+            x = features(
+                series.values,
+                origin,
+                model.horizons,
+                series.first_hour,
+                peer_table(series, model.peers),
+            )[0]
             out[modelled] = model.predict(x, horizons[modelled], series.end_hour)
         return out
 
@@ -379,7 +454,8 @@ class HistoryForecaster(HourlyForecaster):
         memo = {} if memo is None else memo
         state = self._complete_sums(series, memo.get("grams"), end_day, first_day, complete)
         memo["grams"] = state
-        return self._solve(state.sums + self._grams(series, range(complete, end_day), end_day))
+        partial = self._grams(series, range(complete, end_day), end_day, state.peers)
+        return self._solve(state.sums + partial, state.peers)
 
     def _complete_sums(
         self,
@@ -389,31 +465,43 @@ class HistoryForecaster(HourlyForecaster):
         first_day: int,
         complete: int,
     ) -> DecayedGrams:
-        """The decayed sums of complete days, updated from ``held`` when that is cheaper."""
+        """The decayed sums of complete days, updated from ``held`` when that is cheaper.
+
+        Peers are chosen on the data of the fit when the sums are rebuilt, and chosen again
+        every ``PEER_RESELECT_DAYS`` days (the sums are rebuilt if the choice changed)."""
         earliest = -(-(series.first_hour + lookback(self.horizons)) // DAY)
+        chosen_day = end_day
+        if held is not None and end_day - held.chosen_day < PEER_RESELECT_DAYS:
+            peers, chosen_day = held.peers, held.chosen_day
+        else:
+            peers = select_peers(series)
         if (
             held is not None
+            and held.peers == peers
             and earliest <= held.first_day <= first_day <= held.complete <= complete
             and held.end_day <= end_day
             and (first_day - held.first_day) + (complete - held.complete) < complete - first_day
         ):
             sums = held.sums * 0.5 ** ((end_day - held.end_day) / self.half_life_days)
-            sums -= self._grams(series, range(held.first_day, first_day), end_day)
-            sums += self._grams(series, range(held.complete, complete), end_day)
+            sums -= self._grams(series, range(held.first_day, first_day), end_day, peers)
+            sums += self._grams(series, range(held.complete, complete), end_day, peers)
         else:
-            sums = self._grams(series, range(first_day, complete), end_day)
-        return DecayedGrams(end_day, first_day, complete, sums)
+            sums = self._grams(series, range(first_day, complete), end_day, peers)
+        return DecayedGrams(end_day, first_day, complete, sums, peers, chosen_day)
 
-    def _grams(self, series: HourlySeries, days: range, end_day: int) -> np.ndarray:
+    def _grams(
+        self, series: HourlySeries, days: range, end_day: int, peers: tuple[str, ...]
+    ) -> np.ndarray:
         """Per origin hour and horizon, the sum of ``weight * z z^T`` with
         ``z = [1, features, target]`` over the origins of ``days`` (targets outside the series
         left out), each day weighted ``0.5 ** ((end_day - day) / half_life_days)``."""
-        size = len(FEATURES) + 2
+        size = len(FEATURES) + len(peers) + 2
+        table = peer_table(series, peers)
         total = np.zeros((DAY, self.horizons, size, size))
         for start in range(days.start, days.stop, GRAM_CHUNK_DAYS):
             chunk = np.arange(start, min(start + GRAM_CHUNK_DAYS, days.stop))
             origins = (chunk[:, None] * DAY + np.arange(DAY)).ravel() - series.first_hour
-            x = features(series.values, origins, self.horizons, series.first_hour)
+            x = features(series.values, origins, self.horizons, series.first_hour, table)
             target = origins[:, None] + np.arange(self.horizons)[None, :]
             known = target < series.values.size
             y = series.values[np.minimum(target, series.values.size - 1)]
@@ -424,14 +512,14 @@ class HistoryForecaster(HourlyForecaster):
             total += (z * weights) @ z.transpose(0, 1, 3, 2)
         return total
 
-    def _solve(self, gram: np.ndarray) -> RidgeModel:
+    def _solve(self, gram: np.ndarray, peers: tuple[str, ...]) -> RidgeModel:
         """Pooled ridge per horizon on standardised features, then one ridge per origin hour
         shrunk towards it (features constant over the pool get 0)."""
         pooled = _moments(gram.sum(axis=0))
         var = np.einsum("kii->ki", pooled.cxx)
         varies = var > 1e-9 * (1.0 + pooled.x_mean**2)
         sd = np.where(varies, np.sqrt(np.where(varies, var, 1.0)), np.inf)
-        eye = np.eye(len(FEATURES))
+        eye = np.eye(gram.shape[-1] - 2)
         scale = sd[:, :, None] * sd[:, None, :]
         base = np.linalg.solve(pooled.cxx / scale + self.alpha * eye, (pooled.cxy / sd)[..., None])
         hourly = _moments(gram)
@@ -439,7 +527,46 @@ class HistoryForecaster(HourlyForecaster):
         b = hourly.cxy / sd + self.shrinkage * base[..., 0]
         coef = np.linalg.solve(a, b[..., None])[..., 0] / sd
         intercept = hourly.y_mean - np.einsum("...f,...f->...", coef, hourly.x_mean)
-        return RidgeModel(intercept, coef)
+        return RidgeModel(intercept, coef, peers)
+
+
+def select_peers(series: HourlySeries) -> tuple[str, ...]:
+    """Up to ``MAX_PEERS`` zones whose recent deviation correlates, now or ``PEER_LAGS`` hours
+    ahead, with the series' own by at least ``PEER_MIN_CORRELATION`` in absolute value
+    (neighbouring grids share the weather, and weather moves), strongest first, over the hours of
+    ``series`` (at least ``PEER_MIN_DAYS`` days in common)."""
+    if not series.peers:
+        return ()
+    origins = np.arange(WEEK + 3, series.values.size + 1)
+    if origins.size < PEER_MIN_DAYS * DAY:
+        return ()
+    own = _recent_deviation(series.values[:, None], origins)[:, 0]
+    scores = {}
+    for zone, values in series.peers.items():
+        known = ~np.isnan(values)
+        usable = np.convolve(known, np.ones(WEEK + 3), "full")[origins - 1] == WEEK + 3
+        theirs = _recent_deviation(values[:, None], origins)[:, 0]
+        best = 0.0
+        for lag in PEER_LAGS:
+            both = usable[: usable.size - lag]
+            if both.sum() < PEER_MIN_DAYS * DAY:
+                continue
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r = np.corrcoef(own[lag:][both], theirs[: theirs.size - lag][both])[0, 1]
+            if np.isfinite(r):
+                best = max(best, abs(float(r)))
+        if best >= PEER_MIN_CORRELATION:
+            scores[zone] = best
+    return tuple(sorted(scores, key=lambda z: (-scores[z], z))[:MAX_PEERS])
+
+
+def peer_table(series: HourlySeries, peers: tuple[str, ...]) -> np.ndarray | None:
+    """The chosen peers' hours aligned with the series (NaN for a peer it lacks)."""
+    if not peers:
+        return None
+    found = series.peers or {}
+    missing = np.full(series.values.size, np.nan)
+    return np.stack([found.get(zone, missing) for zone in peers], axis=1)
 
 
 @dataclass(frozen=True)
@@ -486,7 +613,8 @@ def history_forecast_fn(
     """Forecasts for a workload's regions from ``actual`` points strictly before ``submitted_at``.
 
     Each covers at least up to the deadline (and 48 h); the history used starts ``history_days``
-    days before the issue day. Regions without history are left out. Forecasts are cached per
+    days before the issue day, and the other regions of ``actual`` over the same hours are the
+    candidate peers. Regions without history are left out. Forecasts are cached per
     (region, issued_at), so jobs submitted together share them; for the built-in forecasters the
     hourly means are computed once per region and the model once per region and day.
     """
@@ -501,6 +629,7 @@ class _HistoryForecasts:
         self.forecaster = forecaster
         self.history_days = history_days
         self.hourly: dict[str, HourlySeries] = {}
+        self.peered: dict[str, HourlySeries] = {}
         self.memos: dict[str, Memo] = {}
         self.signals: dict[tuple[str, float], Signal] = {}
         self.sets: dict[tuple[tuple[str, ...], float], SignalSet] = {}
@@ -536,11 +665,18 @@ class _HistoryForecasts:
         if not isinstance(self.forecaster, HourlyForecaster):
             history = _recent_signal(self.actual[region], issued_at, self.history_days)
             return self.forecaster.forecast(history, issued_at, horizon)
-        if region not in self.hourly:
-            self.hourly[region] = HourlySeries.from_signal(self.actual[region])
-        series = _recent(self.hourly[region], issued_at, self.history_days)
+        series = _recent(self._with_peers(region), issued_at, self.history_days)
         memo = self.memos.setdefault(region, {})
         return self.forecaster.forecast_series(series, issued_at, horizon, memo)
+
+    def _with_peers(self, region: str) -> HourlySeries:
+        """The region's hourly means with every other region of ``actual`` as candidate peers."""
+        if region not in self.peered:
+            for name in self.actual.regions:
+                if name not in self.hourly:
+                    self.hourly[name] = HourlySeries.from_signal(self.actual[name])
+            self.peered[region] = self.hourly[region].with_peers(self.hourly)
+        return self.peered[region]
 
 
 def _recent(series: HourlySeries, issued_at: float, history_days: int) -> HourlySeries:

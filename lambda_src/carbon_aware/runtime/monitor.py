@@ -71,14 +71,15 @@ class Monitor:
             observation_ttl=settings.observation_ttl,
             forecast_ttl=settings.forecast_ttl,
         )
+        targets = plan_targets(settings.regions, catalog, settings.signal_type)
         providers = build_providers(
             settings.provider_settings(secrets),
             clock=clock,
             observations=cache.observations,
             history_lookback=settings.observation_ttl,
+            history_peers=[t.zone for t in targets],
         )
         reader = CarbonReader(cache, catalog, clock, signal_type=settings.signal_type)
-        targets = plan_targets(settings.regions, catalog, settings.signal_type)
         prices = None
         if pricing is not None:
             store = PriceStore(dynamodb, settings.table)

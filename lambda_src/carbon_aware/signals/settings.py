@@ -8,7 +8,7 @@ a cache is available) -> built-in profile. Providers that cannot serve a region 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from carbon_aware.engine.signal import SignalType
@@ -123,11 +123,13 @@ def build_providers(
     clock: Clock,
     observations: ObservationSource | None = None,
     history_lookback: float = DEFAULT_OBSERVATION_TTL,
+    history_peers: Sequence[str] = (),
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
     retry: RetryPolicy = DEFAULT_RETRY,
 ) -> Providers:
     """The chain for ``settings``; ``observations`` (the cache) enables the history forecaster,
-    which reads ``history_lookback`` seconds of them (what the cache keeps)."""
+    which reads ``history_lookback`` seconds of them (what the cache keeps) for the zone and for
+    the ``history_peers`` zones (the other configured zones, candidate neighbours)."""
     clients: list[HttpClient] = []
 
     def client(name: str, url: str, bucket: TokenBucket, breaker: CircuitBreaker) -> HttpClient:
@@ -177,7 +179,9 @@ def build_providers(
                 )
             )
         elif name == "history" and observations is not None:
-            providers.append(HistoryForecaster(observations, lookback=history_lookback))
+            providers.append(
+                HistoryForecaster(observations, lookback=history_lookback, peers=history_peers)
+            )
         elif name == "profile":
             providers.append(BuiltinProfile())
     return Providers(Chain(providers), tuple(clients), renewables)
