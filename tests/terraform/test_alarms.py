@@ -40,7 +40,8 @@ INSIGHTS = re.compile(r'^SELECT (SUM|MAX|AVG)\((\w+)\) FROM SCHEMA\("([^"]+)", (
 
 
 @pytest.fixture(scope="module")
-def alarms() -> dict[str, dict[str, Any]]:
+def rendered() -> dict[str, dict[str, dict[str, Any]]]:
+    """Each run of tests/alarms.tftest.hcl: its alarms by name (without the ``ca-alarms-``)."""
     if TERRAFORM is None:
         pytest.skip("no terraform on PATH: source ../shared/tools/terraform-offline/env.sh")
     env = {**os.environ, "TF_DATA_DIR": str(ROOT / "build" / "terraform" / "alarms")}
@@ -52,17 +53,27 @@ def alarms() -> dict[str, dict[str, Any]]:
             [TERRAFORM, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
         )
         assert done.returncode == 0, f"terraform {args[0]}:\n{done.stdout}{done.stderr}"
-    (state,) = [
-        m["test_state"]
+    states = {
+        m["@testrun"]: m["test_state"]
         for m in map(json.loads, done.stdout.splitlines())
         if m.get("type") == "test_state"
-    ]
+    }
+    return {run: _alarms(state) for run, state in states.items()}
+
+
+def _alarms(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
     resources = _state_resources(state["root_module"])
     return {
         values["alarm_name"].removeprefix("ca-alarms-"): values
         for address, values in resources.items()
         if address.startswith(("aws_cloudwatch_metric_alarm.", "aws_cloudwatch_composite_alarm."))
     }
+
+
+@pytest.fixture(scope="module")
+def alarms(rendered: dict) -> dict[str, dict[str, Any]]:
+    """The alarms of the default targets."""
+    return rendered["rendered_alarms"]
 
 
 def _series(alarm: dict[str, Any], recorded: Recorded) -> tuple[int, Callable[[list], Any]]:

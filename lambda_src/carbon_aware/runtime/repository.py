@@ -268,7 +268,7 @@ class WorkloadRepository:
         write on the status, the version and the queue entry, so a repeated or racing settlement
         raises :class:`Conflict` and changes nothing. ``updated_at`` is left alone: it stays
         the time the record became final (what the accounting read its intensities at)."""
-        names = {"#s": "status", "#v": "version", "#r": "result", "#dk": DUE_KEY}
+        names = {"#s": "status", "#v": "version", "#dk": DUE_KEY}
         values: dict[str, Any] = {
             ":s": str(record.status),
             ":v0": record.version,
@@ -277,7 +277,7 @@ class WorkloadRepository:
         }
         sets = ["#v = :v1"]
         for i, (name, value) in enumerate(fields.items()):
-            names[f"#f{i}"] = name
+            names["#r"], names[f"#f{i}"] = "result", name
             values[f":f{i}"] = value
             sets.append(f"#r.#f{i} = :f{i}")
         expression = "SET " + ", ".join(sets)
