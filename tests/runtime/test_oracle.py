@@ -42,7 +42,7 @@ from carbon_aware.signals.catalog import load_catalog
 from carbon_aware.signals.chain import Provenance
 from carbon_aware.signals.targets import zone_of
 from fakes.clock import T0, FakeClock
-from terraform.test_alarms import NOW, fires, rendered  # noqa: F401
+from terraform.test_alarms import NOW, alarms_of, fires, rendered  # noqa: F401
 
 HOUR = 3600.0
 MINUTE = 60.0
@@ -191,7 +191,7 @@ def test_a_completed_workload_gets_its_oracle_and_the_slo_reads_it(
 
     # The SLO's burn-rate alarms (a 95 % target) on the values the sweep emitted.
     recorded = {name: [(NOW - 60, value, {})] for name, value in emitted.items()}
-    alarms = rendered["carbon_efficiency_alarms"]
+    alarms = alarms_of(rendered["carbon_efficiency_alarms"])
     for speed in ("fast", "slow"):
         assert fires(alarms[f"carbon-efficiency-burn-{speed}"], recorded, NOW, alarms) is alarm
 
