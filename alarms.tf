@@ -26,6 +26,7 @@ module "dashboard" {
   metrics_namespace = local.metrics_namespace
 
   dispatch_availability_target = var.slo_targets.dispatch_availability
+  carbon_efficiency_target     = var.slo_targets.carbon_efficiency
 }
 
 ################################################################################

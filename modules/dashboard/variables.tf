@@ -54,3 +54,14 @@ variable "dispatch_availability_target" {
     error_message = "dispatch_availability_target must be between 0 and 1 (exclusive)."
   }
 }
+
+variable "carbon_efficiency_target" {
+  description = "Carbon efficiency SLO (realised saving / perfect-forecast saving) whose error budget the dashboard shows."
+  type        = number
+  default     = 0.6
+
+  validation {
+    condition     = var.carbon_efficiency_target > 0 && var.carbon_efficiency_target < 1
+    error_message = "carbon_efficiency_target must be between 0 and 1 (exclusive)."
+  }
+}
