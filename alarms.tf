@@ -25,8 +25,10 @@ module "dashboard" {
   queue_names       = [for q in aws_sqs_queue.dlq : q.name]
   metrics_namespace = local.metrics_namespace
 
-  dispatch_availability_target = var.slo_targets.dispatch_availability
-  carbon_efficiency_target     = var.slo_targets.carbon_efficiency
+  slo_targets = {
+    dispatch_availability = var.slo_targets.dispatch_availability
+    carbon_efficiency     = var.slo_targets.carbon_efficiency
+  }
 }
 
 ################################################################################

@@ -243,11 +243,16 @@ def test_a_burn_rate_out_of_reach_has_no_alarm(alarms: dict) -> None:
     }
 
 
-@pytest.mark.parametrize("name", sorted(CASES) + sorted(SLO_CASES))
-def test_the_alarm_fires_on_breaching_values_only(alarms: dict, name: str) -> None:
-    breaching, healthy = {**CASES, **SLO_CASES}[name]
+def fires_on_breaching_values_only(alarms: dict, name: str, cases: dict) -> None:
+    """``alarms[name]`` fires on the breaching values of ``cases[name]``, not on the healthy."""
+    breaching, healthy = cases[name]
     assert fires(alarms[name], breaching, NOW, alarms), f"{name} did not fire"
     assert not fires(alarms[name], healthy, NOW, alarms), f"{name} fired on healthy values"
+
+
+@pytest.mark.parametrize("name", sorted(CASES) + sorted(SLO_CASES))
+def test_the_alarm_fires_on_breaching_values_only(alarms: dict, name: str) -> None:
+    fires_on_breaching_values_only(alarms, name, {**CASES, **SLO_CASES})
 
 
 def test_no_data_fires_only_the_outage_alarm(alarms: dict) -> None:
@@ -289,9 +294,7 @@ CARBON_EFFICIENCY_CASES = {
 @pytest.mark.parametrize("name", sorted(CARBON_EFFICIENCY_CASES))
 def test_a_carbon_efficiency_below_target_burns_the_budget(rendered: dict, name: str) -> None:
     alarms = alarms_of(rendered["carbon_efficiency_alarms"])
-    breaching, healthy = CARBON_EFFICIENCY_CASES[name]
-    assert fires(alarms[name], breaching, NOW, alarms), f"{name} did not fire"
-    assert not fires(alarms[name], healthy, NOW, alarms), f"{name} fired on healthy values"
+    fires_on_breaching_values_only(alarms, name, CARBON_EFFICIENCY_CASES)
     assert not fires(alarms[name], {}, NOW, alarms)  # nothing settled: no burn
 
 

@@ -247,17 +247,36 @@ class WorkloadRepository:
             values[f":u{i}"] = value
             sets.append(f"#u{i} = :u{i}")
         expression = "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes)
+        return self._update(
+            workload_id,
+            expression,
+            "#s = :from AND #v = :v0",
+            names,
+            values,
+            f"workload {workload_id} changed concurrently",
+        )
+
+    def _update(
+        self,
+        workload_id: str,
+        expression: str,
+        condition: str,
+        names: Mapping[str, str],
+        values: Mapping[str, Any],
+        conflict: str,
+    ) -> dict[str, Any]:
+        """One conditional UpdateItem; the item as written, or :class:`Conflict` (``conflict``)."""
         try:
             response = self.table.update_item(
                 Key={WORKLOADS_KEY: workload_id},
                 UpdateExpression=expression,
-                ConditionExpression="#s = :from AND #v = :v0",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=_dynamo(values),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            raise _conflict_or(exc, f"workload {workload_id} changed concurrently") from None
+            raise _conflict_or(exc, conflict) from None
         return response["Attributes"]
 
     def settle_oracle(
@@ -286,20 +305,15 @@ class WorkloadRepository:
         else:
             expression += f", {DUE_AT} = :da"
             values[":da"] = requeue_at
-        try:
-            response = self.table.update_item(
-                Key={WORKLOADS_KEY: record.workload_id},
-                UpdateExpression=expression,
-                ConditionExpression="#s = :s AND #v = :v0 AND #dk = :dk",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=_dynamo(values),
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            raise _conflict_or(
-                exc, f"workload {record.workload_id} is not awaiting its oracle"
-            ) from None
-        return WorkloadRecord.from_item(response["Attributes"])
+        item = self._update(
+            record.workload_id,
+            expression,
+            "#s = :s AND #v = :v0 AND #dk = :dk",
+            names,
+            values,
+            f"workload {record.workload_id} is not awaiting its oracle",
+        )
+        return WorkloadRecord.from_item(item)
 
     def due(self, status: State, before: float | None = None) -> Iterator[WorkloadRecord]:
         """Workloads in ``status`` whose due time is at or before ``before`` (all when None)."""
