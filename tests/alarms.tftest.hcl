@@ -30,3 +30,21 @@ run "rendered_alarms" {
     error_message = "every service alarm notifies the alarm topic"
   }
 }
+
+# A carbon-efficiency target high enough for both burn-rate pairs (from 93.1 %): the alarms
+# tests/runtime/test_oracle.py evaluates on the grams the sweep emits.
+run "carbon_efficiency_alarms" {
+  command = apply
+
+  variables {
+    name               = "ca-alarms"
+    regions            = ["eu-west-1"]
+    create_alarm_topic = true
+    slo_targets        = { carbon_efficiency = 0.95 }
+  }
+
+  assert {
+    condition     = length([for k, _ in aws_cloudwatch_composite_alarm.slo : k if startswith(k, "carbon-efficiency")]) == 2
+    error_message = "a 95 % carbon-efficiency target gets the fast and the slow burn-rate pair"
+  }
+}

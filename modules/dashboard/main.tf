@@ -54,7 +54,10 @@ locals {
     ["Interruption events", [["e0", "SEARCH('{${local.ns},Region} MetricName=\"InterruptionEvents\"', 'Sum', 3600)", "", true]], 3600],
     ["Carbon API errors", [["e0", "SEARCH('{${local.ns},Provider} MetricName=\"ProviderErrors\"', 'Sum', 3600)", "", true]], 3600],
     # Dispatch availability SLO: share of its error budget left over the dashboard's range.
-    ["Dispatch availability: error budget remaining (%)", [["e0", "SUM(SEARCH('{${local.ns}} MetricName=\"DispatchWindowMet\"', 'Sum', 3600))", "", false], ["e1", "SUM(SEARCH('{${local.ns}} MetricName=\"DispatchWindowTotal\"', 'Sum', 3600))", "", false], ["e2", "IF(RUNNING_SUM(e1) > 0, 100 * (1 - (1 - RUNNING_SUM(e0) / RUNNING_SUM(e1)) / ${1 - var.dispatch_availability_target}), 100)", "budget left %", true]], 3600],
+    ["Dispatch availability: error budget remaining (%)", [["e0", "SUM(SEARCH('{${local.ns}} MetricName=\"DispatchWindowMet\"', 'Sum', 3600))", "", false], ["e1", "SUM(SEARCH('{${local.ns}} MetricName=\"DispatchWindowTotal\"', 'Sum', 3600))", "", false], ["e2", "IF(RUNNING_SUM(e1) > 0, 100 * (1 - (1 - RUNNING_SUM(e0) / RUNNING_SUM(e1)) / ${1 - var.slo_targets.dispatch_availability}), 100)", "budget left %", true]], 3600],
+    # Carbon efficiency SLO: realised over perfect-forecast savings of the workloads whose oracle
+    # the sweep settled (carbon_aware.runtime.oracle).
+    ["Carbon efficiency: error budget remaining (%)", [["e0", "SUM(SEARCH('{${local.ns}} MetricName=\"RealisedSavedGrams\"', 'Sum', 3600))", "", false], ["e1", "SUM(SEARCH('{${local.ns}} MetricName=\"OracleSavedGrams\"', 'Sum', 3600))", "", false], ["e2", "IF(RUNNING_SUM(e1) > 0, 100 * (1 - (1 - RUNNING_SUM(e0) / RUNNING_SUM(e1)) / ${1 - var.slo_targets.carbon_efficiency}), 100)", "budget left %", true]], 3600],
   ]
 
   search_widgets = [

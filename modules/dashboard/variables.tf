@@ -44,13 +44,16 @@ variable "metrics_namespace" {
   default     = "CarbonAware"
 }
 
-variable "dispatch_availability_target" {
-  description = "Dispatch availability SLO (fraction of due work dispatched within its window) whose error budget the dashboard shows."
-  type        = number
-  default     = 0.999
+variable "slo_targets" {
+  description = "SLO targets (fractions) whose error budgets the dashboard shows: dispatch_availability (due work dispatched within its window) and carbon_efficiency (realised saving / perfect-forecast saving)."
+  type = object({
+    dispatch_availability = optional(number, 0.999)
+    carbon_efficiency     = optional(number, 0.6)
+  })
+  default = {}
 
   validation {
-    condition     = var.dispatch_availability_target > 0 && var.dispatch_availability_target < 1
-    error_message = "dispatch_availability_target must be between 0 and 1 (exclusive)."
+    condition     = alltrue([for v in values(var.slo_targets) : v > 0 && v < 1])
+    error_message = "slo_targets values must be between 0 and 1 (exclusive)."
   }
 }

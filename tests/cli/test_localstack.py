@@ -20,6 +20,12 @@ def test_local_stack_runs_workloads_to_completion_and_reports(tmp_path: Path, ca
         result = record["result"]
         assert result["emissions_g"] > 0 and result["baseline_g"] > 0
         assert [h["to"] for h in record["history"]][-1] == "SUCCEEDED"
+    # The driver ran on until every window was observed: each success got its oracle from the
+    # sweep, and the monthly report's realised fraction of the oracle covers them all.
+    assert all("oracle_g" in r["result"] for r in records)
+    monthly = json.loads((tmp_path / "monthly" / "summary.json").read_text())
+    assert monthly["oracle_workloads"] == 6 and 0 < monthly["oracle_fraction"] <= 1
+    assert "carbon efficiency (SLI): " in out
     # Handlers ran on the virtual clock: the demo's June 2025 dates, not today.
     assert records[0]["spec"]["submitted_at"].startswith("2025-06-0")
     assert any(png.name.startswith("report_") for png in tmp_path.glob("*.png"))

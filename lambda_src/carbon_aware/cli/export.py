@@ -1,6 +1,7 @@
 """The record export the reports read: JSON lines under ``<prefix>/<table>/dt=YYYY-MM-DD/``.
 
-Each line is the plain JSON of a DynamoDB item plus ``_exported_at`` (POSIX seconds) and
+Each line is the plain JSON of a DynamoDB item plus ``_exported_at`` (ISO-8601 UTC from the
+exporter, POSIX seconds from :func:`write_export`) and
 ``_event`` (``final`` or ``expired``). The same record can be exported more than once (final,
 then expired): readers keep the latest ``_exported_at`` per key. The location is an
 ``s3://bucket/prefix`` URL or a local directory with the same layout.
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from carbon_aware.cli.inputs import InputError
+from carbon_aware.engine.timeutil import parse_iso, to_seconds
 
 EXPORTED_AT = "_exported_at"
 EVENT = "_event"
@@ -36,13 +38,20 @@ def read_export(
         try:
             item = json.loads(line)
             name = key(item)
-            exported = float(item.get(EXPORTED_AT, 0.0))
+            exported = _exported_at(item)
         except (ValueError, TypeError, KeyError):
             bad += 1
             continue
-        if name not in latest or exported >= float(latest[name].get(EXPORTED_AT, 0.0)):
+        if name not in latest or exported >= _exported_at(latest[name]):
             latest[name] = item
     return list(latest.values()), bad
+
+
+def _exported_at(item: Mapping[str, Any]) -> float:
+    """``_exported_at`` in POSIX seconds: the exporter writes ISO-8601 text, :func:`write_export`
+    (the demo) a number."""
+    value = item.get(EXPORTED_AT, 0.0)
+    return to_seconds(parse_iso(value)) if isinstance(value, str) else float(value)
 
 
 def _lines(location: str, table: str, since: date) -> Iterator[str]:

@@ -270,12 +270,17 @@ def _ended_in(item: Mapping[str, Any], lo: float, hi: float) -> bool:
 def _oracle(ledger: Ledger) -> None:
     """Realised saving as a fraction of the perfect-forecast saving, over the records that say
     what a perfect forecast would have emitted (``result.oracle_g``), per view never mixed:
-    reported for the location-based view."""
+    reported for the location-based view. The carbon-efficiency SLI's own rule
+    (:func:`~carbon_aware.runtime.oracle.carbon_efficiency`): a ratio of sums, each workload's
+    saving clipped to ``[0, its oracle saving]``; None when no workload had anything to save."""
+    from carbon_aware.runtime.oracle import carbon_efficiency
+
     with_oracle = [e for e in ledger.entries if e.oracle_g is not None and e.view == LOCATION]
     ledger.oracle_count = len(with_oracle)
-    possible = sum(e.baseline_g - e.oracle_g for e in with_oracle)  # type: ignore[operator]
-    if with_oracle and possible > 0:
-        ledger.oracle_fraction = sum(e.saved_g for e in with_oracle) / possible
+    sli = [carbon_efficiency(e.saved_g, e.baseline_g, e.oracle_g) for e in with_oracle]  # type: ignore[arg-type]
+    possible = sum(total for _, total in sli)
+    if possible > 0:
+        ledger.oracle_fraction = sum(good for good, _ in sli) / possible
 
 
 def _reconcile(

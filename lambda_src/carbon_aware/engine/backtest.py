@@ -143,6 +143,17 @@ def actual_emissions_g(segments: Sequence[Segment], power_watts: float, actual: 
     return total
 
 
+def oracle_on_actual(
+    workload: Workload, strategy: Strategy, actual: SignalSet
+) -> tuple[Placement, float]:
+    """The oracle of one job: ``strategy``'s placement with perfect knowledge (``actual`` as its
+    forecast) and its grams accounted on ``actual``. Raises SignalError when it finds none."""
+    oracle = strategy.place(workload, actual)
+    if not oracle.placed:
+        raise SignalError(f"oracle found no placement: {oracle.reason}")
+    return oracle, actual_emissions_g(oracle.segments, workload.power_watts, actual)
+
+
 # Grams of one span at one power on the actual series (or the accounting error's message).
 SpanKey = tuple[str, float, float, float]
 

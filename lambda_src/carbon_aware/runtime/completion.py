@@ -22,6 +22,7 @@ from typing import Any
 
 from carbon_aware.engine.accounting import ComparableSource, Span, account, comparison
 from carbon_aware.engine.signal_type import SignalError
+from carbon_aware.runtime.oracle import oracle_due
 from carbon_aware.runtime.repository import Conflict, WorkloadRecord, WorkloadRepository
 from carbon_aware.runtime.runs import (
     RunState,
@@ -142,8 +143,10 @@ class Completer:
             result = self._result(record, finished, now)
             to = State.SUCCEEDED if finished.succeeded else State.FAILED
             reason = "completed" if finished.succeeded else f"target failed: {finished.detail}"
+            # A success waits in the oracle queue until its window is observed (runtime.oracle).
+            settle = oracle_due(record.spec, result) if finished.succeeded else None
             return self.repo.transition(
-                record, to, now=now, reason=reason, updates={"result": result}
+                record, to, now=now, reason=reason, due_at=settle, updates={"result": result}
             )
         except Conflict:
             return self.repo.get(finished.workload_id)

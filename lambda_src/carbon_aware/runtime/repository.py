@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from carbon_aware.runtime.states import State, check_transition
 from carbon_aware.runtime.tables import (
+    AWAITING_ORACLE,
     DUE_AT,
     DUE_INDEX,
     DUE_KEY,
@@ -107,7 +108,7 @@ def due_shard(workload_id: str) -> int:
     return int(hashlib.sha256(workload_id.encode()).hexdigest()[:8], 16) % DUE_SHARDS
 
 
-def _due_key(status: State, workload_id: str) -> str:
+def _due_key(status: str, workload_id: str) -> str:
     return f"{status}#{due_shard(workload_id)}"
 
 
@@ -159,7 +160,8 @@ class WorkloadRepository:
         """Move ``current`` to ``to`` if nobody changed it since it was read.
 
         ``due_at`` places the workload in the due index under its new status; final states leave
-        the index and get a retention TTL. Raises :class:`Conflict` when another writer won.
+        the index and get a retention TTL, or with ``due_at`` wait in the oracle queue
+        (:meth:`settle_oracle`) until then. Raises :class:`Conflict` when another writer won.
         """
         check_transition(current.status, to)
         if not to.final and due_at is None:
@@ -230,9 +232,13 @@ class WorkloadRepository:
         ]
         removes = [POISON]  # a new state starts with a clean count
         if to.final:
-            removes += [DUE_KEY, DUE_AT]
             sets.append(f"{EXPIRES_AT} = :ttl")
             values[":ttl"] = int(now + self.retention_seconds)
+            if due_at is None:
+                removes += [DUE_KEY, DUE_AT]
+            else:
+                sets += [f"{DUE_KEY} = :dk", f"{DUE_AT} = :da"]
+                values[":dk"], values[":da"] = _due_key(AWAITING_ORACLE, workload_id), due_at
         else:
             sets += [f"{DUE_KEY} = :dk", f"{DUE_AT} = :da"]
             values[":dk"], values[":da"] = _due_key(to, workload_id), due_at
@@ -241,18 +247,73 @@ class WorkloadRepository:
             values[f":u{i}"] = value
             sets.append(f"#u{i} = :u{i}")
         expression = "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes)
+        return self._update(
+            workload_id,
+            expression,
+            "#s = :from AND #v = :v0",
+            names,
+            values,
+            f"workload {workload_id} changed concurrently",
+        )
+
+    def _update(
+        self,
+        workload_id: str,
+        expression: str,
+        condition: str,
+        names: Mapping[str, str],
+        values: Mapping[str, Any],
+        conflict: str,
+    ) -> dict[str, Any]:
+        """One conditional UpdateItem; the item as written, or :class:`Conflict` (``conflict``)."""
         try:
             response = self.table.update_item(
                 Key={WORKLOADS_KEY: workload_id},
                 UpdateExpression=expression,
-                ConditionExpression="#s = :from AND #v = :v0",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=_dynamo(values),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            raise _conflict_or(exc, f"workload {workload_id} changed concurrently") from None
+            raise _conflict_or(exc, conflict) from None
         return response["Attributes"]
+
+    def settle_oracle(
+        self, record: WorkloadRecord, fields: Mapping[str, Any], *, requeue_at: float | None = None
+    ) -> WorkloadRecord:
+        """Add ``fields`` to the result of a final record waiting in the oracle queue and take it
+        out of the queue (or, with ``requeue_at``, keep it queued until then). One conditional
+        write on the status, the version and the queue entry, so a repeated or racing settlement
+        raises :class:`Conflict` and changes nothing. ``updated_at`` is left alone: it stays
+        the time the record became final (what the accounting read its intensities at)."""
+        names = {"#s": "status", "#v": "version", "#dk": DUE_KEY}
+        values: dict[str, Any] = {
+            ":s": str(record.status),
+            ":v0": record.version,
+            ":v1": record.version + 1,
+            ":dk": _due_key(AWAITING_ORACLE, record.workload_id),
+        }
+        sets = ["#v = :v1"]
+        for i, (name, value) in enumerate(fields.items()):
+            names["#r"], names[f"#f{i}"] = "result", name
+            values[f":f{i}"] = value
+            sets.append(f"#r.#f{i} = :f{i}")
+        expression = "SET " + ", ".join(sets)
+        if requeue_at is None:
+            expression += f" REMOVE #dk, {DUE_AT}"
+        else:
+            expression += f", {DUE_AT} = :da"
+            values[":da"] = requeue_at
+        item = self._update(
+            record.workload_id,
+            expression,
+            "#s = :s AND #v = :v0 AND #dk = :dk",
+            names,
+            values,
+            f"workload {record.workload_id} is not awaiting its oracle",
+        )
+        return WorkloadRecord.from_item(item)
 
     def due(self, status: State, before: float | None = None) -> Iterator[WorkloadRecord]:
         """Workloads in ``status`` whose due time is at or before ``before`` (all when None)."""
@@ -260,10 +321,11 @@ class WorkloadRepository:
             yield WorkloadRecord.from_item(item)
 
     def due_items(
-        self, status: State, before: float | None = None, shards: Iterable[int] | None = None
+        self, status: str, before: float | None = None, shards: Iterable[int] | None = None
     ) -> Iterator[dict[str, Any]]:
         """The raw items behind :meth:`due` (numbers as int/float), of some shards or all: for
-        loops that must survive an item :meth:`WorkloadRecord.from_item` cannot read."""
+        loops that must survive an item :meth:`WorkloadRecord.from_item` cannot read. ``status``
+        is a state or :data:`~carbon_aware.runtime.tables.AWAITING_ORACLE`."""
         for shard in range(DUE_SHARDS) if shards is None else shards:
             condition = f"{DUE_KEY} = :k" + (f" AND {DUE_AT} <= :t" if before is not None else "")
             values: dict[str, Any] = {":k": f"{status}#{shard}"}

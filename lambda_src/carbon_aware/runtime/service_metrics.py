@@ -8,7 +8,10 @@
 - ``StuckWorkloads``: RUNNING workloads past their expected end plus the grace period (each goes
   to the watchdog);
 - ``Decisions`` / ``DecisionsOnEstimates``: plans, and plans whose chosen Region's carbon data was
-  an estimate (a static profile or a labelled estimate, not a live provider).
+  an estimate (a static profile or a labelled estimate, not a live provider);
+- ``RealisedSavedGrams`` / ``OracleSavedGrams``: the carbon-efficiency SLI of the workloads whose
+  oracle the sweep settled (runtime.oracle): each one's saving clipped to ``[0, its oracle
+  saving]`` and its oracle saving, emitted together so both sides cover the same workloads.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ from carbon_aware.runtime.states import State
 
 # The sweep's count of seconds the oldest due record waited (runtime.sweeper sets it).
 DUE_LAG = "due_lag_seconds"
+# The sweep's sums of the carbon-efficiency SLI's grams (runtime.sweeper adds them).
+ORACLE_GOOD = "oracle_good_g"
+ORACLE_TOTAL = "oracle_total_g"
+# Entries of the sweep's counts that are not counts of outcomes.
+SWEEP_FIGURES = (DUE_LAG, ORACLE_GOOD, ORACLE_TOTAL)
 DISPATCH_MET = "DispatchWindowMet"
 DISPATCH_TOTAL = "DispatchWindowTotal"
 MISSED = (State.EXPIRED, State.FAILED)
@@ -45,7 +53,8 @@ def dispatch_latency(record: WorkloadRecord) -> float | None:
 
 
 def sweep_metrics(counts: Mapping[str, int]) -> dict[str, float]:
-    """Lag, stuck workloads and the dispatch SLI counts of one sweep's counts."""
+    """Lag, stuck workloads, the dispatch SLI counts and the carbon-efficiency SLI grams of one
+    sweep's counts."""
     met = counts.get(f"dispatched:{State.RUNNING}", 0)
     missed = sum(counts.get(f"dispatched:{s}", 0) for s in MISSED)
     missed += counts.get(f"planned:{State.EXPIRED}", 0)
@@ -54,6 +63,8 @@ def sweep_metrics(counts: Mapping[str, int]) -> dict[str, float]:
         "StuckWorkloads": sum(v for k, v in counts.items() if k.startswith("watchdog:")),
         DISPATCH_MET: met,
         DISPATCH_TOTAL: met + missed,
+        "RealisedSavedGrams": counts.get(ORACLE_GOOD, 0),
+        "OracleSavedGrams": counts.get(ORACLE_TOTAL, 0),
     }
 
 

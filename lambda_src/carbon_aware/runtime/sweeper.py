@@ -7,13 +7,18 @@
   go back to SCHEDULED and are dispatched again at once. Targets with idempotent starts (ECS client
   token, Step Functions execution name) cannot run twice even if the dead executor had started
   them; the others may, which the README states;
-- RUNNING workloads past their expected end plus a grace period go to the watchdog.
+- RUNNING workloads past their expected end plus a grace period go to the watchdog;
+- SUCCEEDED workloads whose allowed window has been observed get their oracle (runtime.oracle):
+  the carbon-efficiency SLI's grams are summed into the counts (``ORACLE_GOOD``, ``ORACLE_TOTAL``).
+  The scheduler is where it lives because it is the periodic function that already carries the
+  engine and the signal reader, and the due index finds the queued records without a Scan.
 Every step goes through the same conditional writes, so a sweep racing an executor is harmless.
 
 Each step reads the due-index shards concurrently and works on their records with a bounded pool
 of ``workers`` threads. One record never stops the loop: an unexpected error on it is logged with
 the workload id and counted (``record_error``), the record counts it on itself, and after
-``POISON_LIMIT`` such errors in the same state it goes to FAILED with the reason.
+``POISON_LIMIT`` such errors in the same state it goes to FAILED with the reason (a final record
+is never moved: the oracle step stores its own errors on the record).
 """
 
 from __future__ import annotations
@@ -32,11 +37,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from carbon_aware.runtime.dispatcher import Dispatcher, is_transient
 from carbon_aware.runtime.observability import logger
+from carbon_aware.runtime.oracle import OracleSettler
 from carbon_aware.runtime.planner import Planner, SweepSignals
 from carbon_aware.runtime.repository import Conflict, WorkloadRecord, WorkloadRepository
-from carbon_aware.runtime.service_metrics import DUE_LAG
-from carbon_aware.runtime.states import State
-from carbon_aware.runtime.tables import DUE_AT, DUE_SHARDS
+from carbon_aware.runtime.service_metrics import DUE_LAG, ORACLE_GOOD, ORACLE_TOTAL
+from carbon_aware.runtime.states import FINAL, State
+from carbon_aware.runtime.tables import AWAITING_ORACLE, DUE_AT, DUE_SHARDS
 from carbon_aware.runtime.watchdog import Watchdog
 
 LOST_AFTER = 120.0
@@ -58,10 +64,13 @@ class _Counts:
         self.lock = threading.Lock()
         self.oldest_due: float | None = None
 
-    def add(self, name: str | None) -> None:
-        if name:
-            with self.lock:
+    def add(self, name: str | None, **grams: float) -> None:
+        """Count ``name`` once and add ``grams`` to their sums."""
+        with self.lock:
+            if name:
                 self.counter[name] += 1
+            for key, value in grams.items():
+                self.counter[key] += value
 
     def due(self, due_at: Any) -> None:
         """Note the due time of a record found due (for the due-index lag)."""
@@ -80,6 +89,7 @@ class Sweeper:
     dispatcher: Dispatcher
     workers: int = 1
     watchdog: Watchdog | None = None
+    oracle: OracleSettler | None = None
 
     def sweep(self, now: float, *, replan: bool = True) -> Counter:
         """Run every step once; returns counts of what happened."""
@@ -95,6 +105,9 @@ class Sweeper:
             self._each(State.RUNNING, now, lambda r: watchdog.check(r, now), counts, now)
         if replan:
             self._each(State.SCHEDULED, None, lambda r: _replan(planner, r, now), counts, now)
+        if self.oracle is not None:
+            settle: Step = lambda r: _settled(self.oracle, r, now, counts)  # noqa: E731
+            self._each(AWAITING_ORACLE, now, settle, counts, now)
         oldest = counts.oldest_due
         counts.counter[DUE_LAG] = round(max(now - oldest, 0.0)) if oldest is not None else 0
         return counts.counter
@@ -115,7 +128,7 @@ class Sweeper:
         return f"dispatched:{result.status if result else 'lost-race'}"
 
     def _each(
-        self, status: State, before: float | None, step: Step, counts: _Counts, now: float
+        self, status: str, before: float | None, step: Step, counts: _Counts, now: float
     ) -> None:
         """Run ``step`` on every due record in ``status``: shards read concurrently, records
         worked on by at most ``workers`` threads (and at most twice that many queued)."""
@@ -162,6 +175,8 @@ class Sweeper:
             return
         logger.exception("sweep: record failed", extra=extra)
         counts.add("record_error")
+        if status in FINAL:
+            return
         reason = f"{type(exc).__name__}: {exc}"[:MAX_REASON]
         try:
             attempts = self.repo.count_failure(workload_id, status, item.get("version"))
@@ -186,3 +201,10 @@ def _replan(planner: Planner, record: WorkloadRecord, now: float) -> str | None:
         return None
     updated = planner.replan(record, now)
     return "replanned" if updated.version != record.version else "kept"
+
+
+def _settled(oracle: OracleSettler, record: WorkloadRecord, now: float, counts: _Counts) -> str:
+    """Settle one record's oracle; its SLI grams go into the sweep's sums."""
+    settled = oracle.settle(record, now)
+    counts.add(None, **{ORACLE_GOOD: settled.good_g, ORACLE_TOTAL: settled.total_g})
+    return settled.outcome

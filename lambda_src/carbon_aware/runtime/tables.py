@@ -7,6 +7,9 @@ Workloads table access patterns (no Scan anywhere):
   attributes, so the index is sparse and holds only live work. Shards spread a popular status
   over several partitions.
 - list by status (API): the same index and key, without the time bound.
+- "final records awaiting their oracle" (the sweep; runtime.oracle): the same index with
+  ``due_key = "ORACLE#<shard>"`` and ``due_at`` = when the workload's window is fully observed; a
+  SUCCEEDED record is queued there by its completion and leaves once its oracle is stored.
 
 Fleets table access patterns (runtime.fleet.repository; no Scan, no index):
 - a fleet's state (allocation, last change, scaling target per region): GetItem / conditional
@@ -27,6 +30,8 @@ DUE_KEY = "due_key"
 DUE_AT = "due_at"
 EXPIRES_AT = "expires_at"
 DUE_SHARDS = 8
+# The due-index key prefix of final records awaiting their oracle (not a lifecycle state).
+AWAITING_ORACLE = "ORACLE"
 
 WORKLOADS_TABLE: dict[str, Any] = {
     "AttributeDefinitions": [

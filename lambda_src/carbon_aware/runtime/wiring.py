@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from carbon_aware.engine.accounting import Series, Span
+from carbon_aware.engine.accounting import ProviderClass, Series, Span
 from carbon_aware.engine.signal_type import SignalType
 from carbon_aware.runtime.client_table import ClientTable
 from carbon_aware.runtime.config import SIGNAL_TYPE, SIGNALS_TABLE, WorkloadSettings
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from carbon_aware.runtime.fleet.repository import FleetRepository
     from carbon_aware.runtime.fleet.settings import FleetSettings
     from carbon_aware.runtime.monitor import Monitor
+    from carbon_aware.runtime.oracle import OracleSettler
     from carbon_aware.runtime.planner import Planner
     from carbon_aware.runtime.pricing import PriceBook
     from carbon_aware.runtime.watchdog import Watchdog
@@ -88,6 +89,14 @@ class ProfileSignalSource:
     def comparable(self, spans: Sequence[Span]) -> list[Series]:
         """Profile series for each span: one signal type and provider class by construction."""
         return [profile_series(s.region, s.start, s.end) for s in spans]
+
+    def observed(
+        self, spans: Sequence[Span], signal_type: SignalType, provider_class: ProviderClass
+    ) -> list[Series | None]:
+        """The profile for profile accounting (the only kind without a signals cache)."""
+        if provider_class is not ProviderClass.PROFILE:
+            return [None for _ in spans]
+        return self.comparable(spans)
 
 
 _clock: list[Clock] = [SYSTEM_CLOCK]
@@ -201,6 +210,13 @@ def watchdog() -> Watchdog:
     from carbon_aware.runtime.watchdog import Watchdog
 
     return Watchdog(repository(), completer(), settings(), client)
+
+
+def oracle_settler() -> OracleSettler:
+    """Settles the oracle of finished workloads once their window is observed."""
+    from carbon_aware.runtime.oracle import OracleSettler
+
+    return OracleSettler(repository(), signal_source(), settings())
 
 
 def canceller() -> Canceller:

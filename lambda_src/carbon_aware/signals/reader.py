@@ -11,17 +11,22 @@ regions that forced it. Every region always has an average signal (at worst its 
 and its baseline, with the same signal-type rule, and one provider class too: when the two series
 come from different classes (say a provider's data for the run, the profile for the baseline),
 both are read from the built-in profile, so grams are compared like with like.
+
+:meth:`CarbonReader.observed` is the oracle's source, after the fact: a provider's cached
+observations that cover each span whole (no forecast, no profile filling a gap), or the built-in
+profile when the accounting it is compared with was on the profile.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from carbon_aware.engine.accounting import SOURCE_SEPARATOR, Series, Span
+from carbon_aware.engine.accounting import SOURCE_SEPARATOR, ProviderClass, Series, Span
 from carbon_aware.engine.signal_type import SignalType
 from carbon_aware.signals.cache import SignalCache
 from carbon_aware.signals.catalog import Catalog
@@ -100,6 +105,31 @@ class CarbonReader:
             "no signal for a side" if len(series) < len(spans) else "different provider classes",
         )
         return [profile_series(s.region, s.start, s.end) for s in spans]
+
+    def observed(
+        self, spans: Sequence[Span], signal_type: SignalType, provider_class: ProviderClass
+    ) -> list[Series | None]:
+        """Each span's intensities of ``signal_type`` and ``provider_class`` as observed: for a
+        provider, its cached observations when they cover the span whole (else None: not yet
+        observed); for the profile, the profile; nothing for our own forecasts."""
+        if provider_class is ProviderClass.PROFILE:
+            return [profile_series(s.region, s.start, s.end) for s in spans]
+        found: list[Series | None] = []
+        for span in spans:
+            zone = zone_of(self.catalog.get(span.region), signal_type)
+            since = span.start - self.max_observation_age
+            series = self.cache.observation_series(zone, signal_type, since, span.end)
+            if (
+                series is None
+                or series.provider_class is not provider_class
+                or not series.start <= span.start < span.end <= series.end
+            ):
+                found.append(None)
+                continue
+            # The cache names series after the zone; the oracle places by region.
+            window = series.window(span.start, span.end)
+            found.append(dataclasses.replace(window, region=span.region))
+        return found
 
     def _of_one_type(self, spans: Sequence[Span], purpose: str) -> list[Series | None]:
         """Each span's series of the configured type, or of ``average`` for all if one lacks it."""

@@ -3,8 +3,10 @@
 The sweep's counts become ``Sweep_<name>`` metrics: ``Sweep_planned_SCHEDULED``, …,
 ``Sweep_record_error`` (unexpected errors, each logged with its workload id),
 ``Sweep_poison_failed`` (records moved to FAILED after repeated errors) and
-``Sweep_transient_error``; and the service metrics of :mod:`carbon_aware.runtime.service_metrics`
-(due-index lag, stuck workloads, dispatch SLI counts, decisions on estimates).
+``Sweep_transient_error``, ``Sweep_oracle_stored`` / ``_waiting`` / ``_error`` (oracles
+settled); and the service metrics of :mod:`carbon_aware.runtime.service_metrics`
+(due-index lag, stuck workloads, dispatch SLI counts, carbon-efficiency SLI grams, decisions on
+estimates).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from carbon_aware.runtime import wiring
 from carbon_aware.runtime.observability import logger, metrics, tracer
-from carbon_aware.runtime.service_metrics import DUE_LAG, decision_metrics, sweep_metrics
+from carbon_aware.runtime.service_metrics import SWEEP_FIGURES, decision_metrics, sweep_metrics
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.sweeper import Sweeper
 
@@ -38,11 +40,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"planned": True, "status": str(record.status)}
     workers = wiring.settings().sweeper_workers
     sweeper = Sweeper(
-        wiring.repository(), wiring.planner(), wiring.dispatcher(), workers, wiring.watchdog()
+        wiring.repository(),
+        wiring.planner(),
+        wiring.dispatcher(),
+        workers,
+        wiring.watchdog(),
+        wiring.oracle_settler(),
     )
     counts = sweeper.sweep(now)
     for name, value in counts.items():
-        if name != DUE_LAG:
+        if name not in SWEEP_FIGURES:
             metrics.add_metric(
                 name=f"Sweep_{name.replace(':', '_')}", unit=MetricUnit.Count, value=value
             )
