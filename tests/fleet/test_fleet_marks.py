@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from tests.fleet.fleet_env import REGIONS, TYPES, Carbon, Market, Renewables, fleet_spec
-from tests.fleet.fleet_env import fleets_table, make_group
+from tests.fleet.fleet_env import (
+    REGIONS,
+    TYPES,
+    Carbon,
+    Market,
+    Renewables,
+    fleet_spec,
+    fleets_table,
+    make_group,
+)
 from tests.fleet.test_fleet_optimizer import T0, groups_of, settings_for
 
 from carbon_aware.runtime.fleet.optimizer import FleetOptimizer, penalised_score

@@ -22,8 +22,8 @@ import pytest
 from botocore import xform_name
 
 from carbon_aware.runtime import config, export_config, monitor_config, tables
-from carbon_aware.runtime.interruptions import settings as interruption_settings
 from carbon_aware.runtime.fleet import settings as fleet_settings
+from carbon_aware.runtime.interruptions import settings as interruption_settings
 from carbon_aware.signals import cache, catalog
 
 ROOT = Path(__file__).resolve().parents[2]
