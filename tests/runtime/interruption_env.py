@@ -112,8 +112,8 @@ def fake_lifecycle_api(calls: list[tuple[str, dict[str, Any]]], fail: bool = Fal
             client.meta.events.register(f"before-call.autoscaling.{op}", answer)
 
 
-@pytest.fixture
-def pipeline(aws: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
+def deployed_pipeline(aws: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
+    """The fleet, the signals table, the queue and the function's settings (a fixture's body)."""
     ddb = boto3.client("dynamodb", region_name=HOME)
     create_table(ddb, "signals")
     monkeypatch.setenv(config.SIGNALS_TABLE, "signals")

@@ -14,11 +14,11 @@ from tests.runtime.events import Context, sample, submission, submit
 from tests.runtime.interruption_env import (
     GROUPS,
     Pipeline,
+    deployed_pipeline,
     desired,
     ec2_event,
     instance_of,
     lifecycle_event,
-    pipeline,  # noqa: F401 (fixture)
 )
 
 from carbon_aware.runtime import wiring
@@ -28,6 +28,12 @@ from carbon_aware.runtime.interruptions.checkpoint import SsmCheckpoint
 from carbon_aware.runtime.states import State
 from carbon_aware.signals.prices.store import PriceStore
 from carbon_aware.signals.prices.unavailable import CapacityMarks
+
+
+@pytest.fixture
+def pipeline(aws: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
+    return deployed_pipeline(aws, monkeypatch)
+
 
 SPOT_WARNINGS = [
     "ec2_spot_instance_interruption_warning_karpenter.json",
