@@ -115,7 +115,8 @@ def fake_lifecycle_api(calls: list[tuple[str, dict[str, Any]]], fail: bool = Fal
 def deployed_pipeline(aws: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
     """The fleet, the signals table, the queue and the function's settings (a fixture's body)."""
     ddb = boto3.client("dynamodb", region_name=HOME)
-    create_table(ddb, "signals")
+    if "signals" not in ddb.list_tables()["TableNames"]:
+        create_table(ddb, "signals")
     monkeypatch.setenv(config.SIGNALS_TABLE, "signals")
     for region, name in GROUPS.items():
         make_group(region, name, 2)
