@@ -66,7 +66,10 @@ def optimizer_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 @pytest.mark.parametrize("name", SPOT_WARNINGS)
 def test_spot_warning_marks_the_type_and_zone_and_re_places_the_fleet(
-    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, name: str
+    pipeline: Pipeline,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
 ) -> None:
     runs = optimizer_runs(monkeypatch)
     instance, instance_type, zone = instance_of(OTHER)
@@ -78,6 +81,8 @@ def test_spot_warning_marks_the_type_and_zone_and_re_places_the_fleet(
     assert mark.until > now + 3000  # the default hour
     assert marks().marked(HOME, now) == []
     assert runs == [["web"]]
+    metric = '"Kind":"SpotInterruptionWarning","Region":"eu-north-1","InterruptionEvents":[1.0]'
+    assert metric in capsys.readouterr().out
 
 
 def test_duplicate_and_late_events_change_nothing_twice(

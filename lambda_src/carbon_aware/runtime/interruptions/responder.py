@@ -59,7 +59,7 @@ class Responder:
 
     def handle(self, event: Interruption, now: float) -> str:
         """Act on one event; what was done."""
-        self.emit("Interruptions", 1, {"Kind": str(event.kind), "Region": event.region})
+        self.emit("InterruptionEvents", 1, {"Kind": str(event.kind), "Region": event.region})
         actions = {
             Kind.SPOT_WARNING: self.spot_warning,
             Kind.REBALANCE: self.rebalance,
