@@ -22,7 +22,7 @@ module "dashboard" {
   dashboard_name    = var.name
   function_names    = [for m in module.function : m.function_name]
   table_names       = [for t in aws_dynamodb_table.this : t.name]
-  queue_names       = concat([for q in aws_sqs_queue.dlq : q.name], [aws_sqs_queue.interruption_dlq.name])
+  queue_names       = [for q in aws_sqs_queue.dlq : q.name]
   metrics_namespace = local.metrics_namespace
 
   dispatch_availability_target = var.slo_targets.dispatch_availability

@@ -7,9 +7,10 @@ locals {
   function_names = { for k in ["api", "intake", "monitor", "scheduler", "executor", "completion", "exporter", "fleet_optimizer", "interruptions"] : k => "${var.name}-${k}" }
   function_arns  = { for k, n in local.function_names : k => "arn:${local.partition}:lambda:${local.home_region}:${local.account_id}:function:${n}" }
 
-  # Functions invoked asynchronously (events, schedules) get a dead-letter queue; so does the
-  # exporter, for the stream batches its mapping gives up on.
-  async_functions = toset(concat(["intake", "monitor", "scheduler", "executor", "completion", "exporter"], local.create_fleets ? ["fleet_optimizer"] : []))
+  # Functions invoked asynchronously (events, schedules) get a dead-letter queue; so do the
+  # exporter, for the stream batches its mapping gives up on, and the interruptions function, whose
+  # queue redrives to it.
+  async_functions = toset(concat(["intake", "monitor", "scheduler", "executor", "completion", "exporter", "interruptions"], local.create_fleets ? ["fleet_optimizer"] : []))
 
   function_defaults = {
     api             = { memory_size = 256, timeout = 15 }

@@ -3,8 +3,8 @@
 # tasks included, and every fleet Region must be one of them), an EventBridge rule on the default
 # bus forwards interruption events to the interruptions bus in the home Region (EventBridge
 # delivers across Regions only to an event bus, with a role); a rule there sends them to an SQS
-# queue (dead-letter queue after 5 receives), which the interruptions function polls with
-# partial batch failures. The function checks the wiring on its first batch and on a schedule.
+# queue (dead-letter queue after 5 receives: the function's own, which also takes its failed
+# asynchronous self-checks), which the interruptions function polls with partial batch failures. The function checks the wiring on its first batch and on a schedule.
 ################################################################################
 
 locals {
@@ -229,17 +229,6 @@ resource "aws_cloudwatch_event_target" "interruption_queue" {
   arn            = aws_sqs_queue.interruptions.arn
 }
 
-resource "aws_sqs_queue" "interruption_dlq" {
-  region                            = local.home_region
-  name                              = "${var.name}-interruptions-dlq"
-  message_retention_seconds         = 1209600
-  sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
-  kms_master_key_id                 = var.kms_key_arn
-  kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : 3600
-
-  tags = var.tags
-}
-
 resource "aws_sqs_queue" "interruptions" {
   region = local.home_region
   name   = "${var.name}-interruptions"
@@ -249,7 +238,7 @@ resource "aws_sqs_queue" "interruptions" {
   sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
   kms_master_key_id                 = var.kms_key_arn
   kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : 3600
-  redrive_policy                    = jsonencode({ deadLetterTargetArn = aws_sqs_queue.interruption_dlq.arn, maxReceiveCount = 5 })
+  redrive_policy                    = jsonencode({ deadLetterTargetArn = aws_sqs_queue.dlq["interruptions"].arn, maxReceiveCount = 5 })
 
   tags = var.tags
 }

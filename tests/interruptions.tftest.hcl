@@ -37,7 +37,7 @@ run "rules_per_region_to_the_queue" {
       aws_cloudwatch_event_bus.interruptions.region == "eu-west-1" &&
       aws_cloudwatch_event_target.interruption_queue.arn == aws_sqs_queue.interruptions.arn &&
       aws_cloudwatch_event_target.interruption_queue.event_bus_name == aws_cloudwatch_event_bus.interruptions.name &&
-      jsondecode(aws_sqs_queue.interruptions.redrive_policy).deadLetterTargetArn == aws_sqs_queue.interruption_dlq.arn &&
+      jsondecode(aws_sqs_queue.interruptions.redrive_policy).deadLetterTargetArn == aws_sqs_queue.dlq["interruptions"].arn &&
       aws_lambda_event_source_mapping.interruptions.event_source_arn == aws_sqs_queue.interruptions.arn &&
       aws_lambda_event_source_mapping.interruptions.function_response_types == toset(["ReportBatchItemFailures"]) &&
       aws_lambda_event_source_mapping.interruptions.function_name == module.function["interruptions"].function_arn

@@ -94,7 +94,7 @@ run "two_regions" {
   }
 
   assert {
-    condition     = alltrue([for q in aws_sqs_queue.dlq : q.sqs_managed_sse_enabled]) && length(aws_sqs_queue.dlq) == 6
+    condition     = alltrue([for q in aws_sqs_queue.dlq : q.sqs_managed_sse_enabled]) && length(aws_sqs_queue.dlq) == 7
     error_message = "dead-letter queues for the five asynchronous functions and the exporter, encrypted"
   }
 
