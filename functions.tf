@@ -4,12 +4,13 @@
 ################################################################################
 
 locals {
-  function_names = { for k in ["api", "intake", "monitor", "scheduler", "executor", "completion", "exporter", "fleet_optimizer"] : k => "${var.name}-${k}" }
+  function_names = { for k in ["api", "intake", "monitor", "scheduler", "executor", "completion", "exporter", "fleet_optimizer", "interruptions"] : k => "${var.name}-${k}" }
   function_arns  = { for k, n in local.function_names : k => "arn:${local.partition}:lambda:${local.home_region}:${local.account_id}:function:${n}" }
 
-  # Functions invoked asynchronously (events, schedules) get a dead-letter queue; so does the
-  # exporter, for the stream batches its mapping gives up on.
-  async_functions = toset(concat(["intake", "monitor", "scheduler", "executor", "completion", "exporter"], local.create_fleets ? ["fleet_optimizer"] : []))
+  # Functions invoked asynchronously (events, schedules) get a dead-letter queue; so do the
+  # exporter, for the stream batches its mapping gives up on, and the interruptions function, whose
+  # queue redrives to it.
+  async_functions = toset(concat(["intake", "monitor", "scheduler", "executor", "completion", "exporter", "interruptions"], local.create_fleets ? ["fleet_optimizer"] : []))
 
   function_defaults = {
     api             = { memory_size = 256, timeout = 15 }
@@ -20,6 +21,7 @@ locals {
     completion      = { memory_size = 256, timeout = 60 }
     exporter        = { memory_size = 256, timeout = 60 }
     fleet_optimizer = { memory_size = 512, timeout = 120 }
+    interruptions   = { memory_size = 512, timeout = 120 }
   }
 
   function_timeouts = { for k, d in local.function_defaults : k => coalesce(try(var.function_settings[k].timeout, null), d.timeout) }
@@ -404,6 +406,13 @@ locals {
       statements = concat(local.fleet_optimizer_statements, local.signal_reader_statements)
     }
 
+    interruptions = {
+      description = "Acts on spot interruption warnings, rebalance recommendations, lifecycle actions and spot-stopped tasks from every Region."
+      handler     = "carbon_aware.runtime.handlers.interruptions.handler"
+      environment = merge(local.workload_environment, local.signal_reader_environment, local.schedule_group_environment, local.fleets_environment, local.interruption_environment)
+      statements  = concat(local.interruption_statements, local.signal_reader_statements)
+    }
+
     exporter = {
       description = "Exports final and expired table records from DynamoDB Streams to S3 as JSON lines."
       handler     = "carbon_aware.runtime.handlers.exporter.handler"
@@ -486,6 +495,7 @@ module "function" {
   dead_letter_target_arn   = try(aws_sqs_queue.dlq[each.key].arn, null)
   dead_letter_queue_name   = try(aws_sqs_queue.dlq[each.key].name, null)
   event_source_stream_arns = [for t in keys(local.exported_tables) : "${aws_dynamodb_table.this[t].arn}/stream/*" if each.key == "exporter"]
+  event_source_queue_arns  = each.key == "interruptions" ? [local.interruption_queue_arn] : []
 
   log_retention_in_days = var.log_retention_in_days
   kms_key_arn           = var.kms_key_arn

@@ -33,10 +33,11 @@ locals {
       Resource = [var.kms_key_arn]
     }])
     event-forwarder = [{
+      # Target state changes to the control bus, interruption events to the interruptions bus.
       Sid      = "PutOnControlBus"
       Effect   = "Allow"
       Action   = ["events:PutEvents"]
-      Resource = [aws_cloudwatch_event_bus.control.arn]
+      Resource = [aws_cloudwatch_event_bus.control.arn, aws_cloudwatch_event_bus.interruptions.arn]
     }]
   }
 

@@ -465,7 +465,7 @@ variable "lambda_package_s3" {
   }
 
   validation {
-    condition     = var.lambda_package_s3 == null || try(alltrue([for k in keys(var.lambda_package_s3.object_versions) : contains(["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer"], k)]), false)
+    condition     = var.lambda_package_s3 == null || try(alltrue([for k in keys(var.lambda_package_s3.object_versions) : contains(["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer", "interruptions"], k)]), false)
     error_message = "lambda_package_s3.object_versions keys must be function names: api, intake, monitor, scheduler, executor, completion or fleet_optimizer."
   }
 
@@ -502,8 +502,8 @@ variable "function_settings" {
   default = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.function_settings) : contains(["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer"], k)])
-    error_message = "function_settings keys must be api, intake, monitor, scheduler, executor, completion or fleet_optimizer."
+    condition     = alltrue([for k in keys(var.function_settings) : contains(["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer", "interruptions"], k)])
+    error_message = "function_settings keys must be api, intake, monitor, scheduler, executor, completion, fleet_optimizer or interruptions."
   }
 
   validation {
@@ -584,8 +584,8 @@ variable "function_role_arns" {
   default     = {}
 
   validation {
-    condition     = alltrue([for k, a in var.function_role_arns : contains(["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer"], k) && can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
-    error_message = "function_role_arns keys must be api, intake, monitor, scheduler, executor, completion or fleet_optimizer, and values IAM role ARNs."
+    condition     = alltrue([for k, a in var.function_role_arns : contains(["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer", "interruptions"], k) && can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
+    error_message = "function_role_arns keys must be api, intake, monitor, scheduler, executor, completion, fleet_optimizer or interruptions, and values IAM role ARNs."
   }
 }
 
@@ -859,5 +859,47 @@ variable "slo_targets" {
   validation {
     condition     = alltrue([for v in values(var.slo_targets) : v > 0 && v < 1])
     error_message = "slo_targets values must be between 0 and 1 (exclusive)."
+  }
+}
+
+################################################################################
+# Spot interruptions
+################################################################################
+
+variable "interruption_handling" {
+  description = "How the interruptions function acts (interruptions.tf). `rebalance_action`: on an EC2 rebalance recommendation for a fleet instance, `ignore`, `prepare` (raise the group's desired capacity by one: a replacement launches, nothing drains) or `replace` (checkpoint, then terminate the instance in its group without lowering desired capacity, so it drains through the terminate lifecycle hook and is replaced). `unavailable_minutes`: how long an instance type and Availability Zone that sent a spot interruption warning stay marked unavailable to the fleet optimizer. `checkpoint_ssm_document`: an SSM document (name or ARN) sent to an interrupted or draining fleet instance to make it checkpoint; null relies on the agent's instance-metadata watch alone. `max_replacements`: a workload interrupted more often than this ends FAILED. `self_check_schedule`: when the function re-checks that rules, queue and permissions are wired."
+  type = object({
+    rebalance_action        = optional(string, "prepare")
+    unavailable_minutes     = optional(number, 60)
+    checkpoint_ssm_document = optional(string)
+    max_replacements        = optional(number, 3)
+    self_check_schedule     = optional(string, "rate(1 day)")
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains(["ignore", "prepare", "replace"], var.interruption_handling.rebalance_action)
+    error_message = "interruption_handling.rebalance_action must be ignore, prepare or replace."
+  }
+
+  validation {
+    condition     = var.interruption_handling.unavailable_minutes >= 1 && var.interruption_handling.unavailable_minutes <= 10080
+    error_message = "interruption_handling.unavailable_minutes must be between 1 and 10080 (one week)."
+  }
+
+  validation {
+    condition     = var.interruption_handling.checkpoint_ssm_document == null || can(regex("^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:document/)?[a-zA-Z0-9_.-]{3,128}$", var.interruption_handling.checkpoint_ssm_document))
+    error_message = "interruption_handling.checkpoint_ssm_document must be an SSM document name or ARN."
+  }
+
+  validation {
+    condition     = var.interruption_handling.max_replacements >= 0 && var.interruption_handling.max_replacements <= 20 && floor(var.interruption_handling.max_replacements) == var.interruption_handling.max_replacements
+    error_message = "interruption_handling.max_replacements must be a whole number from 0 to 20."
+  }
+
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.interruption_handling.self_check_schedule))
+    error_message = "interruption_handling.self_check_schedule must be a rate() or cron() expression."
   }
 }

@@ -37,6 +37,12 @@ run "rendered_environment" {
       lambda_function_arns = ["arn:aws:lambda:us-west-2:111122223333:function:job"]
     }
     placement_score_daily_budget = 25
+    interruption_handling = {
+      rebalance_action        = "replace"
+      unavailable_minutes     = 45
+      checkpoint_ssm_document = "ca-drift-checkpoint"
+      max_replacements        = 2
+    }
     fleets = {
       web = {
         regions = {

@@ -27,7 +27,7 @@ run "no_fleets_changes_nothing" {
     condition = (
       length(module.fleet) == 0 && !contains(keys(aws_dynamodb_table.this), "fleets") &&
       !contains(keys(module.function), "fleet_optimizer") && length(aws_cloudwatch_event_rule.fleet_optimizer) == 0 &&
-      length(aws_apigatewayv2_route.this) == 4 && length(aws_sqs_queue.dlq) == 6 &&
+      length(aws_apigatewayv2_route.this) == 4 && length(aws_sqs_queue.dlq) == 7 &&
       length([for k, v in local.functions["api"].environment : k if strcontains(k, "FLEET") && v != null]) == 0 &&
       !strcontains(module.function["api"].role_policy, "Fleet")
     )

@@ -49,7 +49,7 @@ run "two_regions" {
   }
 
   assert {
-    condition     = length(module.function) == 7 && alltrue([for m in module.function : startswith(m.function_name, "ca-test-")])
+    condition     = length(module.function) == 8 && alltrue([for m in module.function : startswith(m.function_name, "ca-test-")])
     error_message = "seven functions (with the exporter), named after var.name"
   }
 
@@ -65,7 +65,7 @@ run "two_regions" {
   assert {
     condition = alltrue(flatten([
       for m in module.function : [
-        for s in jsondecode(m.role_policy).Statement : contains(s.Resource, "*") == contains(["Tracing", "VpcNetworkInterfaces", "PriceList"], s.Sid)
+        for s in jsondecode(m.role_policy).Statement : contains(s.Resource, "*") == contains(["Tracing", "VpcNetworkInterfaces", "PriceList", "InterruptedInstances"], s.Sid)
       ]
     ]))
     error_message = "only X-Ray, VPC interface and Price List actions (which have no resource scoping) use Resource *"
@@ -94,7 +94,7 @@ run "two_regions" {
   }
 
   assert {
-    condition     = alltrue([for q in aws_sqs_queue.dlq : q.sqs_managed_sse_enabled]) && length(aws_sqs_queue.dlq) == 6
+    condition     = alltrue([for q in aws_sqs_queue.dlq : q.sqs_managed_sse_enabled]) && length(aws_sqs_queue.dlq) == 7
     error_message = "dead-letter queues for the five asynchronous functions and the exporter, encrypted"
   }
 
@@ -262,7 +262,7 @@ run "allow_list_and_options" {
   assert {
     condition = alltrue(flatten([
       for m in module.function : [
-        for s in jsondecode(m.role_policy).Statement : contains(s.Resource, "*") == contains(["Tracing", "VpcNetworkInterfaces", "BatchRunStatus", "PriceList"], s.Sid)
+        for s in jsondecode(m.role_policy).Statement : contains(s.Resource, "*") == contains(["Tracing", "VpcNetworkInterfaces", "BatchRunStatus", "PriceList", "InterruptedInstances"], s.Sid)
       ]
     ]))
     error_message = "only X-Ray, VPC interface, batch:DescribeJobs and Price List actions (which have no resource scoping) use Resource *"

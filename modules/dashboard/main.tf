@@ -51,7 +51,7 @@ locals {
     ["Decisions on estimates (%)", [["e0", "SUM(SEARCH('{${local.ns}} MetricName=\"DecisionsOnEstimates\"', 'Sum', 3600))", "", false], ["e1", "SUM(SEARCH('{${local.ns}} MetricName=\"Decisions\"', 'Sum', 3600))", "", false], ["e2", "IF(e1 > 0, 100 * e0 / e1, 0)", "on estimates %", true]], 3600],
     ["Fleet capacity per Region", [["e0", "SEARCH('{${local.ns},Fleet,Region} MetricName=(\"FleetDesiredCapacity\" OR \"FleetInServiceCapacity\")', 'Average', 300)", "", true]], 300],
     ["Migrations", [["e0", "SEARCH('{${local.ns},Region} MetricName=\"Migrations\"', 'Sum', 3600)", "", true]], 3600],
-    ["Interruption events", [["e0", "SEARCH('{${local.ns},Region} MetricName=\"InterruptionEvents\"', 'Sum', 3600)", "", true]], 3600],
+    ["Interruption events by kind and Region", [["e0", "SEARCH('{${local.ns},Kind,Region} MetricName=\"InterruptionEvents\"', 'Sum', 3600)", "", true]], 3600],
     ["Carbon API errors", [["e0", "SEARCH('{${local.ns},Provider} MetricName=\"ProviderErrors\"', 'Sum', 3600)", "", true]], 3600],
     # Dispatch availability SLO: share of its error budget left over the dashboard's range.
     ["Dispatch availability: error budget remaining (%)", [["e0", "SUM(SEARCH('{${local.ns}} MetricName=\"DispatchWindowMet\"', 'Sum', 3600))", "", false], ["e1", "SUM(SEARCH('{${local.ns}} MetricName=\"DispatchWindowTotal\"', 'Sum', 3600))", "", false], ["e2", "IF(RUNNING_SUM(e1) > 0, 100 * (1 - (1 - RUNNING_SUM(e0) / RUNNING_SUM(e1)) / ${1 - var.slo_targets.dispatch_availability}), 100)", "budget left %", true]], 3600],

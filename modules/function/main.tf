@@ -43,6 +43,13 @@ locals {
       Action   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
       Resource = var.event_source_stream_arns
     }],
+    length(var.event_source_queue_arns) == 0 ? [] : [{
+      # Lambda polls the queues of the function's event source mappings with the function's role.
+      Sid      = "EventSourceQueues"
+      Effect   = "Allow"
+      Action   = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+      Resource = var.event_source_queue_arns
+    }],
     !var.attach_dead_letter_queue ? [] : [{
       Sid      = "DeadLetterQueue"
       Effect   = "Allow"

@@ -170,6 +170,17 @@ variable "vpc_config" {
   default = null
 }
 
+variable "event_source_queue_arns" {
+  description = "SQS queue ARNs the function's event source mappings poll; Lambda polls them with the function's role."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.event_source_queue_arns : can(regex("^arn:aws[a-z-]*:sqs:", a))])
+    error_message = "event_source_queue_arns must be SQS queue ARNs."
+  }
+}
+
 variable "event_source_stream_arns" {
   description = "DynamoDB stream ARNs (or `<table ARN>/stream/*`) the function's event source mappings read; Lambda reads them with the function's role."
   type        = list(string)

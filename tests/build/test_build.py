@@ -23,7 +23,16 @@ _spec.loader.exec_module(build)
 
 CACHE = ROOT / "build" / "wheels"
 DIST = ROOT / "dist" / "arm64"
-FUNCTIONS = ("api", "completion", "executor", "exporter", "fleet_optimizer", "monitor", "scheduler")
+FUNCTIONS = (
+    "api",
+    "completion",
+    "executor",
+    "exporter",
+    "fleet_optimizer",
+    "interruptions",
+    "monitor",
+    "scheduler",
+)
 NUMPY_FREE = ("api", "completion", "executor", "exporter")
 
 

@@ -37,6 +37,7 @@ from carbon_aware.runtime.handlers import (
     exporter,
     fleet_optimizer,
     intake,
+    interruptions,
     monitor,
     scheduler,
 )
@@ -92,6 +93,7 @@ HANDLERS = {
     "monitor": monitor,
     "exporter": exporter,
     "fleet_optimizer": fleet_optimizer,
+    "interruptions": interruptions,
 }
 _running = contextvars.ContextVar[str | None]("running_function", default=None)
 

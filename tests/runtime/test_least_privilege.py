@@ -29,6 +29,7 @@ from carbon_aware.runtime.handlers import (
     executor,
     fleet_optimizer,
     intake,
+    interruptions,
     monitor,
     scheduler,
 )
@@ -262,3 +263,43 @@ def test_fleet_optimizer_uses_every_grant(
     # Launch before drain: the cleaner Region is raised now, the other lowered on a later run.
     assert answer["fleets"]["web"]["applied"] == {OTHER: 4, HOME: 2}
     uses_every_grant(least_privilege, "fleet_optimizer")
+
+
+def test_interruptions_uses_every_grant(
+    estate: AwsEnv, least_privilege: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.runtime.interruption_env import (
+        deployed_pipeline,
+        ec2_event,
+        fake_lifecycle_api,
+        instance_of,
+        lifecycle_event,
+    )
+    from tests.runtime.test_interruption_self_check import wire
+    from tests.runtime.test_interruptions import running_on_fargate_spot, spot_stop
+
+    from carbon_aware.runtime.interruptions import settings as interruption_settings
+    from carbon_aware.signals.prices.unavailable import CapacityMarks
+
+    pipeline = deployed_pipeline(estate, monkeypatch)
+    wire(monkeypatch)  # builds new clients: the fake lifecycle API again
+    fake_lifecycle_api(pipeline.lifecycle_calls)
+    monkeypatch.setenv(interruption_settings.CHECKPOINT_DOCUMENT, "checkpoint-now")
+    assert interruptions.handler({"action": "self_check"}, Context()) == {"ok": True}
+    instance, _, _ = instance_of(HOME)
+    rebalance = "ec2_instance_rebalance_recommendation_nth.json"
+    warning = ec2_event("ec2_spot_instance_interruption_warning_nth.json", instance, HOME)
+    with monkeypatch.context() as injected:
+        injected.setattr(CapacityMarks, "mark", lambda *a, **k: 1 / 0)
+        assert len(pipeline.deliver(warning)["batchItemFailures"]) == 1  # its claim released
+    assert pipeline.deliver(warning) == {"batchItemFailures": []}
+    assert pipeline.deliver(ec2_event(rebalance, instance, HOME)) == {"batchItemFailures": []}
+    monkeypatch.setenv(interruption_settings.REBALANCE_ACTION, "replace")
+    event = {**ec2_event(rebalance, instance, HOME), "id": "another"}
+    assert pipeline.deliver(event) == {"batchItemFailures": []}
+    other, _, _ = instance_of(OTHER)
+    assert pipeline.deliver(lifecycle_event(other, OTHER)) == {"batchItemFailures": []}
+    record = running_on_fargate_spot(estate)
+    assert pipeline.deliver(spot_stop(record, "RUNNING")) == {"batchItemFailures": []}
+    assert wiring.repository().get(record.workload_id).status == State.SCHEDULED
+    uses_every_grant(least_privilege, "interruptions")

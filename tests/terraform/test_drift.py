@@ -23,6 +23,7 @@ from botocore import xform_name
 
 from carbon_aware.runtime import config, export_config, monitor_config, tables
 from carbon_aware.runtime.fleet import settings as fleet_settings
+from carbon_aware.runtime.interruptions import settings as interruption_settings
 from carbon_aware.signals import cache, catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,7 +106,7 @@ DAY = 86400
 WORKLOAD_FUNCTIONS = ("api", "intake", "scheduler", "executor", "completion")
 # Functions that read the region catalog and so apply CARBON_AWARE_REGION_ZONES (the api accounts
 # the grams of a cancelled run).
-CATALOG_READERS = ("api", "monitor", "scheduler", "completion", "fleet_optimizer")
+CATALOG_READERS = ("api", "monitor", "scheduler", "completion", "fleet_optimizer", "interruptions")
 
 
 @dataclass(frozen=True)
@@ -169,10 +170,16 @@ SETTINGS: dict[str, ModuleType] = {"monitor": monitor_config, "exporter": export
 REQUIRED_FROM: dict[str, ModuleType] = {**SETTINGS, "fleet_optimizer": fleet_settings}
 
 
+# Functions that read settings of their own besides runtime.config.
+EXTRA_SETTINGS: dict[str, ModuleType] = {"interruptions": interruption_settings}
+
+
 def declared_env(function: str) -> set[str]:
     """Every CARBON_AWARE_* name the function's settings loaders know."""
     settings = SETTINGS.get(function, config)
     names = {v for v in vars(settings).values() if isinstance(v, str)}
+    if function in EXTRA_SETTINGS:
+        names |= {v for v in vars(EXTRA_SETTINGS[function]).values() if isinstance(v, str)}
     if function in CATALOG_READERS:
         names.add(catalog.ZONES_ENV_VAR)
     return {n for n in names if n.startswith("CARBON_AWARE_")}
@@ -282,6 +289,24 @@ def test_fleet_settings_carry_the_module_inputs(rendered: Rendered, function: st
             if address.startswith(f'module.fleet["{name}"].aws_autoscaling_policy.this[')
         }
         assert policies == {fleet.scaling_policy_name}
+
+
+def test_interruption_settings_carry_the_module_inputs(rendered: Rendered):
+    env = rendered.environment("interruptions")
+    settings = interruption_settings.InterruptionSettings.from_env(env)
+    handling = rendered.inputs["interruption_handling"]
+    assert settings.rebalance_action == handling["rebalance_action"]
+    assert settings.unavailable_seconds == handling["unavailable_minutes"] * 60
+    assert settings.checkpoint_document == handling["checkpoint_ssm_document"]
+    assert settings.max_replacements == handling["max_replacements"]
+    assert rendered.function_arn_points_at(settings.fleet_optimizer_arn, "fleet_optimizer")
+    wiring = settings.wiring
+    assert set(wiring["regional_rules"]) == set(rendered.inputs["regions"])
+    queue = rendered.resources["aws_sqs_queue.interruptions"]
+    assert (wiring["queue_url"], wiring["queue_arn"]) == (queue["url"], queue["arn"])
+    mapping = rendered.resources["aws_lambda_event_source_mapping.interruptions"]
+    assert mapping["event_source_arn"] == queue["arn"]
+    assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
 
 
 def test_optimizer_placement_score_budget(rendered: Rendered):

@@ -2,7 +2,8 @@
 
 Understood events:
 - ``ECS Task State Change`` with ``lastStatus`` STOPPED (``startedBy`` is ``<prefix>-<id>``); a
-  Fargate Spot interruption (``stopCode``) is a failure whatever the exit codes;
+  task stopped by a Fargate Spot interruption (``stopCode``) is not a completion: the
+  interruptions function owns it and places the workload again (runtime.interruptions);
 - ``Batch Job State Change`` SUCCEEDED/FAILED (the workload-id tag, or the job name as for ECS);
 - ``Step Functions Execution Status Change`` (id in the execution input; for a task-token
   execution, derived from its ARN);
@@ -25,6 +26,7 @@ from carbon_aware.engine.signal_type import SignalError
 from carbon_aware.runtime.oracle import oracle_due
 from carbon_aware.runtime.repository import Conflict, WorkloadRecord, WorkloadRepository
 from carbon_aware.runtime.runs import (
+    ECS_INTERRUPTED,
     RunState,
     batch_job_state,
     ecs_task_state,
@@ -73,6 +75,8 @@ def parse_event(event: Mapping[str, Any], prefix: str) -> Finished | None:
         return None
     kind = event.get("detail-type", "")
     if kind == "ECS Task State Change":
+        if detail.get("stopCode") in ECS_INTERRUPTED:
+            return None  # the interruptions function's (runtime.interruptions.responder)
         wid = workload_of_run(str(detail.get("startedBy") or ""), prefix)
         return Finished.of(wid, ecs_task_state(detail))
     if kind == "Batch Job State Change":

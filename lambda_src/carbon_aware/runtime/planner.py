@@ -77,9 +77,10 @@ class Planner:
     settings: WorkloadSettings
     prices: PriceBook | None = None
 
-    def plan(self, record: WorkloadRecord, now: float) -> WorkloadRecord:
-        """Place a PENDING workload; invalid and infeasible ones end FAILED (or EXPIRED) with the
-        reason. Records stored before validation at the door are checked here the same way."""
+    def plan(self, record: WorkloadRecord, now: float, reason: str = "planned") -> WorkloadRecord:
+        """Place a PENDING workload (or an interrupted RUNNING one); invalid and infeasible ones end
+        FAILED (or EXPIRED) with the reason. Records stored before validation at the door are
+        checked here the same way."""
         try:
             submitted = workload_of(record.spec)
             check_regions(record.spec, self.settings)
@@ -101,7 +102,7 @@ class Planner:
             return self.repo.transition(
                 record, State.FAILED, now=now, reason=f"infeasible: {placement.reason}"
             )
-        return self._schedule(record, spec, cached, workload, placement, signals, now, "planned")
+        return self._schedule(record, spec, cached, workload, placement, signals, now, reason)
 
     def replan(self, record: WorkloadRecord, now: float) -> WorkloadRecord:
         """Move a SCHEDULED workload if the fresh forecast beats its decision by the threshold."""

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from carbon_aware.runtime.fleet.optimizer import FleetOptimizer
     from carbon_aware.runtime.fleet.repository import FleetRepository
     from carbon_aware.runtime.fleet.settings import FleetSettings
+    from carbon_aware.runtime.interruptions.responder import Responder
+    from carbon_aware.runtime.interruptions.settings import InterruptionSettings
     from carbon_aware.runtime.monitor import Monitor
     from carbon_aware.runtime.oracle import OracleSettler
     from carbon_aware.runtime.planner import Planner
@@ -251,14 +253,18 @@ def fleet_optimizer(emit: Any = None) -> FleetOptimizer:
         cached_sources,
     )
     from carbon_aware.signals.prices.store import PriceStore
+    from carbon_aware.signals.prices.unavailable import CapacityMarks
 
     config = fleet_settings()
     prices: Any = NeutralMarket()
     scores: Any = prices
     renewables: Any = UnknownRenewables()
+    marks = None
     if config.signals_table:
+        store = PriceStore(client("dynamodb"), config.signals_table)
+        marks = CapacityMarks(store)
         prices, scores, renewables = cached_sources(
-            PriceStore(client("dynamodb"), config.signals_table),
+            store,
             lambda region: client("ec2", region),
             call_region=os.environ.get("AWS_REGION", "us-east-1"),
             daily_budget=config.placement_score_daily_budget,
@@ -271,5 +277,39 @@ def fleet_optimizer(emit: Any = None) -> FleetOptimizer:
         prices=prices,
         scores=scores,
         renewables=renewables,
+        marks=marks,
+        emit=emit,
+    )
+
+
+def interruption_responder(
+    interruption: InterruptionSettings, emit: Any, drain_budget: Any
+) -> Responder:
+    """The interruption responder wired to the environment."""
+    from carbon_aware.runtime.interruptions.checkpoint import SsmCheckpoint
+    from carbon_aware.runtime.interruptions.responder import Responder, invoke_optimizer
+    from carbon_aware.signals.prices.store import PriceStore
+    from carbon_aware.signals.prices.unavailable import CapacityMarks
+
+    fleets = fleet_settings()
+    s = settings()
+    table = os.environ.get(SIGNALS_TABLE, "").strip()
+    marks = CapacityMarks(PriceStore(client("dynamodb"), table)) if table else None
+    optimizer_arn = interruption.fleet_optimizer_arn
+    return Responder(
+        settings=interruption,
+        fleets=fleets.fleets,
+        ec2=lambda region: client("ec2", region),
+        autoscaling=lambda region: client("autoscaling", region),
+        checkpoint=SsmCheckpoint(
+            lambda region: client("ssm", region), interruption.checkpoint_document
+        ),
+        marks=marks,
+        planner=planner(),
+        run_fleets=invoke_optimizer(client("lambda"), optimizer_arn)
+        if optimizer_arn
+        else (lambda names: None),
+        prefix=s.name_prefix,
+        drain_budget=drain_budget,
         emit=emit,
     )

@@ -5,16 +5,19 @@ and placement scores, each group's desired and InService capacity (DescribeAutoS
 :func:`decide` on the fleet's committed target (the stored allocation, so a move in progress is
 not re-decided from its transient, raised capacities); :func:`apply_plan` and SetDesiredCapacity
 where the plan differs; the tier's target-tracking policy where the tier changed; the decision
-stored with its inputs. A fleet that fails (bad configuration, missing group, API error) is
-logged and counted and never stops the others.
+stored with its inputs. Capacity the interruptions function marked unavailable (an instance type
+in an Availability Zone that just sent a spot interruption warning) lowers that region's placement
+score by the share of the fleet's instance types marked there (:func:`penalised_score`), so capacity
+moves away from where it was just lost. A fleet that fails (bad configuration, missing group, API
+error) is logged and counted and never stops the others.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from carbon_aware.engine.fleet_policy import (
     FleetDecision,
@@ -36,9 +39,26 @@ from carbon_aware.runtime.fleet.sources import (
     describe,
     known_prices,
 )
+from carbon_aware.signals.prices.unavailable import Mark
 
 log = logging.getLogger(__name__)
 Emit = Callable[[str, float, dict[str, str]], None]
+
+
+class MarkSource(Protocol):
+    """Capacity marked unavailable in a region (``signals.prices.unavailable.CapacityMarks``)."""
+
+    def marked(self, region: str, now: float) -> list[Mark]: ...
+
+
+def penalised_score(score: int, instance_types: Sequence[str], marks: Sequence[Mark]) -> int:
+    """``score`` lowered by the share of ``instance_types`` marked unavailable (any zone); every
+    type marked (or any mark for a fleet that names no types) gives the worst score, 1."""
+    if not marks:
+        return score
+    marked = {m.instance_type for m in marks}
+    share = len(marked & set(instance_types)) / len(instance_types) if instance_types else 1.0
+    return max(1, round(score - (score - 1) * share))
 
 
 class FleetRunError(Exception):
@@ -70,6 +90,7 @@ class FleetOptimizer:
         prices: SpotPriceSource,
         scores: PlacementScoreSource,
         renewables: RenewableSource,
+        marks: MarkSource | None = None,
         emit: Emit | None = None,
     ) -> None:
         self.settings = settings
@@ -79,13 +100,22 @@ class FleetOptimizer:
         self.prices = prices
         self.scores = scores
         self.renewables = renewables
+        self.marks = marks
         self.emit = emit or (lambda name, value, dimensions: None)
 
-    def run(self, now: float) -> dict[str, Any]:
-        """Run every fleet; ``{"fleets": {name: summary}, "failed": n, "errors": {name: why}}``."""
+    def run(self, now: float, only: Sequence[str] | None = None) -> dict[str, Any]:
+        """Run every fleet (or those named in ``only``); ``{"fleets": {name: summary}, "failed": n,
+        "errors": {name: why}}``. A name in ``only`` that is not configured is an error."""
         errors = dict(self.settings.errors)
         fleets: dict[str, Any] = {}
-        for name, config in sorted(self.settings.fleets.items()):
+        selected = dict(self.settings.fleets)
+        if only is not None:
+            errors = {n: e for n, e in errors.items() if n in only}
+            errors.update(
+                {n: "no such fleet" for n in only if n not in selected and n not in errors}
+            )
+            selected = {n: c for n, c in selected.items() if n in only}
+        for name, config in sorted(selected.items()):
             try:
                 fleets[name] = self.run_fleet(config, now)
             except Exception as exc:  # one bad fleet never stops the others
@@ -187,17 +217,24 @@ class FleetOptimizer:
             if forecast is None or not forecast.values or region not in scores:
                 continue  # decide() excludes it with the reason "no signals"
             score = scores[region]
+            marks = self.marks.marked(region, now) if self.marks else []
+            placement = penalised_score(int(score.score), config.instance_types, marks)
+            provenance = describe(score.provenance)
+            if marks:
+                provenance += f"; lowered from {int(score.score)}: " + ", ".join(
+                    f"{m.instance_type} in {m.zone} interrupted" for m in marks
+                )
             found.append(
                 RegionSignals(
                     region,
                     forecast.values,
                     prices[region][0],
-                    int(score.score),
+                    placement,
                     self.renewables.share(region, now),
                     {
                         "carbon": forecast.source,
                         "spot_price": prices[region][1],
-                        "placement_score": describe(score.provenance),
+                        "placement_score": provenance,
                     },
                 )
             )

@@ -11,6 +11,7 @@ HANDLERS: dict[str, str] = {
     "exporter": "carbon_aware.runtime.handlers.exporter",
     "fleet_optimizer": "carbon_aware.runtime.handlers.fleet_optimizer",
     "intake": "carbon_aware.runtime.handlers.intake",
+    "interruptions": "carbon_aware.runtime.handlers.interruptions",
     "monitor": "carbon_aware.runtime.handlers.monitor",
     "scheduler": "carbon_aware.runtime.handlers.scheduler",
 }

@@ -20,14 +20,20 @@ copy_config_to_registered_loggers(source_logger=logger, include={"carbon_aware"}
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Run every fleet; ``{"ok", "fleets", "failed", "errors"}`` or ``{"ok": false, "error"}``."""
+    """Run every fleet (or the fleets named in ``event["fleets"]``: the interruptions function
+    asks for a run of the fleet that lost capacity); ``{"ok", "fleets", "failed", "errors"}`` or
+    ``{"ok": false, "error"}``."""
     try:
         optimizer: FleetOptimizer = wiring.fleet_optimizer(emit)
     except (ConfigError, ValueError) as exc:
         logger.error("fleet optimizer not configured", extra={"error": str(exc)})
         metrics.add_metric(name="FleetFailures", unit=MetricUnit.Count, value=1)
         return {"ok": False, "error": f"configuration: {exc}"}
-    summary = optimizer.run(wiring.clock().now())
+    only = event.get("fleets") if isinstance(event, dict) else None
+    if only is not None and not (isinstance(only, list) and all(isinstance(n, str) for n in only)):
+        logger.error("bad fleets filter", extra={"fleets": only})
+        return {"ok": False, "error": "fleets must be a list of fleet names"}
+    summary = optimizer.run(wiring.clock().now(), only)
     logger.info("fleets run", extra={"failed": summary["failed"], "errors": summary["errors"]})
     return {"ok": summary["failed"] == 0, **summary}
 

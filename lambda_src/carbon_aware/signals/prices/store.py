@@ -12,7 +12,9 @@ collide with carbon keys (a test checks it against every signal type):
 - ``pk = "score#<digest of the canonical request>"``, ``sk = "latest"``: the scores of every
   Region of one placement-score request (see :mod:`.placement`);
 - ``pk = "score-budget#<UTC day>"``, ``sk = "count"``: placement-score calls made that day
-  (conditional counter).
+  (conditional counter);
+- ``pk = "unavailable#<region>"``, ``sk = "<instance type>#<zone>"``: capacity marked unavailable
+  after a spot interruption (:mod:`.unavailable`).
 
 Every price and score item carries its provenance (``source``, ``fetched_at``, ``fallback``,
 ``detail``) and ``expires_at``: ``fetched_at`` + the keep time (default 7 days), long after the
@@ -39,7 +41,8 @@ COUNT = "count"
 PRICE = "price#"
 SCORE = "score#"
 BUDGET = "score-budget#"
-PREFIXES = (PRICE, SCORE, BUDGET)
+UNAVAILABLE = "unavailable#"
+PREFIXES = (PRICE, SCORE, BUDGET, UNAVAILABLE)
 DEFAULT_KEEP = 7 * DAY
 
 
