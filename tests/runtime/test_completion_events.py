@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.runtime.conftest import HOME
 from tests.runtime.events import (
     PREFIX,
     SFN_SAMPLES,
@@ -79,6 +80,7 @@ def test_ecs_stopped_task_with_exit_code_zero_succeeds() -> None:
         START,
         END,
         "Essential container in task exited; stopCode EssentialContainerExited; exit codes [0]",
+        handle=f"arn:aws:ecs:{HOME}:123456789012:task/jobs/{WID}",
     )
 
 
@@ -115,7 +117,7 @@ def test_ecs_tasks_started_by_others_are_not_ours() -> None:
 def test_batch_failed_job_carries_the_exit_code_and_reason() -> None:
     finished = parsed(batch_finished(WID, START, END, ok=False))
     assert finished == Finished(
-        WID, False, START, END, "Essential container in task exited (exit code 1)"
+        WID, False, START, END, "Essential container in task exited (exit code 1)", handle=WID
     )
 
 

@@ -5,7 +5,8 @@ EXPIRED (deadline missed) from any non-final state. TIMED_OUT: no outcome arrive
 could not tell one within the run timeout past the expected end (runtime.watchdog).
 SCHEDULED -> SCHEDULED is a re-plan; RUNNING -> RUNNING moves the watchdog's next look at an
 overdue run; DISPATCHING -> SCHEDULED hands a workload back after a transient failure or a
-dispatcher that died mid-way.
+dispatcher that died mid-way. RUNNING -> SCHEDULED: a segment of an interruptible workload
+checkpointed (or was interrupted) and the next segment waits for its start (runtime.segments).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ ALLOWED: dict[State, frozenset[State]] = {
     State.SCHEDULED: frozenset({State.SCHEDULED, State.DISPATCHING, *_ALWAYS}),
     State.DISPATCHING: frozenset({State.RUNNING, State.SCHEDULED, State.FAILED, *_ALWAYS}),
     State.RUNNING: frozenset(
-        {State.RUNNING, State.SUCCEEDED, State.FAILED, State.TIMED_OUT, *_ALWAYS}
+        {State.RUNNING, State.SCHEDULED, State.SUCCEEDED, State.FAILED, State.TIMED_OUT, *_ALWAYS}
     ),
     **{s: frozenset() for s in FINAL},
 }
