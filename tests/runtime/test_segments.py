@@ -237,6 +237,11 @@ def test_segments_move_region_once_and_resume_from_the_checkpoint(stack: Stack) 
     body = s3.get_object(Bucket=stack.buckets[OTHER], Key=key)["Body"].read()
     assert body == b"state after step 7"
 
+    # The first segment's stop event delivered again while the second runs: not its run.
+    before = record(workload_id).version
+    completion.handler(event, Context())
+    assert record(workload_id).version == before
+
     end = run1["started_at"] + HOUR
     done = completion.handler(
         stopped(workload_id, run1, end, 0, "EssentialContainerExited"), Context()
