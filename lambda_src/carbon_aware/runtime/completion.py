@@ -216,7 +216,9 @@ class Completer:
         started = finished.started_at or run.get("started_at") or now
         ended = max(finished.ended_at or now, started)
         done = float(segmented.get("done_seconds", 0.0))
-        run.update(ended_at=ended, result=self._segment_result(record, run, started, ended, done))
+        base_start = workload.submitted_at + done
+        run.update(started_at=started, ended_at=ended)
+        run["result"] = self._segments_result(record, [run], [base_start])[0]
         worked = ended - started
         next_index = index + 1
         if finished.succeeded:
@@ -233,6 +235,13 @@ class Completer:
         else:
             run["state"], to = seg.FAILED, State.FAILED
             reason = f"target failed in segment {index}: {finished.detail}"
+        if to != State.SCHEDULED:
+            # The final account reads every segment again in one read, as a whole run's is read
+            # at its end (observations may have replaced forecasts since a segment ended).
+            ran = [r for r in runs if "result" in r]
+            again = self._segments_result(record, ran, [r["result"]["baseline_start"] for r in ran])
+            for r, result in zip(ran, again, strict=True):
+                r["result"] = result
         updated = {**segmented, "runs": runs, "done_seconds": min(done, workload.duration)}
         updates: dict[str, Any] = {"segments": updated, "result": summed(runs)}
         if to != State.SCHEDULED:
@@ -245,29 +254,37 @@ class Completer:
             due = max(float(runs[next_index]["start_epoch"]), now)
         return self.repo.transition(record, to, now=now, reason=reason, due_at=due, updates=updates)
 
-    def _segment_result(
-        self,
-        record: WorkloadRecord,
-        run: Mapping[str, Any],
-        started: float,
-        ended: float,
-        done: float,
-    ) -> dict[str, Any]:
-        """One segment against the same stretch of work run unshifted in the home Region."""
+    def _segments_result(
+        self, record: WorkloadRecord, runs: list[dict[str, Any]], base_starts: list[float]
+    ) -> list[dict[str, Any]]:
+        """Each segment against the same stretch of work run unshifted in the home Region
+        (from ``base_starts``), all read at once: one signal type and provider class."""
         workload = workload_of(record.spec)
-        fields: dict[str, Any] = {"duration_seconds": ended - started}
-        if ended <= started:
-            return {**fields, "emissions_g": 0.0, "baseline_g": 0.0, "saved_g": 0.0}
-        span = Span(run["region"], started, ended)
-        base_start = workload.submitted_at + done
-        baseline = Span(workload.home_region, base_start, base_start + (ended - started))
+        results = [
+            {"duration_seconds": r["ended_at"] - r["started_at"], "baseline_start": b}
+            for r, b in zip(runs, base_starts, strict=True)
+        ]
+        spans = []
+        for r, b in zip(runs, base_starts, strict=True):
+            length = max(r["ended_at"] - r["started_at"], 1.0)
+            spans += [Span(r["region"], r["started_at"], r["started_at"] + length)]
+            spans += [Span(workload.home_region, b, b + length)]
         try:
-            ran, base = self.signals.comparable([span, baseline])
-            emitted = account(ran, workload.power_watts, span.start, span.end)
-            expected = account(base, workload.power_watts, baseline.start, baseline.end)
-            return {**fields, **comparison(emitted, expected)}
+            series = self.signals.comparable(spans)
         except SignalError as exc:
-            return {**fields, "accounting_error": str(exc)}
+            return [{**f, "accounting_error": str(exc)} for f in results]
+        for k, fields in enumerate(results):
+            if fields["duration_seconds"] <= 0:
+                fields.update(emissions_g=0.0, baseline_g=0.0, saved_g=0.0)
+                continue
+            run, base = spans[2 * k], spans[2 * k + 1]
+            try:
+                emitted = account(series[2 * k], workload.power_watts, run.start, run.end)
+                expected = account(series[2 * k + 1], workload.power_watts, base.start, base.end)
+                fields.update(comparison(emitted, expected))
+            except SignalError as exc:
+                fields["accounting_error"] = str(exc)
+        return results
 
 
 GRAMS = ("emissions_g", "baseline_g", "saved_g")
@@ -280,6 +297,7 @@ def summed(runs: list[dict[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "segments": len(results),
         "regions": sorted({r["region"] for r in runs if "result" in r}),
+        "region": [r["region"] for r in runs if "result" in r][-1],
         "started_at": min(r["started_at"] for r in runs if "result" in r),
         "ended_at": max(r["ended_at"] for r in runs if "result" in r),
         "duration_seconds": sum(r["duration_seconds"] for r in results),
