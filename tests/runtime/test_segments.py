@@ -255,6 +255,7 @@ def test_segments_move_region_once_and_resume_from_the_checkpoint(stack: Stack) 
     assert final.result["emissions_g"] == pytest.approx(sum(p["emissions_g"] for p in parts))
     assert final.result["saved_g"] == pytest.approx(sum(p["saved_g"] for p in parts))
     assert final.result["signal_type"] == parts[0]["signal_type"]
+    assert final.result["provider"] == parts[0]["provider"]
     # A late event of the first segment's run changes nothing.
     completion.handler(event, Context())
     assert record(workload_id).version == final.version

@@ -314,7 +314,9 @@ def summed(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for name in GRAMS:
         result[name] = sum(r.get(name, 0.0) for r in results)
     signal_type, provider_class = kinds.pop() if kinds else (None, None)
+    providers = sorted({str(r.get("provider")) for r in results if r.get("provider")})
     result.update(
+        provider=", ".join(providers) or None,
         signal_type=signal_type,
         provider_class=provider_class,
         estimated=any(r.get("estimated") for r in results),
