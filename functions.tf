@@ -41,13 +41,15 @@ locals {
     CARBON_AWARE_REGION_ZONES = length(var.region_zones) == 0 ? null : jsonencode(var.region_zones)
   }
 
-  workload_environment = {
+  # Submissions are checked (api, intake), planned (scheduler) and started (executor) against
+  # the checkpoint storage of interruptible runs (checkpoints.tf).
+  workload_environment = merge({
     CARBON_AWARE_HOME_REGION       = local.home_region
     CARBON_AWARE_WORKLOADS_TABLE   = aws_dynamodb_table.this["workloads"].name
     CARBON_AWARE_DEFAULT_STRATEGY  = var.strategy
     CARBON_AWARE_NAME_PREFIX       = var.name
     CARBON_AWARE_WORKLOAD_TTL_DAYS = var.workload_ttl_days
-  }
+  }, local.checkpoint_environment)
 
   # Planning (scheduler) and accounting (completion) read carbon signals from the monitor's cache.
   signal_reader_environment = merge(local.catalog_environment, {
@@ -109,6 +111,7 @@ locals {
     CARBON_AWARE_RUN_TIMEOUT_SECONDS   = var.run_timeout_minutes * 60
   }
   dispatch_statements = concat(
+    local.checkpoint_statements,
     [{
       # A dispatch that fails for good leaves a dead letter (carbon_aware.runtime.dispatcher).
       Sid      = "DispatchDeadLetters"
@@ -193,7 +196,9 @@ locals {
       Resource = local.run_resources.executions
     }],
   )
-  cancel_statements = concat(
+  # At a segment's end the executor stops its run (SIGTERM: the workload checkpoints); only
+  # ECS tasks and Batch jobs run interruptible workloads (carbon_aware.runtime.segments).
+  segment_stop_statements = concat(
     length(local.run_resources.ecs_tasks) == 0 ? [] : [{
       Sid       = "EcsRunStop"
       Effect    = "Allow"
@@ -207,6 +212,9 @@ locals {
       Action   = ["batch:TerminateJob"]
       Resource = local.run_resources.batch_jobs
     }],
+  )
+  cancel_statements = concat(
+    local.segment_stop_statements,
     length(local.run_resources.executions) == 0 ? [] : [{
       Sid      = "StepFunctionsRunStop"
       Effect   = "Allow"
@@ -380,7 +388,7 @@ locals {
         Effect   = "Allow"
         Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
         Resource = [aws_dynamodb_table.this["workloads"].arn]
-      }], local.dispatch_statements)
+      }], local.dispatch_statements, local.segment_stop_statements)
     }
 
     completion = {

@@ -157,3 +157,10 @@ output "service_alarm_arns" {
     { for k, a in aws_cloudwatch_composite_alarm.slo : k => a.arn },
   )
 }
+
+output "checkpoint_buckets" {
+  description = "Checkpoint bucket of each Region (name, ARN and the KMS key encrypting it, null for the AWS managed key): grant an interruptible workload's task role s3:GetObject and s3:PutObject on checkpoints/* of these, and kms:Decrypt and kms:GenerateDataKey on their keys."
+  value = {
+    for r, b in aws_s3_bucket.checkpoints : r => { bucket = b.bucket, arn = b.arn, kms_key_arn = local.checkpoint_kms_key_arns[r] }
+  }
+}

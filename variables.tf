@@ -55,18 +55,13 @@ variable "tags" {
 ################################################################################
 
 variable "strategy" {
-  description = "Default placement strategy for workloads that do not name one: time_shift, location_shift, combined, carbon_time, carbon_first, balanced or cost_first. follow_the_sun comes with interruptible runs (issue #12) and is rejected until then."
+  description = "Default placement strategy for workloads that do not name one: time_shift, location_shift, combined, carbon_time, carbon_first, balanced, cost_first or follow_the_sun (interruptible work moves between Regions, each move paying its migration penalty; other work is placed as by combined)."
   type        = string
   default     = "combined"
 
   validation {
-    condition     = var.strategy != "follow_the_sun"
-    error_message = "strategy follow_the_sun moves interruptible work between Regions, which comes with the interruptions work (issue #12); the runtime does not run it yet."
-  }
-
-  validation {
-    condition     = contains(["time_shift", "location_shift", "combined", "carbon_time", "carbon_first", "balanced", "cost_first"], var.strategy)
-    error_message = "strategy must be one of time_shift, location_shift, combined, carbon_time, carbon_first, balanced, cost_first."
+    condition     = contains(["time_shift", "location_shift", "combined", "carbon_time", "carbon_first", "balanced", "cost_first", "follow_the_sun"], var.strategy)
+    error_message = "strategy must be one of time_shift, location_shift, combined, carbon_time, carbon_first, balanced, cost_first, follow_the_sun."
   }
 }
 
@@ -616,7 +611,7 @@ variable "kms_key_arn" {
 }
 
 variable "regional_kms_key_arns" {
-  description = "Customer managed KMS key of the runner event bus of each other Region, keyed by Region (a KMS key serves its own Region only; kms_key_arn covers the home Region). Regions without an entry use the AWS owned key."
+  description = "Customer managed KMS key of the runner event bus and the checkpoint bucket of each other Region, keyed by Region (a KMS key serves its own Region only; kms_key_arn covers the home Region). Regions without an entry use the AWS owned key (the AWS managed aws/s3 key for checkpoints)."
   type        = map(string)
   default     = {}
 
@@ -901,5 +896,40 @@ variable "interruption_handling" {
   validation {
     condition     = can(regex("^(rate|cron)\\(.+\\)$", var.interruption_handling.self_check_schedule))
     error_message = "interruption_handling.self_check_schedule must be a rate() or cron() expression."
+  }
+}
+
+################################################################################
+# Interruptible workloads
+################################################################################
+
+variable "checkpoints" {
+  description = "Checkpoint storage of interruptible workloads: `enabled` creates a KMS-encrypted bucket in every Region of `regions` (keys: regional_kms_key_arns, kms_key_arn at home, else the AWS managed aws/s3 key); `retention_days` expires checkpoints; `budget_seconds` is the time a stopped segment gets to checkpoint (CARBON_AWARE_CHECKPOINT_BUDGET_SECONDS; set the target's ECS container stopTimeout to it). Disabled, interruptible submissions are rejected."
+  type = object({
+    enabled        = optional(bool, true)
+    retention_days = optional(number, 7)
+    budget_seconds = optional(number, 120)
+  })
+  default = {}
+
+  validation {
+    condition     = var.checkpoints.retention_days >= 1 && var.checkpoints.retention_days <= 365 && floor(var.checkpoints.retention_days) == var.checkpoints.retention_days
+    error_message = "checkpoints.retention_days must be a whole number of days from 1 to 365."
+  }
+
+  validation {
+    condition     = var.checkpoints.budget_seconds >= 5 && var.checkpoints.budget_seconds <= 120
+    error_message = "checkpoints.budget_seconds must be from 5 to 120 (ECS stops a container at most 120 s after SIGTERM)."
+  }
+}
+
+variable "transfer_usd_per_gb" {
+  description = "Price of moving one GB of checkpoint between Regions (USD), paid in an interruptible workload's plan for each move (and in grams at carbon_price_usd_per_tonne for follow_the_sun). The default is the price between most AWS Regions (AWS data transfer pricing)."
+  type        = number
+  default     = 0.02
+
+  validation {
+    condition     = var.transfer_usd_per_gb >= 0 && var.transfer_usd_per_gb <= 1
+    error_message = "transfer_usd_per_gb must be from 0 to 1."
   }
 }

@@ -79,8 +79,8 @@ run "two_regions" {
   }
 
   assert {
-    condition     = [for s in jsondecode(module.function["executor"].role_policy).Statement : s.Sid if !contains(["Logs", "Tracing", "DeadLetterQueue"], s.Sid)] == ["Workloads", "DispatchDeadLetters", "EventTargets"]
-    error_message = "without an allow-list the executor may only update workloads, leave dead letters and reach the module's runner buses"
+    condition     = [for s in jsondecode(module.function["executor"].role_policy).Statement : s.Sid if !contains(["Logs", "Tracing", "DeadLetterQueue"], s.Sid)] == ["Workloads", "CarryCheckpoints", "DispatchDeadLetters", "EventTargets"]
+    error_message = "without an allow-list the executor may only update workloads, carry checkpoints, leave dead letters and reach the module's runner buses"
   }
 
   assert {

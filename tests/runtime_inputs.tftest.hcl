@@ -35,9 +35,9 @@ run "weights_workers_and_allow_list_reach_the_functions" {
   }
 }
 
-run "rejects_follow_the_sun" {
+run "rejects_unknown_strategy" {
   command = plan
-  variables { strategy = "follow_the_sun" }
+  variables { strategy = "greenest" }
   expect_failures = [var.strategy]
 }
 

@@ -41,7 +41,13 @@ def test_local_stack_runs_workloads_to_completion_and_reports(tmp_path: Path, ca
     assert cancelled["status"] == "CANCELLED"
     assert cancelled["result"]["emissions_g"] > 0
     assert cancelled["result"]["duration_seconds"] < 120 * 60
-    assert "intake: 3 of 9 submissions arrived as events" in out
+    # The interruptible job: interrupted in its first segment, resumed from its checkpoint in
+    # the other Region, its grams summed over its segments.
+    moved = cases["demo-interruptible"]
+    assert moved["status"] == "SUCCEEDED"
+    assert len(moved["result"]["regions"]) == 2 and moved["result"]["segments"] >= 2
+    assert "interrupted ->" in out and "resumed from a checkpoint" in out
+    assert "intake: 3 of 10 submissions arrived as events" in out
     # The spot fleet: the optimizer ran every 30 minutes, launch before drain kept the fleet's
     # minimum, the dirtiest Region (eu-west-1) was drained to its min_share, and the placement
     # scores were called once an hour (cached for an hour, within the daily budget).

@@ -14,8 +14,9 @@ from carbon_aware.cli.main import main
 from carbon_aware.cli.report_cmd import EXIT_UNVERIFIED
 
 # The demo's 6 workloads and its side cases that are stored (the rejected event never is): the
-# pipeline step, the lost run and the cancelled run all carry grams that must recompute.
-STORED = 6 + 3
+# pipeline step, the lost run, the cancelled run and the interruptible job (its grams per
+# segment) all carry grams that must recompute.
+STORED = 6 + 4
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def test_demo_month_recomputes_from_the_signals_table_within_a_tenth_of_a_percen
     )
     assert bad == 0 and len(items) == STORED
     assert all(i["_event"] == "final" for i in items)
-    assert sorted(i["status"] for i in items) == ["CANCELLED", *["SUCCEEDED"] * 7, "TIMED_OUT"]
+    assert sorted(i["status"] for i in items) == ["CANCELLED", *["SUCCEEDED"] * 8, "TIMED_OUT"]
 
 
 def test_demo_export_recomputes_again_from_the_files_alone(demo: Path, tmp_path: Path, capsys):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.runtime.conftest import HOME
 from tests.runtime.events import (
     PREFIX,
     SFN_SAMPLES,
@@ -79,6 +80,7 @@ def test_ecs_stopped_task_with_exit_code_zero_succeeds() -> None:
         START,
         END,
         "Essential container in task exited; stopCode EssentialContainerExited; exit codes [0]",
+        handle=f"arn:aws:ecs:{HOME}:123456789012:task/jobs/{WID}",
     )
 
 
@@ -88,10 +90,13 @@ def test_ecs_nonzero_exit_fails() -> None:
 
 
 @pytest.mark.parametrize("stop_code", ["SpotInterruption", "TerminationNotice"])
-def test_ecs_spot_interruption_is_left_to_the_interruptions_function(stop_code: str) -> None:
-    # One owner: the interruptions function re-places the workload (tests/interruptions).
-    assert parsed(ecs_stopped(WID, START, END, exit_code=0, stop_code=stop_code)) is None
-    assert parsed(ecs_stopped(WID, START, END, exit_code=0)) is not None
+def test_ecs_spot_interruption_is_marked_for_its_owner(stop_code: str) -> None:
+    # A segment's end for interruptible work (tests/runtime/test_segments.py); otherwise the
+    # interruptions function re-places the workload (tests/runtime/test_interruptions.py).
+    spot = parsed(ecs_stopped(WID, START, END, exit_code=0, stop_code=stop_code))
+    assert spot is not None and spot.spot_stopped_task and spot.interrupted
+    plain = parsed(ecs_stopped(WID, START, END, exit_code=0))
+    assert plain is not None and not plain.spot_stopped_task
 
 
 @pytest.mark.parametrize(
@@ -116,7 +121,7 @@ def test_ecs_tasks_started_by_others_are_not_ours() -> None:
 def test_batch_failed_job_carries_the_exit_code_and_reason() -> None:
     finished = parsed(batch_finished(WID, START, END, ok=False))
     assert finished == Finished(
-        WID, False, START, END, "Essential container in task exited (exit code 1)"
+        WID, False, START, END, "Essential container in task exited (exit code 1)", handle=WID
     )
 
 

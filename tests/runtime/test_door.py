@@ -91,19 +91,19 @@ def test_time_shift_needs_the_target_only_in_its_home_region(aws: AwsEnv) -> Non
 
 
 @pytest.mark.parametrize(
-    ("change", "field"),
+    ("change", "field", "words"),
     [
-        ({"interruptible": True}, "interruptible"),
-        ({"min_segment_minutes": 30}, "min_segment_minutes"),
-        ({"strategy": "follow_the_sun"}, "strategy"),
+        ({"interruptible": True}, "target.type", "ecs or batch"),
+        ({"min_segment_minutes": 30}, "min_segment_minutes", "interruptible runs only"),
+        ({"checkpoint_gb": 2}, "checkpoint_gb", "interruptible runs only"),
     ],
 )
-def test_what_comes_with_interruptions_is_rejected_not_ignored(
-    aws: AwsEnv, change: dict, field: str
+def test_interruptible_fields_need_a_stoppable_interruptible_run(
+    aws: AwsEnv, change: dict, field: str, words: str
 ) -> None:
     status, body = submit(submission(aws.targets[HOME]["lambda"], **change))
     rejected(status, body, field)
-    assert "issue #12" in body["errors"][0]["message"]
+    assert words in body["errors"][0]["message"]
 
 
 def test_max_cost_without_prices_is_rejected(aws: AwsEnv) -> None:

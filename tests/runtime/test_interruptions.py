@@ -22,7 +22,7 @@ from tests.runtime.interruption_env import (
 )
 
 from carbon_aware.runtime import wiring
-from carbon_aware.runtime.handlers import executor, scheduler
+from carbon_aware.runtime.handlers import completion, executor, scheduler
 from carbon_aware.runtime.interruptions import responder, settings
 from carbon_aware.runtime.interruptions.checkpoint import SsmCheckpoint
 from carbon_aware.runtime.states import State
@@ -254,6 +254,9 @@ def test_spot_stopped_task_is_re_placed_away_from_its_region(
 ) -> None:
     record = running_on_fargate_spot(aws)
     interrupted_in = record.dispatch["region"]
+    # The completion function sees the same STOPPED event and leaves the workload to this one.
+    completion.handler(spot_stop(record, "STOPPED"), Context())
+    assert wiring.repository().get(record.workload_id).version == record.version
     # The warning (task still RUNNING) and, out of order, the STOPPED event after it.
     answer = pipeline.deliver(spot_stop(record, "RUNNING"))
     assert answer == {"batchItemFailures": []}

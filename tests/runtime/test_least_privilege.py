@@ -15,7 +15,7 @@ import pytest
 from tests.fleet.fleet_env import FLEET_TABLE, fleet_spec, fleets_table, make_group
 from tests.runtime.aws_samples import put_event
 from tests.runtime.conftest import HOME, OTHER, AwsEnv
-from tests.runtime.events import Context, http, submission, submit
+from tests.runtime.events import Context, http, stored_spec, submission, submit
 from tests.runtime.events import completion as completion_event
 
 from carbon_aware.cli.demo_fleet import FakePlacementScores
@@ -74,6 +74,60 @@ def retire(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     monkeypatch.setenv(config.TARGET_ALLOWLIST, json.dumps(allow))
     wiring.reset()
+
+
+@pytest.fixture
+def checkpoint_buckets(estate: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A checkpoint bucket in each Region, as the module creates them."""
+    buckets = {r: f"ckpt-{r}" for r in (HOME, OTHER)}
+    for region, bucket in buckets.items():
+        location = {"LocationConstraint": region}
+        boto3.client("s3", region_name=region).create_bucket(
+            Bucket=bucket, CreateBucketConfiguration=location
+        )
+    monkeypatch.setenv(config.CHECKPOINT_BUCKETS, json.dumps(buckets))
+    wiring.reset()
+    return buckets
+
+
+def segment_due(env: AwsEnv, buckets: dict[str, str], kind: str) -> WorkloadRecord:
+    """An interruptible workload whose first segment checkpointed in the other Region and whose
+    second (home) segment was due an hour ago, written directly."""
+    now, workload_id = time.time(), f"segmented-{kind}"
+    target = {**env.targets[HOME][kind], "overrides": {"containerOverrides": [{"name": "job"}]}}
+    if kind == "batch":
+        target["overrides"] = {}
+    spec = stored_spec(target, workload_id, interruptible=True, regions=[HOME, OTHER])
+    repo = wiring.repository()
+    runs = [
+        {
+            "region": OTHER,
+            "start_epoch": now - 5400,
+            "end_epoch": now - 3600,
+            "state": "checkpointed",
+        },
+        {"region": HOME, "start_epoch": now - 3600, "end_epoch": now + 7200, "state": "scheduled"},
+    ]
+    segmented = {"plan": 2, "current": 1, "done_seconds": 1800.0, "replan": False, "runs": runs}
+    decision = {"region": HOME, "schedule": f"wl-{workload_id}-v2-s1", "segments": []}
+    record = repo.transition(
+        repo.create(workload_id, spec, now - 7200),
+        State.SCHEDULED,
+        now=now - 7200,
+        reason="planned",
+        due_at=now - 3600,
+        updates={"decision": decision, "segments": segmented},
+    )
+    s3 = boto3.client("s3", region_name=OTHER)
+    key = f"checkpoints/{workload_id}/00000001.ckpt"
+    s3.put_object(Bucket=buckets[OTHER], Key=key, Body=b"state")
+    manifest = {"sequence": 1, "key": key, "sha256": "", "bytes": 5, "progress": 0.5}
+    s3.put_object(
+        Bucket=buckets[OTHER],
+        Key=f"checkpoints/{workload_id}/latest.json",
+        Body=json.dumps(manifest).encode(),
+    )
+    return record
 
 
 def uses_every_grant(calls: dict[str, set[str]], function: str) -> None:
@@ -153,9 +207,13 @@ def test_intake_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypa
     uses_every_grant(least_privilege, "intake")
 
 
-def test_scheduler_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypatch) -> None:
+def test_scheduler_uses_every_grant(
+    estate: AwsEnv, least_privilege: dict, monkeypatch, checkpoint_buckets: dict
+) -> None:
     now = time.time()
     lost = every_target(estate)  # their schedules never fire here: the sweeper recovers them
+    # A segment whose start schedule found the previous one still checkpointing: swept.
+    segment_due(estate, checkpoint_buckets, "ecs")
     # Starts in 2 h or later, so the sweep below may still move it.
     later = planned(estate.targets[HOME]["lambda"], 20, earliest_start=iso(now + 2 * HOUR))
     dip_at = cleaner_hour_than(later.decision["start_epoch"], now + 2 * HOUR, now + 20 * HOUR)
@@ -164,7 +222,7 @@ def test_scheduler_uses_every_grant(estate: AwsEnv, least_privilege: dict, monke
     overdue = max(w.due_at for w in lost) + LOST_AFTER + 60
     wiring.reset(FakeClock(overdue))
     counts = scheduler.handler({}, Context())["sweep"]
-    assert counts["dispatched:RUNNING"] == len(TARGETS), counts
+    assert counts["dispatched:RUNNING"] == len(TARGETS) + 1, counts
     assert counts["dispatched:FAILED"] == 1, counts  # the retired target: a dead letter
     assert counts["replanned"] == 1, counts  # and its old schedule deleted
     assert wiring.repository().get(later.workload_id).decision["start_epoch"] == dip_at
@@ -177,12 +235,19 @@ def test_scheduler_uses_every_grant(estate: AwsEnv, least_privilege: dict, monke
     uses_every_grant(least_privilege, "scheduler")
 
 
-def test_executor_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypatch) -> None:
+def test_executor_uses_every_grant(
+    estate: AwsEnv, least_privilege: dict, monkeypatch, checkpoint_buckets: dict
+) -> None:
     workloads = every_target(estate)
+    segmented = [segment_due(estate, checkpoint_buckets, kind) for kind in ("ecs", "batch")]
     retire(monkeypatch)
     for record in workloads:
         executor.handler({"workload_id": record.workload_id, "version": record.version}, Context())
     assert len(estate.dead_letters()) == 1
+    for record in segmented:  # started in the home Region, then stopped at the segment's end
+        for action in ("start", "end"):
+            event = {"workload_id": record.workload_id, "plan": 2, "segment": 1, "action": action}
+            assert executor.handler(event, Context())["status"] == "RUNNING"
     uses_every_grant(least_privilege, "executor")
 
 

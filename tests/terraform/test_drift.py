@@ -384,7 +384,8 @@ SERVICES = {
     "pricing": "pricing",
 }
 # API operations whose IAM action has another name.
-ACTION_NAMES = {"lambda:Invoke": "lambda:InvokeFunction"}
+# CopyObject is authorised as GetObject on the source and PutObject on the destination.
+ACTION_NAMES = {"lambda:Invoke": "lambda:InvokeFunction", "s3:CopyObject": "s3:PutObject"}
 # Calls made by libraries on our behalf, keyed by what our code uses.
 LIBRARY_CALLS = {
     "batch_writer": {"dynamodb:BatchWriteItem"},
@@ -431,8 +432,12 @@ def granted_to(function: str) -> set[str]:
     statement locals it uses. The function module's own grants serve the Lambda service (logs,
     traces, network interfaces, the dead-letter queue of async invocations), not our code."""
     entry = FUNCTIONS[function]
-    shared = [LOCALS[name] for name in _STATEMENTS_LOCAL.findall(json.dumps(entry))]
-    return set(_ACTION.findall(json.dumps([entry, shared])))
+    names: set[str] = set()
+    pending = set(_STATEMENTS_LOCAL.findall(json.dumps(entry)))
+    while pending:  # statement locals may use other statement locals
+        names |= pending
+        pending = set(_STATEMENTS_LOCAL.findall(json.dumps([LOCALS[n] for n in pending]))) - names
+    return set(_ACTION.findall(json.dumps([entry, [LOCALS[n] for n in sorted(names)]])))
 
 
 def test_granted_iam_actions_equal_the_operations_the_code_calls():

@@ -17,6 +17,7 @@ out of the savings comparison: they are not whole runs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -66,7 +67,13 @@ SIDE_CASES = {
     "demo-pipeline": "a Step Functions step waiting for the green window (SendTaskSuccess)",
     "demo-lost": "a run whose completion event is lost: the watchdog times it out",
     "demo-cancelled": "a running workload cancelled through the API: its target is stopped",
+    "demo-interruptible": "an interruptible follow_the_sun job on ECS: a Spot interruption in its "
+    "first segment, re-planned from its checkpoint and resumed in the other Region",
 }
+# The interruptible side case runs in two Regions; its first segment is interrupted this long
+# after it starts (the demo's ECS tasks write a checkpoint first, as the agent would).
+INTERRUPTIBLE_REGIONS = (HOME, "eu-north-1")
+INTERRUPT_AFTER = 1800.0
 
 
 class VirtualClock:
@@ -147,6 +154,7 @@ def provision(regions: tuple[str, ...]) -> Stack:
         stack.targets[region] = {
             "eventbridge": bus["EventBusArn"],
             "stepfunctions": machine["stateMachineArn"],
+            **_checkpointing_job(region),
         }
     stack.rejects_queue_url = rejects["QueueUrl"]
     # A pipeline already running in the home Region, whose next step waits for the green window.
@@ -166,9 +174,34 @@ def provision(regions: tuple[str, ...]) -> Stack:
         config.DEAD_LETTER_QUEUE_URL: dlq["QueueUrl"],
         config.REJECTS_QUEUE_URL: rejects["QueueUrl"],
         config.SIGNALS_TABLE: "carbon-aware-signals",
+        config.CHECKPOINT_BUCKETS: json.dumps({r: _bucket(r) for r in regions}),
         **provision_fleet(HOME),
     }
     return stack
+
+
+def _bucket(region: str) -> str:
+    return f"carbon-aware-checkpoints-{region}"
+
+
+def _checkpointing_job(region: str) -> dict[str, str]:
+    """An ECS cluster and task definition (the interruptible job) and the Region's checkpoint
+    bucket; the task definition's and the cluster's ARNs."""
+    import boto3
+
+    location = {} if region == "us-east-1" else {"LocationConstraint": region}
+    boto3.client("s3", region_name=region).create_bucket(
+        Bucket=_bucket(region), CreateBucketConfiguration=location
+    )
+    ecs = boto3.client("ecs", region_name=region)
+    cluster = ecs.create_cluster(clusterName="demo-jobs")["cluster"]["clusterArn"]
+    task = ecs.register_task_definition(
+        family="demo-checkpointing-job",
+        containerDefinitions=[
+            {"name": "job", "image": "busybox", "memory": 512, "cpu": 256, "stopTimeout": 120}
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    return {"ecs": task, "ecs_cluster": cluster}
 
 
 @dataclass(frozen=True)
@@ -236,7 +269,22 @@ def side_cases(stack: Stack, at: float) -> list[Submission]:
         "task_token": "demo-task-token",
         "execution": stack.pipeline_execution,
     }
+    interruptible = {
+        **body("eventbridge", id="demo-interruptible", duration_minutes=240),
+        "regions": list(INTERRUPTIBLE_REGIONS),
+        "interruptible": True,
+        "min_segment_minutes": 60,
+        "strategy": "follow_the_sun",
+        "target": {
+            "type": "ecs",
+            "arn": stack.targets[HOME]["ecs"].replace(HOME, "{region}"),
+            "cluster": stack.targets[HOME]["ecs_cluster"].replace(HOME, "{region}"),
+            "spot": True,
+            "overrides": {"containerOverrides": [{"name": "job"}]},
+        },
+    }
     return [
+        Submission(at, interruptible, "api", "demo-interruptible"),
         Submission(at, body("eventbridge", regions=[HOME, "eu-wset-9"]), "event", "demo-rejected"),
         Submission(at, {**body("stepfunctions"), "target": pipeline}, "event", "demo-pipeline"),
         Submission(at, body("eventbridge", id="demo-lost"), "api", "demo-lost"),
@@ -467,6 +515,9 @@ class Driver:
         cancelled = self.cases.get("demo-cancelled", {}).get("workload_id")
         pipeline = self.cases.get("demo-pipeline", {}).get("workload_id")
         for record in wiring.repository().due(State.RUNNING):
+            if record.segments is not None:
+                self._segment_runs(record, now)
+                continue
             started = record.dispatch["started_at"]
             end = started + record.spec["duration_minutes"] * 60.0
             if record.workload_id == cancelled and now >= (started + end) / 2:
@@ -480,6 +531,29 @@ class Driver:
                 completion.handler(_pipeline_finished(record, end), self.context)
             else:
                 completion.handler(_finished(record.workload_id, started, end), self.context)
+
+    def _segment_runs(self, record: Any, now: float) -> None:
+        """The checkpointing ECS job: checkpoints and exits 75 when stopped at a segment's end,
+        is interrupted (Fargate Spot) half an hour into its first segment, exits 0 when done."""
+        from carbon_aware.runtime.handlers import completion
+
+        index = record.segments["current"]
+        run = record.segments["runs"][index]
+        started = run["started_at"]
+        if index == 0 and now >= started + INTERRUPT_AFTER:
+            exit_code, stop_code = 75, "SpotInterruption"
+        elif "stop_requested_at" in run:
+            exit_code, stop_code = 75, "UserInitiated"
+        elif index == len(record.segments["runs"]) - 1 and now >= started + (
+            run["end_epoch"] - run["start_epoch"]
+        ):
+            exit_code, stop_code = 0, "EssentialContainerExited"
+        else:
+            return
+        if exit_code == 75:
+            _write_checkpoint(record.workload_id, run["region"], index + 1, now)
+        event = _ecs_stopped(record.workload_id, run, now, exit_code, stop_code)
+        completion.handler(event, self.context)
 
     def _sweep(self) -> None:
         from carbon_aware.runtime.handlers import scheduler
@@ -592,6 +666,50 @@ def _pipeline_finished(record: Any, ended: float) -> dict[str, Any]:
     ) | {"source": "aws.states", "resources": [execution]}
 
 
+def _write_checkpoint(workload_id: str, region: str, sequence: int, at: float) -> None:
+    """What carbon_aware.agent writes: the checkpoint object, then the manifest."""
+    from carbon_aware.runtime import wiring
+
+    s3 = wiring.client("s3", region)
+    body = json.dumps({"step": sequence}).encode()
+    key = f"checkpoints/{workload_id}/{sequence:08d}.ckpt"
+    s3.put_object(Bucket=_bucket(region), Key=key, Body=body)
+    manifest = {
+        "sequence": sequence,
+        "key": key,
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "bytes": len(body),
+        "written_at": iso(at),
+        "progress": sequence,
+    }
+    s3.put_object(
+        Bucket=_bucket(region),
+        Key=f"checkpoints/{workload_id}/latest.json",
+        Body=json.dumps(manifest).encode(),
+    )
+
+
+def _ecs_stopped(
+    workload_id: str, run: dict[str, Any], ended: float, exit_code: int, stop_code: str
+) -> dict[str, Any]:
+    """The ECS Task State Change of the segment's task stopping."""
+    return _event(
+        "ECS Task State Change",
+        {
+            "taskArn": run["handle"],
+            "startedBy": f"carbon-aware-{workload_id}",
+            "lastStatus": "STOPPED",
+            "desiredStatus": "STOPPED",
+            "startedAt": iso(run["started_at"]),
+            "stoppedAt": iso(ended),
+            "stopCode": stop_code,
+            "stoppedReason": stop_code,
+            "containers": [{"name": "job", "exitCode": exit_code, "lastStatus": "STOPPED"}],
+        },
+        ended,
+    ) | {"source": "aws.ecs", "region": run["region"], "resources": [run["handle"]]}
+
+
 def _finished(workload_id: str, started: float, ended: float) -> dict[str, Any]:
     return {
         "source": "carbon-aware",
@@ -620,7 +738,11 @@ def report_side_cases(
             detail = ", ".join(
                 part
                 for part in (
-                    f"ran in {record.dispatch.get('region')}" if record.dispatch else "",
+                    _segment_path(record)
+                    if record.segments
+                    else f"ran in {record.dispatch.get('region')}"
+                    if record.dispatch
+                    else "",
                     f"{grams:.1f} g recorded" if grams is not None else "",
                     "end assumed (never reported)" if result.get("ended_at_estimated") else "",
                     reason or "",
@@ -632,6 +754,14 @@ def report_side_cases(
     (output_dir / "side_cases.json").write_text(
         json.dumps(outcomes, indent=2, default=str) + "\n", encoding="utf-8"
     )
+
+
+def _segment_path(record: Any) -> str:
+    """``segments: eu-west-1 interrupted -> eu-north-1 done``, and the checkpoints carried."""
+    runs = [r for r in record.segments["runs"] if r["state"] != "scheduled"]
+    path = " -> ".join(f"{r['region']} {r['state']}" for r in runs)
+    carried = sum(bool(r.get("resume_from")) for r in runs)
+    return f"segments: {path}; resumed from a checkpoint {carried}x"
 
 
 def report(records: list[Any], output_dir: Path, days: int, appendix: list[str]) -> Path:

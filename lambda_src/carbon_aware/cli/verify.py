@@ -1,5 +1,7 @@
 """Recompute every reported gram from the exported record and the stored intensities.
 
+An interruptible workload's grams are its segments' (``segments.runs``), each recomputed.
+
 For each finished workload: its power from the stored spec, the run span from the result, the
 baseline span (home region, from submission, same duration), the intensities read as the
 completion read them (the signals table at the completion's time, or the built-in profiles), and
@@ -53,14 +55,14 @@ def verify(
         item = items[entry.workload_id]
         try:
             power = workload_of(item["spec"]).power_watts
-            duration = entry.ended_at - entry.started_at
-            run = Span(entry.region, entry.started_at, entry.ended_at)
-            base = Span(entry.home_region, entry.submitted_at, entry.submitted_at + duration)
-            ran, baseline = source_for(item, entry.signal_type)([run, base])
-            recomputed = (
-                emissions_g(ran, power, run.start, run.end),
-                emissions_g(baseline, power, base.start, base.end),
-            )
+            spans = _spans(entry, item)
+            series = source_for(item, entry.signal_type)(spans)
+            grams = [
+                emissions_g(x, power, span.start, span.end)
+                for x, span in zip(series, spans, strict=True)
+            ]
+            recomputed = (sum(grams[0::2]), sum(grams[1::2]))
+            ran = series[0]
         except (SignalError, KeyError, ValueError) as exc:
             outcome.mismatches.append(f"{entry.workload_id}: cannot recompute: {exc}")
             continue
@@ -82,6 +84,25 @@ def verify(
         else:
             outcome.matched += 1
     return outcome
+
+
+def _spans(entry: Entry, item: Mapping[str, Any]) -> list[Span]:
+    """Run and baseline spans, alternating: one pair for a whole run, one per segment of an
+    interruptible workload (runtime.segments: each with its own baseline start)."""
+    runs = [r for r in (item.get("segments") or {}).get("runs", []) if "result" in r]
+    if not runs:
+        duration = entry.ended_at - entry.started_at
+        return [
+            Span(entry.region, entry.started_at, entry.ended_at),
+            Span(entry.home_region, entry.submitted_at, entry.submitted_at + duration),
+        ]
+    spans = []
+    for r in runs:
+        length = max(float(r["ended_at"]) - float(r["started_at"]), 1.0)
+        base = float(r["result"]["baseline_start"])
+        spans += [Span(r["region"], float(r["started_at"]), float(r["started_at"]) + length)]
+        spans += [Span(entry.home_region, base, base + length)]
+    return spans
 
 
 def table_source(table: str, client: Any = None) -> SourceFor:

@@ -2,7 +2,8 @@
 
 Understood events:
 - ``ECS Task State Change`` with ``lastStatus`` STOPPED (``startedBy`` is ``<prefix>-<id>``); a
-  task stopped by a Fargate Spot interruption (``stopCode``) is not a completion: the
+  task stopped by a Fargate Spot interruption (``stopCode``) is a segment's end for an
+  interruptible workload (below); for any other workload it is not a completion: the
   interruptions function owns it and places the workload again (runtime.interruptions);
 - ``Batch Job State Change`` SUCCEEDED/FAILED (the workload-id tag, or the job name as for ECS);
 - ``Step Functions Execution Status Change`` (id in the execution input; for a task-token
@@ -11,6 +12,13 @@ Understood events:
   completion function by an on-success/on-failure destination, or wrapped by EventBridge when
   the destination is an event bus (``Lambda Function Invocation Result - Success``/``Failure``);
 - ``Workload Completed`` from source ``carbon-aware`` sent by custom runners.
+
+A segment of an interruptible workload (runtime.segments) that ends is accounted on its own (its
+grams against the same stretch of work run unshifted in the home Region, on one signal type) and
+the workload's result sums its segments: exit 0 ends the workload SUCCEEDED, exit 75
+("checkpointed") schedules the next segment, a Spot interruption waits for a re-plan from the last
+checkpoint (runtime.planner.Planner.resume_segments), anything else fails it. An event for a run
+other than the current segment's (a repeat, or one arriving late) changes nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from typing import Any
 
 from carbon_aware.engine.accounting import ComparableSource, Span, account, comparison
 from carbon_aware.engine.signal_type import SignalError
+from carbon_aware.runtime import segments as seg
 from carbon_aware.runtime.oracle import oracle_due
 from carbon_aware.runtime.repository import Conflict, WorkloadRecord, WorkloadRepository
 from carbon_aware.runtime.runs import (
@@ -57,13 +66,26 @@ class Finished:
     started_at: float | None
     ended_at: float | None
     detail: str
+    handle: str | None = None
+    checkpointed: bool = False
+    interrupted: bool = False
+    spot_stopped_task: bool = False
 
     @classmethod
-    def of(cls, workload_id: str | None, state: RunState) -> Finished | None:
+    def of(cls, workload_id: str | None, state: RunState, handle: Any = None) -> Finished | None:
         """The completion of an ended run of ``workload_id``; None when either is missing."""
         if not workload_id or not isinstance(workload_id, str) or state.succeeded is None:
             return None
-        return cls(workload_id, state.succeeded, state.started_at, state.ended_at, state.detail)
+        return cls(
+            workload_id,
+            state.succeeded,
+            state.started_at,
+            state.ended_at,
+            state.detail,
+            handle if isinstance(handle, str) and handle else None,
+            state.checkpointed,
+            state.interrupted,
+        )
 
 
 def parse_event(event: Mapping[str, Any], prefix: str) -> Finished | None:
@@ -75,14 +97,15 @@ def parse_event(event: Mapping[str, Any], prefix: str) -> Finished | None:
         return None
     kind = event.get("detail-type", "")
     if kind == "ECS Task State Change":
-        if detail.get("stopCode") in ECS_INTERRUPTED:
-            return None  # the interruptions function's (runtime.interruptions.responder)
         wid = workload_of_run(str(detail.get("startedBy") or ""), prefix)
-        return Finished.of(wid, ecs_task_state(detail))
+        finished = Finished.of(wid, ecs_task_state(detail), detail.get("taskArn"))
+        if finished is None or detail.get("stopCode") not in ECS_INTERRUPTED:
+            return finished
+        return dataclasses.replace(finished, spot_stopped_task=True)
     if kind == "Batch Job State Change":
         tags = detail.get("tags") or {}
         wid = tags.get(WORKLOAD_TAG) or workload_of_run(str(detail.get("jobName") or ""), prefix)
-        return Finished.of(wid, batch_job_state(detail))
+        return Finished.of(wid, batch_job_state(detail), detail.get("jobId"))
     if kind == "Step Functions Execution Status Change":
         name = str(detail.get("name") or "")
         if name and workload_of_run(name, prefix) is None:
@@ -144,6 +167,10 @@ class Completer:
                 )
             if record.status != State.RUNNING:
                 return record
+            if record.segments is not None:
+                return self._segment_ended(record, finished, now)
+            if finished.spot_stopped_task:
+                return record  # the interruptions function re-places it (runtime.interruptions)
             result = self._result(record, finished, now)
             to = State.SUCCEEDED if finished.succeeded else State.FAILED
             reason = "completed" if finished.succeeded else f"target failed: {finished.detail}"
@@ -185,3 +212,125 @@ class Completer:
             return {**result, **comparison(emitted, expected)}
         except SignalError as exc:
             return {**result, "accounting_error": str(exc)}
+
+    def _segment_ended(
+        self, record: WorkloadRecord, finished: Finished, now: float
+    ) -> WorkloadRecord:
+        segmented = record.segments or {}
+        index = segmented["current"]
+        runs = [dict(r) for r in segmented["runs"]]
+        run = runs[index]
+        if run["state"] != seg.RUNNING or (
+            finished.handle and finished.handle != run.get("handle")
+        ):
+            return record  # a repeated event, or one of an earlier segment's run
+        workload = workload_of(record.spec)
+        started = finished.started_at or run.get("started_at") or now
+        ended = max(finished.ended_at or now, started)
+        done = float(segmented.get("done_seconds", 0.0))
+        base_start = workload.submitted_at + done
+        run.update(started_at=started, ended_at=ended)
+        run["result"] = self._segments_result(record, [run], [base_start])[0]
+        worked = ended - started
+        next_index = index + 1
+        if finished.succeeded:
+            run["state"], to, reason = seg.DONE, State.SUCCEEDED, "completed"
+        elif finished.checkpointed and not finished.interrupted:
+            run["state"] = seg.CHECKPOINTED
+            done += worked
+            to, reason = State.SCHEDULED, f"segment {index} checkpointed"
+        elif finished.interrupted:
+            run["state"] = seg.INTERRUPTED
+            # Work since the last checkpoint is lost unless it checkpointed on the warning.
+            done += worked if finished.checkpointed else 0.0
+            to, reason = State.SCHEDULED, f"segment {index} interrupted: {finished.detail}"
+        else:
+            run["state"], to = seg.FAILED, State.FAILED
+            reason = f"target failed in segment {index}: {finished.detail}"
+        if to != State.SCHEDULED:
+            # The final account reads every segment again in one read, as a whole run's is read
+            # at its end (observations may have replaced forecasts since a segment ended).
+            ran = [r for r in runs if "result" in r]
+            again = self._segments_result(record, ran, [r["result"]["baseline_start"] for r in ran])
+            for r, result in zip(ran, again, strict=True):
+                r["result"] = result
+        updated = {**segmented, "runs": runs, "done_seconds": min(done, workload.duration)}
+        updates: dict[str, Any] = {"segments": updated, "result": summed(runs)}
+        if to != State.SCHEDULED:
+            return self.repo.transition(record, to, now=now, reason=reason, updates=updates)
+        if run["state"] == seg.INTERRUPTED or next_index >= len(runs):
+            updated.update(replan=True, penalised=run["region"])
+            due = now
+        else:
+            updated["current"] = next_index
+            due = max(float(runs[next_index]["start_epoch"]), now)
+        return self.repo.transition(record, to, now=now, reason=reason, due_at=due, updates=updates)
+
+    def _segments_result(
+        self, record: WorkloadRecord, runs: list[dict[str, Any]], base_starts: list[float]
+    ) -> list[dict[str, Any]]:
+        """Each segment against the same stretch of work run unshifted in the home Region
+        (from ``base_starts``), all read at once: one signal type and provider class."""
+        workload = workload_of(record.spec)
+        results = [
+            {"duration_seconds": r["ended_at"] - r["started_at"], "baseline_start": b}
+            for r, b in zip(runs, base_starts, strict=True)
+        ]
+        spans = []
+        for r, b in zip(runs, base_starts, strict=True):
+            length = max(r["ended_at"] - r["started_at"], 1.0)
+            spans += [Span(r["region"], r["started_at"], r["started_at"] + length)]
+            spans += [Span(workload.home_region, b, b + length)]
+        try:
+            series = self.signals.comparable(spans)
+        except SignalError as exc:
+            return [{**f, "accounting_error": str(exc)} for f in results]
+        for k, fields in enumerate(results):
+            if fields["duration_seconds"] <= 0:
+                fields.update(emissions_g=0.0, baseline_g=0.0, saved_g=0.0)
+                continue
+            run, base = spans[2 * k], spans[2 * k + 1]
+            try:
+                emitted = account(series[2 * k], workload.power_watts, run.start, run.end)
+                expected = account(series[2 * k + 1], workload.power_watts, base.start, base.end)
+                fields.update(comparison(emitted, expected))
+            except SignalError as exc:
+                fields["accounting_error"] = str(exc)
+        return results
+
+
+GRAMS = ("emissions_g", "baseline_g", "saved_g")
+
+
+def summed(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The workload's result: its segments' grams summed, when all were accounted on one signal
+    type and provider class (else ``accounting_error`` says why nothing is summed)."""
+    results = [r["result"] for r in runs if "result" in r]
+    result: dict[str, Any] = {
+        "segments": len(results),
+        "regions": sorted({r["region"] for r in runs if "result" in r}),
+        "region": [r["region"] for r in runs if "result" in r][-1],
+        "started_at": min(r["started_at"] for r in runs if "result" in r),
+        "ended_at": max(r["ended_at"] for r in runs if "result" in r),
+        "duration_seconds": sum(r["duration_seconds"] for r in results),
+    }
+    errors = [r["accounting_error"] for r in results if "accounting_error" in r]
+    kinds = {
+        (r.get("signal_type"), r.get("provider_class"))
+        for r in results
+        if not r.get("accounting_error")
+    }
+    if errors or len(kinds) > 1:
+        reason = errors[0] if errors else f"segments accounted on different signals: {kinds}"
+        return {**result, "accounting_error": reason}
+    for name in GRAMS:
+        result[name] = sum(r.get(name, 0.0) for r in results)
+    signal_type, provider_class = kinds.pop() if kinds else (None, None)
+    providers = sorted({str(r.get("provider")) for r in results if r.get("provider")})
+    result.update(
+        provider=", ".join(providers) or None,
+        signal_type=signal_type,
+        provider_class=provider_class,
+        estimated=any(r.get("estimated") for r in results),
+    )
+    return result

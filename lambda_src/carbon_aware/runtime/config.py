@@ -35,6 +35,17 @@ WORKLOAD_TTL_DAYS = "CARBON_AWARE_WORKLOAD_TTL_DAYS"
 # Customer managed KMS key of the one-time schedules the scheduler creates (EventBridge Scheduler).
 SCHEDULE_KMS_KEY_ARN = "CARBON_AWARE_SCHEDULE_KMS_KEY_ARN"
 REJECTS_QUEUE_URL = "CARBON_AWARE_REJECTS_QUEUE_URL"
+# Interruptible runs (runtime.segments): the checkpoint bucket and KMS key of each Region
+# ({region: name}, {region: key ARN}), the checkpoint budget and the inter-Region transfer price.
+CHECKPOINT_BUCKETS = "CARBON_AWARE_CHECKPOINT_BUCKETS"
+CHECKPOINT_KMS_KEYS = "CARBON_AWARE_CHECKPOINT_KMS_KEYS"
+CHECKPOINT_BUDGET = "CARBON_AWARE_CHECKPOINT_BUDGET_SECONDS"
+TRANSFER_PRICE = "CARBON_AWARE_TRANSFER_USD_PER_GB"
+# ECS StopTask waits at most 120 s (a container's stopTimeout on Fargate) before SIGKILL.
+MAX_CHECKPOINT_BUDGET = 120.0
+# Inter-Region data transfer between most AWS Regions (USD per GB), the modal price of the AWS
+# transfer price table; a deployment sets its own with the module's transfer_usd_per_gb.
+DEFAULT_TRANSFER_USD_PER_GB = 0.02
 # The carbon cache: the monitor fills it; planning and accounting read it (runtime.wiring).
 SIGNALS_TABLE = "CARBON_AWARE_SIGNALS_TABLE"
 SIGNAL_TYPE = "CARBON_AWARE_SIGNAL_TYPE"
@@ -50,8 +61,6 @@ MAX_CARBON = "CARBON_AWARE_MAX_CARBON_INTENSITY"
 MAX_COST = "CARBON_AWARE_MAX_COST_PER_HOUR"
 # Module-wide options of the blended strategies (carbon_first, balanced, cost_first).
 BLENDED_STRATEGIES = ("carbon_first", "balanced", "cost_first")
-# Strategies the runtime does not run yet: they come with the interruptions work (issue #12).
-NOT_YET_STRATEGIES = ("follow_the_sun",)
 MAX_SWEEPER_WORKERS = 32
 BLEND_OPTIONS = {
     CARBON_PRICE: "carbon_price_usd_per_tonne",
@@ -127,6 +136,10 @@ class WorkloadSettings:
     workload_ttl_days: float = 90.0
     schedule_kms_key_arn: str = ""
     rejects_queue_url: str = ""
+    checkpoint_buckets: Mapping[str, str] = field(default_factory=dict)
+    checkpoint_kms_keys: Mapping[str, str] = field(default_factory=dict)
+    checkpoint_budget: float = MAX_CHECKPOINT_BUDGET
+    transfer_usd_per_gb: float = DEFAULT_TRANSFER_USD_PER_GB
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkloadSettings:
@@ -168,17 +181,43 @@ class WorkloadSettings:
             workload_ttl_days=number(env, WORKLOAD_TTL_DAYS, 90.0),
             schedule_kms_key_arn=env.get(SCHEDULE_KMS_KEY_ARN, "").strip(),
             rejects_queue_url=env.get(REJECTS_QUEUE_URL, "").strip(),
+            checkpoint_buckets=_region_map(env, CHECKPOINT_BUCKETS),
+            checkpoint_kms_keys=_region_map(env, CHECKPOINT_KMS_KEYS),
+            checkpoint_budget=_budget(env),
+            transfer_usd_per_gb=_transfer_price(env),
         )
 
 
 def _default_strategy(env: Mapping[str, str]) -> str:
-    name = env.get(DEFAULT_STRATEGY, "").strip() or "combined"
-    if name in NOT_YET_STRATEGIES:
+    return env.get(DEFAULT_STRATEGY, "").strip() or "combined"
+
+
+def _region_map(env: Mapping[str, str], name: str) -> dict[str, str]:
+    """A JSON object of strings keyed by Region (empty when unset)."""
+    raw = env.get(name, "").strip() or "{}"
+    try:
+        entries = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError(f"environment variable {name} must be JSON") from None
+    if not isinstance(entries, dict) or not all(isinstance(v, str) and v for v in entries.values()):
+        raise ConfigError(f"environment variable {name} must map Regions to non-empty strings")
+    return entries
+
+
+def _budget(env: Mapping[str, str]) -> float:
+    budget = number(env, CHECKPOINT_BUDGET, MAX_CHECKPOINT_BUDGET)
+    if budget > MAX_CHECKPOINT_BUDGET:
         raise ConfigError(
-            f"environment variable {DEFAULT_STRATEGY}: {name} comes with the interruptions work "
-            "(issue #12) and is not run yet"
+            f"environment variable {CHECKPOINT_BUDGET} must be at most {MAX_CHECKPOINT_BUDGET:g}"
         )
-    return name
+    return budget
+
+
+def _transfer_price(env: Mapping[str, str]) -> float:
+    raw = env.get(TRANSFER_PRICE, "").strip()
+    if raw in ("", "0", "0.0"):
+        return 0.0 if raw else DEFAULT_TRANSFER_USD_PER_GB
+    return number(env, TRANSFER_PRICE, DEFAULT_TRANSFER_USD_PER_GB)
 
 
 def _blend_weights(env: Mapping[str, str]) -> dict[str, float]:

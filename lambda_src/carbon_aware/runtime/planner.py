@@ -4,11 +4,19 @@ Re-planning moves a not-yet-started workload only when the fresh forecast says t
 beats the current one by more than ``replan_threshold`` (hysteresis), so schedules do not churn.
 A blended-strategy workload submitted without prices is priced from the price cache when it holds
 prices for what the workload runs (:mod:`carbon_aware.runtime.pricing`).
+
+An interruptible workload is planned as the engine's segments, with a schedule at each segment's
+start and end (:mod:`carbon_aware.runtime.segments`); its moves between Regions pay the
+strategy's ``migration_penalty_g`` plus the checkpoint's transfer, in grams at the module's
+carbon price when one is set, and always in the decision's ``cost_usd``. It is not re-planned by
+hysteresis; an interrupted segment is re-planned from its last checkpoint by
+:meth:`Planner.resume_segments` (the sweep, or the interruptions function, calls it).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,15 +25,17 @@ from typing import Any, Protocol
 from carbon_aware.engine import Placement, SignalError, SignalSet
 from carbon_aware.engine.backtest import actual_emissions_g
 from carbon_aware.engine.placement import Segment
-from carbon_aware.engine.strategies import BLEND_WEIGHTS
+from carbon_aware.engine.strategies import BLEND_WEIGHTS, FollowTheSun, Strategy
 from carbon_aware.engine.timeutil import iso
 from carbon_aware.engine.workload import Workload
 from carbon_aware.runtime.config import WorkloadSettings
 from carbon_aware.runtime.pricing import CachedPrices, PriceBook
 from carbon_aware.runtime.repository import WorkloadRecord, WorkloadRepository
 from carbon_aware.runtime.schedules import ScheduleGateway, schedule_name
+from carbon_aware.runtime.segments import new_runs, schedule_times, segment_schedule
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.submission import (
+    DEFAULT_CHECKPOINT_GB,
     SubmissionError,
     check_regions,
     cost_notes,
@@ -97,18 +107,53 @@ class Planner:
             signals = self._signals(workload)
         except UnknownRegionError as exc:
             return self.repo.transition(record, State.FAILED, now=now, reason=f"invalid: {exc}")
-        placement = strategy_of(spec, self.settings).place(workload, signals)
+        placement = self._strategy(spec).place(workload, signals)
         if not placement.placed:
             return self.repo.transition(
                 record, State.FAILED, now=now, reason=f"infeasible: {placement.reason}"
             )
+        if workload.interruptible:
+            return self._schedule_segments(record, spec, workload, placement, signals, now, [])
         return self._schedule(record, spec, cached, workload, placement, signals, now, reason)
+
+    def resume_segments(
+        self, record: WorkloadRecord, now: float, penalised: str | None = None
+    ) -> WorkloadRecord:
+        """Re-plan an interrupted segmented workload's remaining work from its last checkpoint,
+        from ``now``, away from ``penalised`` (default: the Region that interrupted it) when it
+        has other Regions. A no-op unless the record waits for it (SCHEDULED with ``replan``);
+        FAILED when the rest no longer fits before the deadline."""
+        segmented = record.segments or {}
+        if record.status != State.SCHEDULED or not segmented.get("replan"):
+            return record
+        submitted = workload_of(record.spec)
+        remaining = max(submitted.duration - float(segmented.get("done_seconds", 0.0)), 60.0)
+        avoid = penalised or segmented.get("penalised")
+        regions = [r for r in submitted.regions if r != avoid] or list(submitted.regions)
+        if now + remaining > submitted.deadline:
+            return self.repo.transition(
+                record,
+                State.FAILED,
+                now=now,
+                reason=f"infeasible to resume: {remaining / 60:.0f} min of work left after the "
+                "last checkpoint no longer fit before the deadline",
+            )
+        rest = dataclasses.replace(submitted, duration=remaining, regions=tuple(regions))
+        workload = self._workload_of(rest, now)
+        signals = self._signals(workload)
+        placement = self._strategy(record.spec).place(workload, signals)
+        if not placement.placed:
+            return self.repo.transition(
+                record, State.FAILED, now=now, reason=f"infeasible to resume: {placement.reason}"
+            )
+        done = segmented["runs"][: segmented["current"] + 1]
+        return self._schedule_segments(record, record.spec, workload, placement, signals, now, done)
 
     def replan(self, record: WorkloadRecord, now: float) -> WorkloadRecord:
         """Move a SCHEDULED workload if the fresh forecast beats its decision by the threshold."""
         decision = record.decision or {}
         start = decision.get("start_epoch", 0.0)
-        if record.status != State.SCHEDULED or start < now + REPLAN_LEAD:
+        if record.status != State.SCHEDULED or start < now + REPLAN_LEAD or record.segments:
             return record
         submitted = workload_of(record.spec)
         if submitted.latest_start < now:
@@ -154,10 +199,82 @@ class Planner:
         """The workload as planned now: not before ``now``, and finishing ``DISPATCH_MARGIN``
         before its deadline when the slack allows, so a schedule that fires a little late (or a
         retried dispatch) still meets the deadline."""
-        workload = workload_of(spec)
+        return self._workload_of(workload_of(spec), now)
+
+    def _workload_of(self, workload: Workload, now: float) -> Workload:
         start = max(now, workload.start_after)
         deadline = max(workload.deadline - DISPATCH_MARGIN, start + workload.duration)
         return dataclasses.replace(workload, earliest_start=start, deadline=deadline)
+
+    def _strategy(self, spec: Mapping[str, Any]) -> Strategy:
+        """The workload's strategy; follow_the_sun's migration penalty also pays the checkpoint's
+        transfer, in grams at the module's carbon price when one is set."""
+        strategy = strategy_of(spec, self.settings)
+        price = self.settings.blend_options.get("carbon_price_usd_per_tonne")
+        if not isinstance(strategy, FollowTheSun) or not price:
+            return strategy
+        grams = self._transfer_usd(spec) / price * 1e6
+        return dataclasses.replace(
+            strategy, migration_penalty_g=strategy.migration_penalty_g + grams
+        )
+
+    def _transfer_usd(self, spec: Mapping[str, Any]) -> float:
+        """What carrying the workload's checkpoint to another Region costs."""
+        size = float(spec.get("checkpoint_gb", DEFAULT_CHECKPOINT_GB))
+        return size * self.settings.transfer_usd_per_gb
+
+    def _schedule_segments(
+        self,
+        record: WorkloadRecord,
+        spec: Mapping[str, Any],
+        workload: Workload,
+        placement: Placement,
+        signals: SignalSet,
+        now: float,
+        done: list[dict[str, Any]],
+    ) -> WorkloadRecord:
+        """SCHEDULED with the new segments after the ``done`` ones, and their schedules."""
+        start = max(placement.start, now + MIN_SCHEDULE_LEAD)
+        decision = _decision(workload, placement, signals, now, start)
+        runs = done + new_runs(decision["segments"])
+        regions = [r["region"] for r in runs]
+        moves = sum(a != b for a, b in itertools.pairwise(regions))
+        strategy = self._strategy(spec)
+        # Other strategies keep a plan in one Region (moves only come from re-plans).
+        penalty = strategy.migration_penalty_g if isinstance(strategy, FollowTheSun) else 0.0
+        transfer = moves * self._transfer_usd(spec)
+        decision["migration"] = {
+            "moves": moves,
+            "penalty_g": penalty,
+            "objective_g": placement.emissions_g + moves * penalty,
+            "transfer_usd": transfer,
+            "transfer_usd_per_gb": self.settings.transfer_usd_per_gb,
+        }
+        decision["cost_usd"] = (placement.cost_usd or 0.0) + transfer
+        plan = record.version + 1
+        decision["schedule"] = segment_schedule(record.workload_id, plan, len(done), "start")
+        segmented = {
+            "plan": plan,
+            "current": len(done),
+            "done_seconds": (record.segments or {}).get("done_seconds", 0.0),
+            "replan": False,
+            "runs": runs,
+        }
+        reason = "re-planned from the last checkpoint" if done else "planned"
+        updated = self.repo.transition(
+            record,
+            State.SCHEDULED,
+            now=now,
+            reason=f"{reason}: {len(runs) - len(done)} segments from {placement.region} at "
+            f"{iso(start)}",
+            due_at=start,
+            updates={"decision": decision, "segments": segmented},
+        )
+        for k, action, at in schedule_times(runs, len(done), self.settings.checkpoint_budget):
+            payload = {"workload_id": record.workload_id, "plan": plan, "segment": k}
+            name = segment_schedule(record.workload_id, plan, k, action)
+            self.schedules.create_at(name, at, {**payload, "action": action})
+        return updated
 
     def _signals(self, workload: Workload) -> SignalSet:
         regions = sorted({workload.home_region, *workload.regions})

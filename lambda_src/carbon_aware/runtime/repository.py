@@ -56,6 +56,8 @@ class WorkloadRecord:
     decision: dict[str, Any] | None = None
     dispatch: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
+    # An interruptible workload's segment runs (runtime.segments); None for uninterrupted ones.
+    segments: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     created_at: float = 0.0
     updated_at: float = 0.0
@@ -82,6 +84,7 @@ class WorkloadRecord:
             decision=plain.get("decision"),
             dispatch=plain.get("dispatch"),
             result=plain.get("result"),
+            segments=plain.get("segments"),
             history=plain.get("history", []),
             created_at=plain.get("created_at", 0.0),
             updated_at=plain.get("updated_at", 0.0),
@@ -97,6 +100,7 @@ class WorkloadRecord:
             "decision": self.decision,
             "dispatch": self.dispatch,
             "result": self.result,
+            "segments": self.segments,
             "history": self.history,
             "created_at": self.created_at,
             "updated_at": self.updated_at,

@@ -23,6 +23,10 @@ from carbon_aware.runtime.targets import ClientFactory
 ECS_INTERRUPTED = frozenset({"SpotInterruption", "TerminationNotice"})
 SFN_FAILED = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 ASKABLE = frozenset({"ecs", "batch", "stepfunctions"})
+# An interruptible workload's "checkpointed, resume me" (runtime.segments).
+CHECKPOINTED_EXIT = 75
+# A Batch job whose Spot host was reclaimed.
+BATCH_HOST_GONE = "Host EC2"
 STOP_REASON = "cancelled through the carbon-aware API"
 
 
@@ -34,6 +38,8 @@ class RunState:
     started_at: float | None
     ended_at: float | None
     detail: str
+    checkpointed: bool = False
+    interrupted: bool = False
 
     @property
     def ended(self) -> bool:
@@ -71,8 +77,17 @@ def ecs_task_state(task: Mapping[str, Any]) -> RunState:
     )
     if task.get("lastStatus") != "STOPPED":
         return RunState(None, instant(task.get("startedAt")), None, detail)
-    ok = stop_code not in ECS_INTERRUPTED and bool(codes) and all(code == 0 for code in codes)
-    return RunState(ok, instant(task.get("startedAt")), instant(task.get("stoppedAt")), detail)
+    interrupted = stop_code in ECS_INTERRUPTED
+    ok = not interrupted and bool(codes) and all(code == 0 for code in codes)
+    checkpointed = CHECKPOINTED_EXIT in codes and all(c in (0, CHECKPOINTED_EXIT) for c in codes)
+    return RunState(
+        ok,
+        instant(task.get("startedAt")),
+        instant(task.get("stoppedAt")),
+        detail,
+        checkpointed=checkpointed,
+        interrupted=interrupted,
+    )
 
 
 def batch_job_state(job: Mapping[str, Any]) -> RunState:
@@ -85,7 +100,14 @@ def batch_job_state(job: Mapping[str, Any]) -> RunState:
     detail = f"{reason} (exit code {exit_code})" if exit_code is not None else reason
     succeeded = {"SUCCEEDED": True, "FAILED": False}.get(str(status))
     ended = instant(job.get("stoppedAt")) if succeeded is not None else None
-    return RunState(succeeded, instant(job.get("startedAt")), ended, detail or str(status))
+    return RunState(
+        succeeded,
+        instant(job.get("startedAt")),
+        ended,
+        detail or str(status),
+        checkpointed=succeeded is False and exit_code == CHECKPOINTED_EXIT,
+        interrupted=succeeded is False and reason.startswith(BATCH_HOST_GONE),
+    )
 
 
 def sfn_execution_state(execution: Mapping[str, Any]) -> RunState:
@@ -137,17 +159,22 @@ def describe(
     return sfn_execution_state(execution)
 
 
-def stop(dispatch: Mapping[str, Any], target: Mapping[str, Any], client: ClientFactory) -> bool:
+def stop(
+    dispatch: Mapping[str, Any],
+    target: Mapping[str, Any],
+    client: ClientFactory,
+    reason: str = STOP_REASON,
+) -> bool:
     """Stop the run in ``dispatch``; False when its type cannot be stopped (lambda, eventbridge)."""
     kind, region, handle = dispatch.get("type"), dispatch.get("region"), dispatch.get("handle")
     if kind not in ASKABLE or not region or not handle:
         return False
     if kind == "ecs":
-        client("ecs", region).stop_task(cluster=target["cluster"], task=handle, reason=STOP_REASON)
+        client("ecs", region).stop_task(cluster=target["cluster"], task=handle, reason=reason)
     elif kind == "batch":
-        client("batch", region).terminate_job(jobId=handle, reason=STOP_REASON)
+        client("batch", region).terminate_job(jobId=handle, reason=reason)
     else:
-        client("stepfunctions", region).stop_execution(executionArn=handle, cause=STOP_REASON)
+        client("stepfunctions", region).stop_execution(executionArn=handle, cause=reason)
     return True
 
 

@@ -36,6 +36,10 @@ class ScheduleGateway:
     def create(self, workload_id: str, version: int, start: float) -> str:
         """Schedule the executor for ``start``; deleted by the service after it runs."""
         name = schedule_name(workload_id, version)
+        return self.create_at(name, start, {"workload_id": workload_id, "version": version})
+
+    def create_at(self, name: str, start: float, payload: dict[str, Any]) -> str:
+        """Schedule the executor with ``payload`` for ``start`` under ``name``."""
         encryption = {"KmsKeyArn": self.kms_key_arn} if self.kms_key_arn else {}
         self.client.create_schedule(
             Name=name,
@@ -47,7 +51,7 @@ class ScheduleGateway:
             Target={
                 "Arn": self.executor_arn,
                 "RoleArn": self.role_arn,
-                "Input": json.dumps({"workload_id": workload_id, "version": version}),
+                "Input": json.dumps(payload),
                 "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
             },
             **encryption,

@@ -6,7 +6,8 @@ could not tell one within the run timeout past the expected end (runtime.watchdo
 SCHEDULED -> SCHEDULED is a re-plan; RUNNING -> RUNNING moves the watchdog's next look at an
 overdue run; DISPATCHING -> SCHEDULED hands a workload back after a transient failure or a
 dispatcher that died mid-way. RUNNING -> SCHEDULED re-places a run a spot interruption stopped
-(runtime.interruptions).
+(runtime.interruptions), or lets the next segment of an interruptible workload wait for its start
+after its run checkpointed or was interrupted (runtime.segments).
 """
 
 from __future__ import annotations

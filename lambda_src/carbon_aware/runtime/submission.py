@@ -19,7 +19,7 @@ import fastjsonschema
 from carbon_aware.engine import STRATEGIES, StrategyError, Workload, WorkloadError, get_strategy
 from carbon_aware.engine.strategies import BLEND_WEIGHTS, Strategy
 from carbon_aware.engine.timeutil import iso
-from carbon_aware.runtime.config import NOT_YET_STRATEGIES, WorkloadSettings
+from carbon_aware.runtime.config import WorkloadSettings
 from carbon_aware.runtime.json_shape import ShapeError, check_shape
 from carbon_aware.runtime.targets import (
     TargetError,
@@ -47,7 +47,9 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
         "home_region": _REGION,
         "regions": {"type": "array", "items": _REGION, "minItems": 1, "maxItems": 50},
         "interruptible": {"type": "boolean"},
-        "min_segment_minutes": {"type": "number", "exclusiveMinimum": 0},
+        "min_segment_minutes": {"type": "number", "exclusiveMinimum": 0, "maximum": 10080},
+        # Size of an interruptible workload's checkpoint: what a move between Regions copies.
+        "checkpoint_gb": {"type": "number", "exclusiveMinimum": 0, "maximum": 5},
         "power_watts": {"type": "number", "exclusiveMinimum": 0, "maximum": 10_000_000},
         "vcpus": {"type": "number", "minimum": 0, "maximum": 100_000},
         "memory_gb": {"type": "number", "minimum": 0, "maximum": 1_000_000},
@@ -82,15 +84,20 @@ def _schema_validator() -> Callable[[Any], Any]:
     return fastjsonschema.compile(SUBMISSION_SCHEMA)
 
 
-RUNTIME_FIELDS = ("strategy", "strategy_options", "target", "targets", "instance_type", "tags")
-
-
-INTERRUPTIONS = "comes with the interruptions work (issue #12) and is not run yet"
-# Fields that only matter to interruptible runs: until issue #12 they are rejected, not ignored.
-NOT_YET_FIELDS = {
-    "interruptible": "interruptible runs " + INTERRUPTIONS + "; submit false or leave it out",
-    "min_segment_minutes": "applies to interruptible runs, which " + INTERRUPTIONS,
-}
+RUNTIME_FIELDS = (
+    "strategy",
+    "strategy_options",
+    "target",
+    "targets",
+    "instance_type",
+    "tags",
+    "checkpoint_gb",
+)
+# Fields that only matter to interruptible runs: rejected, not ignored, on other runs.
+INTERRUPTIBLE_ONLY = ("min_segment_minutes", "checkpoint_gb")
+# Targets a segment end can stop with SIGTERM (and a checkpoint budget) and start again.
+STOPPABLE = ("ecs", "batch")
+DEFAULT_CHECKPOINT_GB = 1.0
 NO_PRICE_SOURCE = (
     "none: ranked on carbon only; submit prices, or an instance_type (an ecs target: vcpus and "
     "memory_gb) the price cache has prices for"
@@ -124,7 +131,7 @@ def parse_submission(body: object, now: float, settings: WorkloadSettings) -> di
     except fastjsonschema.JsonSchemaValueException as exc:
         field = exc.name.removeprefix("data").lstrip(".") or "body"
         raise SubmissionError(field, exc.message.removeprefix(exc.name).strip()) from None
-    _reject_not_yet(body)
+    _interruptible_only(body)
     spec = dict(body)
     spec.setdefault("id", str(uuid.uuid4()))
     spec["submitted_at"] = iso(now)
@@ -146,7 +153,10 @@ def parse_submission(body: object, now: float, settings: WorkloadSettings) -> di
             "strategy_options.max_cost", "needs prices submitted with the workload"
         )
     home_only = getattr(strategy, "only_home", False)
-    _check_targets(spec, [workload.home_region] if home_only else workload.regions, settings)
+    regions = [workload.home_region] if home_only else workload.regions
+    _check_targets(spec, regions, settings)
+    if workload.interruptible:
+        check_interruptible(spec, regions, settings)
     return spec
 
 
@@ -159,12 +169,41 @@ def _one_workload_per_execution(body: Mapping[str, Any], spec: dict[str, Any]) -
     spec["id"] = task_token_workload_id(spec["target"]["execution"])
 
 
-def _reject_not_yet(body: Mapping[str, Any]) -> None:
-    for name, message in NOT_YET_FIELDS.items():
-        if name in body and body[name] is not False:
-            raise SubmissionError(name, message)
-    if body.get("strategy") in NOT_YET_STRATEGIES:
-        raise SubmissionError("strategy", f"{body['strategy']} {INTERRUPTIONS}")
+def _interruptible_only(body: Mapping[str, Any]) -> None:
+    if body.get("interruptible") is True:
+        return
+    for name in INTERRUPTIBLE_ONLY:
+        if name in body:
+            raise SubmissionError(name, "applies to interruptible runs only (interruptible: true)")
+
+
+def check_interruptible(spec: Mapping[str, Any], regions: Any, settings: WorkloadSettings) -> None:
+    """An interruptible workload runs in segments: every Region it may run in needs a target
+    that can be stopped with a checkpoint budget and started again, and a checkpoint bucket."""
+    for region in regions:
+        field = f"targets.{region}" if region in spec.get("targets", {}) else "target"
+        target = resolve_target(spec, region)
+        if target["type"] not in STOPPABLE:
+            raise SubmissionError(
+                f"{field}.type",
+                f"an interruptible workload needs a target that can be told to checkpoint and "
+                f"be stopped ({' or '.join(STOPPABLE)}); {target['type']} targets cannot",
+            )
+        containers = (target.get("overrides") or {}).get("containerOverrides") or []
+        if target["type"] == "ecs" and not all(
+            isinstance(c, Mapping) and c.get("name") for c in containers or [None]
+        ):
+            raise SubmissionError(
+                f"{field}.overrides.containerOverrides",
+                "an interruptible ecs target must name the container(s) that receive the "
+                'checkpoint environment ([{"name": ...}])',
+            )
+        if region not in settings.checkpoint_buckets:
+            raise SubmissionError(
+                "interruptible",
+                f"this deployment keeps no checkpoints in {region} (the module's checkpoints "
+                "input); leave the Region out or run the workload uninterrupted",
+            )
 
 
 def _target(target: object, field: str) -> None:
@@ -214,16 +253,12 @@ def _check_targets(spec: Mapping[str, Any], regions: Any, settings: WorkloadSett
 
 
 def workload_of(spec: Mapping[str, Any]) -> Workload:
-    """The engine's view of a stored spec; runtime runs are uninterrupted (see the README), and a
-    stored spec asking for an interruptible run is invalid (it predates validation at the door)."""
+    """The engine's view of a stored spec (interruptible ones run in segments, runtime.segments)."""
     fields = {k: v for k, v in spec.items() if k not in RUNTIME_FIELDS}
     try:
-        workload = Workload.from_mapping(fields)
+        return Workload.from_mapping(fields)
     except WorkloadError as exc:
         raise SubmissionError(exc.field, str(exc).partition(": ")[2]) from None
-    if workload.interruptible:
-        raise SubmissionError("interruptible", NOT_YET_FIELDS["interruptible"])
-    return workload
 
 
 def strategy_of(spec: Mapping[str, Any], settings: WorkloadSettings | None = None) -> Strategy:

@@ -7,6 +7,7 @@
   go back to SCHEDULED and are dispatched again at once. Targets with idempotent starts (ECS client
   token, Step Functions execution name) cannot run twice even if the dead executor had started
   them; the others may, which the README states;
+- an interrupted segmented workload (runtime.segments) is re-planned from its last checkpoint;
 - RUNNING workloads past their expected end plus a grace period go to the watchdog;
 - SUCCEEDED workloads whose allowed window has been observed get their oracle (runtime.oracle):
   the carbon-efficiency SLI's grams are summed into the counts (``ORACLE_GOOD``, ``ORACLE_TOTAL``).
@@ -124,6 +125,9 @@ class Sweeper:
         return "recovered"
 
     def _dispatch(self, record: WorkloadRecord, now: float) -> str:
+        if record.segments is not None and record.segments.get("replan"):
+            resumed = self.planner.resume_segments(record, now)
+            return f"resumed:{resumed.status}"
         result = self.dispatcher.dispatch(record.workload_id, None, now)
         return f"dispatched:{result.status if result else 'lost-race'}"
 

@@ -23,6 +23,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     record = wiring.completer().complete(finished, wiring.clock().now())
     if record is None or record.result is None:
         return {"recorded": False, "workload_id": finished.workload_id}
+    if not record.status.final:  # a segment ended; the workload goes on (runtime.segments)
+        logger.info("segment ended", extra={"workload_id": record.workload_id})
+        return {"recorded": True, "workload_id": record.workload_id, "status": str(record.status)}
     result = record.result
     metrics.add_metric(name=f"Workload{record.status.title()}", unit=MetricUnit.Count, value=1)
     if "emissions_g" in result:

@@ -1,6 +1,7 @@
 """Re-placing a workload whose run a spot interruption stopped: through the planner, avoiding
-the Region that interrupted it. The segmented runtime extends :func:`replan_interrupted` to
-resume from the last checkpoint."""
+the Region that interrupted it. An interruptible (segmented) workload is not re-placed here: the
+completion function ends its segment on the same event and the sweep resumes it from its last
+checkpoint away from that Region (runtime.planner.Planner.resume_segments)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ def replan_interrupted(
     planner: Planner, record: WorkloadRecord, *, region: str, now: float, max_replacements: int
 ) -> WorkloadRecord:
     """Plan a RUNNING workload again, away from ``region``; FAILED once it was re-placed
-    ``max_replacements`` times. Anything not RUNNING (a duplicate, a late event) is unchanged."""
-    if record.status != State.RUNNING:
+    ``max_replacements`` times. Anything not RUNNING (a duplicate, a late event) or segmented is
+    unchanged."""
+    if record.status != State.RUNNING or record.segments is not None:
         return record
     count = replacements(record)
     if count >= max_replacements:
