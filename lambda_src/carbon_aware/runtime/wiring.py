@@ -231,15 +231,15 @@ def fleet_optimizer(emit: Any = None) -> FleetOptimizer:
     from carbon_aware.runtime.fleet.optimizer import FleetOptimizer
     from carbon_aware.runtime.fleet.sources import (
         NeutralMarket,
-        UnknownRenewables,
         cached_sources,
     )
     from carbon_aware.signals.prices.store import PriceStore
+    from carbon_aware.signals.renewables import ProfileRenewables
 
     config = fleet_settings()
     prices: Any = NeutralMarket()
     scores: Any = prices
-    renewables: Any = UnknownRenewables()
+    renewables: Any = ProfileRenewables()
     if config.signals_table:
         prices, scores, renewables = cached_sources(
             PriceStore(client("dynamodb"), config.signals_table),

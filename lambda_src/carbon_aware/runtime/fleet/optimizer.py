@@ -187,18 +187,21 @@ class FleetOptimizer:
             if forecast is None or not forecast.values or region not in scores:
                 continue  # decide() excludes it with the reason "no signals"
             score = scores[region]
+            share = self.renewables.quote(region, now)
+            provenance = {
+                "carbon": forecast.source,
+                "spot_price": prices[region][1],
+                "placement_score": describe(score.provenance),
+                "renewable_share": "unknown" if share is None else share.source,
+            }
             found.append(
                 RegionSignals(
                     region,
                     forecast.values,
                     prices[region][0],
                     int(score.score),
-                    self.renewables.share(region, now),
-                    {
-                        "carbon": forecast.source,
-                        "spot_price": prices[region][1],
-                        "placement_score": describe(score.provenance),
-                    },
+                    None if share is None else share.value,
+                    provenance,
                 )
             )
         carbon_now = {r: f.values[0] for r, f in forecasts.items() if f.values}

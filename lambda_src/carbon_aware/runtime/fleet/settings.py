@@ -36,6 +36,8 @@ _FIELDS = {
     "hysteresis",
     "dwell_minutes",
     "max_step",
+    "move_cost_minutes",
+    "lookahead_hours",
     "renewable_threshold",
     "scaling_tiers",
     "scaling_policy_name",
@@ -134,7 +136,14 @@ def parse_fleet(name: str, spec: object) -> FleetConfig:
         if any(set(t) != {"below", "target"} for t in tiers):
             raise ConfigError("scaling_tiers entries must have exactly below and target")
         policy_args["scaling_tiers"] = tuple((t["below"], t["target"]) for t in tiers)
-    for key in ("hysteresis", "dwell_minutes", "max_step", "renewable_threshold"):
+    for key in (
+        "hysteresis",
+        "dwell_minutes",
+        "max_step",
+        "move_cost_minutes",
+        "lookahead_hours",
+        "renewable_threshold",
+    ):
         if key in spec:
             policy_args[key] = spec[key]
     policy = FleetPolicy(
