@@ -4,8 +4,11 @@ Pure and clock-free: ``now`` is passed in as epoch seconds. Three functions:
 
 - :func:`decide` turns a :class:`FleetPolicy`, each region's :class:`RegionSignals` and its
   :class:`GroupState` into a :class:`FleetDecision` (the target allocation) via
-  :func:`carbon_aware.engine.fleet.distribute`. Carbon is the mean of the hourly forecast over the
-  next dwell period (``ceil(dwell_minutes / 60)`` hours, at least one). Strategies:
+  :func:`carbon_aware.engine.fleet.distribute`. Carbon is weighed over the hourly forecast of the
+  look-ahead (:attr:`FleetPolicy.horizon_hours`: ``lookahead_hours``, or the dwell period when
+  longer); the target is the best allocation on its mean. Mandatory moves are made at once; any
+  other move must pay for itself: :func:`carbon_aware.engine.fleet_moves.worthwhile_moves` with
+  ``hysteresis`` and a cost of ``move_cost_minutes`` of the source's score. Strategies:
   ``carbon_first``, ``balanced`` and ``cost_first`` use the weights of :mod:`engine.fleet`;
   ``follow_the_sun`` scores carbon only (plus the placement-score risk), so capacity follows the
   cleanest grid over the horizon; ``renewable_only`` scores like ``carbon_first`` among the
