@@ -14,7 +14,6 @@ Usage: ``python scripts/build_renewable_profiles.py [--data-dir DIR] [--output F
 
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from build_profiles import DataError, month_hour_medians, read_hourly, render
+from build_profiles import DataError, month_hour_medians, read_hourly, render, run
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = ROOT / ".." / "shared" / "data"
@@ -96,30 +95,15 @@ def build_text(data_dir: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Write (or with ``--check`` verify) the profiles file; returns the exit code."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument(
-        "--check", action="store_true", help="exit 1 if the output file differs from a rebuild"
+    """Write (or with ``--check`` verify) the renewable profiles file; returns the exit code."""
+    return run(
+        argv,
+        description=__doc__.splitlines()[0],
+        build_text=build_text,
+        data_dir=DEFAULT_DATA_DIR,
+        output=DEFAULT_OUTPUT,
+        prog="build_renewable_profiles",
     )
-    args = parser.parse_args(argv)
-    try:
-        text = build_text(args.data_dir.resolve())
-    except (DataError, OSError) as exc:
-        print(f"build_renewable_profiles: error: {exc}", file=sys.stderr)
-        return 2
-    if args.check:
-        current = args.output.read_text(encoding="utf-8") if args.output.is_file() else None
-        if current != text:
-            print(f"build_renewable_profiles: {args.output} is out of date", file=sys.stderr)
-            return 1
-        print(f"{args.output}: up to date")
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_bytes(text.encode("utf-8"))
-    print(f"{args.output}: {len(text.encode('utf-8'))} bytes")
-    return 0
 
 
 if __name__ == "__main__":

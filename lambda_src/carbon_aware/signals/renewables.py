@@ -15,17 +15,16 @@ whose zone has no profile stays unknown.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from importlib.resources import files
 from typing import Any, Protocol
 
 from carbon_aware.engine.timeutil import iso
 from carbon_aware.signals.prices.base import QuoteProvenance
 from carbon_aware.signals.prices.store import PriceStore, price_item, price_partition
+from carbon_aware.signals.profiles import data_document
 from carbon_aware.signals.providers.electricitymaps import NAME, RenewableShare
 from carbon_aware.signals.targets import Target
 
@@ -111,11 +110,7 @@ class CachedRenewables:
 
 @cache
 def _profiles() -> dict[str, Any]:
-    text = files("carbon_aware").joinpath("data/renewables.json").read_text(encoding="utf-8")
-    doc = json.loads(text)
-    if doc.get("version") != PROFILE_FORMAT_VERSION:
-        raise ValueError(f"renewables.json: unsupported version {doc.get('version')!r}")
-    return doc
+    return data_document("renewables.json", PROFILE_FORMAT_VERSION)
 
 
 def profile_regions() -> list[str]:
