@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from carbon_aware.engine.fleet import FLEET_STRATEGIES
@@ -23,7 +22,7 @@ def moves(paths: dict[str, list[float]], alloc: dict[str, int], **kw: object):
         alloc,
         BOUNDS,
         HIGH,
-        {r: np.array(p) for r, p in paths.items()},
+        {r: tuple(p) for r, p in paths.items()},
         hysteresis=kw.get("hysteresis", 0.0),  # type: ignore[arg-type]
         move_cost_hours=kw.get("move_cost_hours", 0.5),  # type: ignore[arg-type]
         budget=kw.get("budget"),  # type: ignore[arg-type]
@@ -31,10 +30,10 @@ def moves(paths: dict[str, list[float]], alloc: dict[str, int], **kw: object):
 
 
 def test_saving_charges_leaving_before_the_look_ahead_ends() -> None:
-    source = np.array([1.0, 1.0, 1.0, 1.0])
-    dip = np.array([0.2, 1.4, 1.4, 1.4])  # better for one hour, then worse
+    source = (1.0, 1.0, 1.0, 1.0)
+    dip = (0.2, 1.4, 1.4, 1.4)  # better for one hour, then worse
     assert move_saving(source, dip, cost=0.5) == pytest.approx(0.8 - 0.5)
-    steady = np.full(4, 0.9)
+    steady = (0.9,) * 4
     assert move_saving(source, steady, cost=0.5) == pytest.approx(0.4)  # stays to the end
 
 
@@ -72,8 +71,8 @@ def test_score_paths_share_one_scale_and_hold_a_short_forecast() -> None:
         {"a": RegionPath((200.0, 100.0), 0.1, 10), "b": RegionPath((300.0,) * 3, 0.1, 10)},
         3,
     )
-    np.testing.assert_allclose(paths["b"], [1.0, 1.0, 1.0])  # b's mean is the scale
-    np.testing.assert_allclose(paths["a"], [200 / 300, 100 / 300, 100 / 300])
+    assert paths["b"] == pytest.approx((1.0, 1.0, 1.0))  # b's mean is the scale
+    assert paths["a"] == pytest.approx((200 / 300, 100 / 300, 100 / 300))
 
 
 def test_decide_reports_a_refused_move_and_makes_a_worthwhile_one() -> None:

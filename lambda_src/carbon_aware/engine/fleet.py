@@ -163,17 +163,14 @@ class FleetStrategy:
 
     def score(
         self,
-        carbon: Any,
+        carbon: float,
         spot_price: float,
         placement_score: int,
         top_carbon: float,
         top_price: float,
-    ) -> Any:
-        """One region's unit score on the scales ``top_carbon`` and ``top_price``.
-
-        ``carbon`` may be a number or a numpy array (one score per hour of a forecast).
-        """
-        scaled_carbon = carbon / top_carbon if top_carbon > 0 else carbon * 0.0
+    ) -> float:
+        """One region's unit score on the scales ``top_carbon`` and ``top_price``."""
+        scaled_carbon = carbon / top_carbon if top_carbon > 0 else 0.0
         price = spot_price / top_price if top_price > 0 else 0.0
         risk = (10 - placement_score) / 9
         return (

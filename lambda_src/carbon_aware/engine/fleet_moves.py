@@ -23,12 +23,15 @@ nor filling one it drained, within a budget of launches.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from itertools import accumulate
 
 from carbon_aware.engine.fleet import FleetStrategy
+
+#: A region's unit score per hour of the look-ahead.
+ScorePath = tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -60,39 +63,41 @@ class RegionPath:
 
 def score_paths(
     strategy: FleetStrategy, regions: Mapping[str, RegionPath], hours: int
-) -> dict[str, np.ndarray]:
+) -> dict[str, ScorePath]:
     """Each region's unit score per hour of the look-ahead (``hours``, at least one).
 
     A forecast shorter than ``hours`` is held at its last value; an empty one is left out.
     """
     hours = max(1, hours)
-    carbon: dict[str, np.ndarray] = {}
+    carbon: dict[str, list[float]] = {}
     for region, path in regions.items():
-        values = np.asarray(path.carbon[:hours], dtype=float)
-        if values.size:
-            carbon[region] = np.concatenate((values, np.full(hours - values.size, values[-1])))
-    top_carbon = max((float(path.mean()) for path in carbon.values()), default=0.0)
+        values = [float(v) for v in path.carbon[:hours]]
+        if values:
+            carbon[region] = values + [values[-1]] * (hours - len(values))
+    top_carbon = max((math.fsum(path) / hours for path in carbon.values()), default=0.0)
     top_price = max((regions[r].spot_price for r in carbon), default=0.0)
     return {
-        r: np.asarray(
-            strategy.score(
-                path,
-                regions[r].spot_price,
-                regions[r].placement_score,
-                top_carbon,
-                top_price,
-            ),
-            dtype=float,
+        r: tuple(
+            float(
+                strategy.score(
+                    value,
+                    regions[r].spot_price,
+                    regions[r].placement_score,
+                    top_carbon,
+                    top_price,
+                )
+            )
+            for value in path
         )
         for r, path in carbon.items()
     }
 
 
-def move_saving(source: np.ndarray, destination: np.ndarray, cost: float) -> float:
+def move_saving(source: Sequence[float], destination: Sequence[float], cost: float) -> float:
     """Best saving of one instance moved from ``source`` to ``destination`` (module docstring)."""
-    gains = np.cumsum(source - destination)
-    gains[:-1] -= cost  # leaving before the look-ahead ends costs another move
-    return float(gains.max())
+    gains = list(accumulate(a - b for a, b in zip(source, destination, strict=True)))
+    # leaving before the look-ahead ends costs another move
+    return max(max(gains[:-1], default=-math.inf) - cost, gains[-1])
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ def worthwhile_moves(
     allocation: Mapping[str, int],
     low: Mapping[str, int],
     high: Mapping[str, int],
-    paths: Mapping[str, np.ndarray],
+    paths: Mapping[str, ScorePath],
     *,
     hysteresis: float,
     move_cost_hours: float,
@@ -126,7 +131,7 @@ def worthwhile_moves(
     moves: list[Move] = []
     refused: Move | None = None
     names = sorted(paths)
-    means = {r: float(paths[r].mean()) for r in names}
+    means = {r: math.fsum(paths[r]) / len(paths[r]) for r in names}
     while left is None or left > 0:
         best: Move | None = None
         for source in names:
@@ -140,7 +145,7 @@ def worthwhile_moves(
                 a, b = paths[source], paths[destination]
                 if b[0] >= a[0] or means[source] - means[destination] <= hysteresis * means[source]:
                     continue
-                cost = move_cost_hours * float(a[0])
+                cost = move_cost_hours * a[0]
                 saving = move_saving(a, b, cost)
                 units = min(alloc[source] - low[source], high[destination] - alloc[destination])
                 candidate = Move(source, destination, units, saving, cost)

@@ -39,7 +39,7 @@ from carbon_aware.engine.fleet import (
     distribute,
     share_cap,
 )
-from carbon_aware.engine.fleet_moves import RegionPath, score_paths, worthwhile_moves
+from carbon_aware.engine.fleet_moves import RegionPath, ScorePath, score_paths, worthwhile_moves
 
 #: Named fleet strategies and the weights they score with.
 POLICY_STRATEGIES: dict[str, FleetStrategy] = {
@@ -406,7 +406,7 @@ def _score_paths(
     strategy: FleetStrategy,
     signals: Mapping[str, RegionSignals],
     carbon: Mapping[str, float],
-) -> dict[str, Any]:
+) -> dict[str, ScorePath]:
     """Per-hour unit scores over the look-ahead of the regions that may take capacity."""
     return score_paths(
         strategy,
