@@ -84,6 +84,8 @@ module "fleet" {
   hysteresis                  = each.value.hysteresis
   dwell_minutes               = each.value.dwell_minutes
   max_step                    = each.value.max_step
+  move_cost_minutes           = each.value.move_cost_minutes
+  lookahead_hours             = each.value.lookahead_hours
   renewable_threshold         = each.value.renewable_threshold
   scaling_tiers               = each.value.scaling_tiers
 

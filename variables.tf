@@ -672,7 +672,7 @@ variable "create_dashboard" {
 ################################################################################
 
 variable "fleets" {
-  description = "Spot fleets spread across Regions by the fleet_optimizer function, keyed by fleet name (groups are named `<name>-<fleet>`). Per fleet: `regions` (per Region its subnet_ids, security_group_ids, optional image_id, min_share, max_share, on_demand_base_capacity), `instance_types` (at least three) or `instance_requirements` (within `allowed_instance_types`), `architecture`, `image_ssm_parameter`, `user_data`, `instance_profile_arn`, `root_volume`, lifecycle hook heartbeat timeouts, `min_total`, `max_total`, `desired_total`, `strategy` (carbon_first, balanced, cost_first, follow_the_sun, renewable_only), `hysteresis`, `dwell_minutes`, `max_step`, `renewable_threshold`, `scaling_tiers` and `tags`; see modules/fleet for each field and its default. Every fleet Region must be one of `regions` (the monitor caches carbon signals for those only). Empty creates nothing."
+  description = "Spot fleets spread across Regions by the fleet_optimizer function, keyed by fleet name (groups are named `<name>-<fleet>`). Per fleet: `regions` (per Region its subnet_ids, security_group_ids, optional image_id, min_share, max_share, on_demand_base_capacity), `instance_types` (at least three) or `instance_requirements` (within `allowed_instance_types`), `architecture`, `image_ssm_parameter`, `user_data`, `instance_profile_arn`, `root_volume`, lifecycle hook heartbeat timeouts, `min_total`, `max_total`, `desired_total`, `strategy` (carbon_first, balanced, cost_first, follow_the_sun, renewable_only), `hysteresis`, `dwell_minutes`, `max_step`, `move_cost_minutes`, `lookahead_hours`, `renewable_threshold`, `scaling_tiers` and `tags`; see modules/fleet for each field and its default. Every fleet Region must be one of `regions` (the monitor caches carbon signals for those only). Empty creates nothing."
   type = map(object({
     regions = map(object({
       subnet_ids              = list(string)
@@ -712,6 +712,8 @@ variable "fleets" {
     hysteresis                  = optional(number)
     dwell_minutes               = optional(number)
     max_step                    = optional(number)
+    move_cost_minutes           = optional(number)
+    lookahead_hours             = optional(number)
     renewable_threshold         = optional(number)
     scaling_tiers = optional(list(object({
       below  = optional(number)

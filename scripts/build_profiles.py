@@ -25,7 +25,7 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -165,11 +165,19 @@ def build_text(data_dir: Path) -> str:
     return render(build(data_dir)) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Write (or with ``--check`` verify) the profiles file; returns the exit code."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+def run(
+    argv: Sequence[str] | None,
+    *,
+    description: str,
+    build_text: Callable[[Path], str],
+    data_dir: Path,
+    output: Path,
+    prog: str,
+) -> int:
+    """Write (or with ``--check`` verify) a generated data file; returns the exit code."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data-dir", type=Path, default=data_dir)
+    parser.add_argument("--output", type=Path, default=output)
     parser.add_argument(
         "--check", action="store_true", help="exit 1 if the output file differs from a rebuild"
     )
@@ -177,12 +185,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         text = build_text(args.data_dir.resolve())
     except (DataError, OSError) as exc:
-        print(f"build_profiles: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.is_file() else None
         if current != text:
-            print(f"build_profiles: {args.output} is out of date", file=sys.stderr)
+            print(f"{prog}: {args.output} is out of date", file=sys.stderr)
             return 1
         print(f"{args.output}: up to date")
         return 0
@@ -190,6 +198,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.output.write_bytes(text.encode("utf-8"))
     print(f"{args.output}: {len(text.encode('utf-8'))} bytes")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write (or with ``--check`` verify) the profiles file; returns the exit code."""
+    return run(
+        argv,
+        description=__doc__.splitlines()[0],
+        build_text=build_text,
+        data_dir=DEFAULT_DATA_DIR,
+        output=DEFAULT_OUTPUT,
+        prog="build_profiles",
+    )
 
 
 if __name__ == "__main__":

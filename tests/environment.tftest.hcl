@@ -49,13 +49,15 @@ run "rendered_environment" {
           "eu-west-1" = { subnet_ids = ["subnet-a"], security_group_ids = ["sg-1"], min_share = 0.25, max_share = 0.75 }
           "us-west-2" = { subnet_ids = ["subnet-b"], security_group_ids = ["sg-2"], max_share = 0.75 }
         }
-        instance_types = ["m7g.large", "m6g.large", "c7g.xlarge"]
-        min_total      = 2
-        max_total      = 8
-        desired_total  = 4
-        strategy       = "follow_the_sun"
-        dwell_minutes  = 45
-        max_step       = 2
+        instance_types    = ["m7g.large", "m6g.large", "c7g.xlarge"]
+        min_total         = 2
+        max_total         = 8
+        desired_total     = 4
+        strategy          = "follow_the_sun"
+        dwell_minutes     = 45
+        max_step          = 2
+        move_cost_minutes = 30
+        lookahead_hours   = 12
       }
     }
   }

@@ -33,6 +33,8 @@ output "settings" {
     hysteresis          = var.hysteresis
     dwell_minutes       = var.dwell_minutes
     max_step            = var.max_step
+    move_cost_minutes   = var.move_cost_minutes
+    lookahead_hours     = var.lookahead_hours
     renewable_threshold = var.renewable_threshold
     scaling_tiers       = [for t in var.scaling_tiers : { below = t.below, target = t.target }]
     scaling_policy_name = local.scaling_policy_name

@@ -258,7 +258,7 @@ variable "desired_total" {
 }
 
 variable "strategy" {
-  description = "How the optimizer spreads the fleet: carbon_first, balanced, cost_first, follow_the_sun (carbon forecast over the dwell period) or renewable_only (Regions at or above renewable_threshold)."
+  description = "How the optimizer spreads the fleet: carbon_first, balanced, cost_first, follow_the_sun (carbon forecast over the look-ahead) or renewable_only (Regions at or above renewable_threshold)."
   type        = string
   default     = "carbon_first"
   nullable    = false
@@ -290,6 +290,30 @@ variable "dwell_minutes" {
   validation {
     condition     = var.dwell_minutes >= 0 && var.dwell_minutes <= 1440 && floor(var.dwell_minutes) == var.dwell_minutes
     error_message = "dwell_minutes must be a whole number from 0 to 1440."
+  }
+}
+
+variable "move_cost_minutes" {
+  description = "What moving one instance to another Region costs, as minutes of running it in its source Region (boot, warm-up, the launch-before-drain overlap): a move is made only when its forecast saving over the look-ahead is larger (0-1440)."
+  type        = number
+  default     = 45
+  nullable    = false
+
+  validation {
+    condition     = var.move_cost_minutes >= 0 && var.move_cost_minutes <= 1440
+    error_message = "move_cost_minutes must be from 0 to 1440."
+  }
+}
+
+variable "lookahead_hours" {
+  description = "Hours of carbon forecast a move's saving is weighed over (0-48); the dwell period counts instead when longer."
+  type        = number
+  default     = 6
+  nullable    = false
+
+  validation {
+    condition     = var.lookahead_hours >= 0 && var.lookahead_hours <= 48 && floor(var.lookahead_hours) == var.lookahead_hours
+    error_message = "lookahead_hours must be a whole number from 0 to 48."
   }
 }
 

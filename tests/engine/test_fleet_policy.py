@@ -57,7 +57,7 @@ def groups(desired: dict[str, int], in_service: dict[str, int] | None = None) ->
 
 
 def test_carbon_first_moves_capacity_to_the_cleanest_regions_within_max_share() -> None:
-    p = policy(max_share=dict.fromkeys(REGIONS, 0.5))
+    p = policy(max_share=dict.fromkeys(REGIONS, 0.5), move_cost_minutes=0)
     carbon = {"eu-central-1": 350.0, "eu-west-1": 300.0, "eu-west-2": 150.0}
     d = decide(p, signals(carbon), groups({"eu-central-1": 6}), total=6, now=0, last_change_at=None)
     assert d.allocation == {"eu-central-1": 0, "eu-west-1": 3, "eu-west-2": 3}
@@ -74,7 +74,9 @@ def test_forecast_over_the_dwell_horizon_not_the_current_value_decides() -> None
     ]
     state = groups({"eu-central-1": 4})
     long = decide(
-        policy(strategy="follow_the_sun", dwell_minutes=120),
+        policy(
+            strategy="follow_the_sun", dwell_minutes=120, lookahead_hours=0, move_cost_minutes=30
+        ),
         sig,
         state,
         total=4,
@@ -84,7 +86,9 @@ def test_forecast_over_the_dwell_horizon_not_the_current_value_decides() -> None
     assert long.allocation["eu-west-2"] == 4
     assert long.inputs["eu-west-1"]["carbon_horizon"] == pytest.approx(225.0)
     short = decide(
-        policy(strategy="follow_the_sun", dwell_minutes=30),
+        policy(
+            strategy="follow_the_sun", dwell_minutes=30, lookahead_hours=0, move_cost_minutes=30
+        ),
         sig,
         state,
         total=4,
@@ -267,7 +271,7 @@ def test_hysteresis_and_dwell_stop_flapping_between_near_equal_regions() -> None
             last = hour * HOUR
         desired = dict(d.allocation)
     assert changes == 0
-    no_guard = policy(hysteresis=0.0, dwell_minutes=0)
+    no_guard = policy(hysteresis=0.0, dwell_minutes=0, move_cost_minutes=0)
     flips = 0
     for hour in range(6):
         wobble = 3.0 if hour % 2 else -3.0

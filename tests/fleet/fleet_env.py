@@ -18,6 +18,7 @@ from carbon_aware.cli.demo_fleet import create_group
 from carbon_aware.engine.signal import Signal, SignalSet
 from carbon_aware.runtime.fleet.repository import FleetRepository
 from carbon_aware.runtime.tables import FLEETS_TABLE
+from carbon_aware.signals.renewables import ShareQuote
 
 REGIONS = ("eu-central-1", "eu-west-1", "eu-west-2")
 TYPES = ("m6i.large", "m5.large", "m6a.large")
@@ -124,5 +125,6 @@ class Market:
 class Renewables:
     shares: dict[str, float] = field(default_factory=dict)
 
-    def share(self, region: str, now: float) -> float | None:
-        return self.shares.get(region)
+    def quote(self, region: str, now: float) -> ShareQuote | None:
+        share = self.shares.get(region)
+        return None if share is None else ShareQuote(share, "test-renewables")

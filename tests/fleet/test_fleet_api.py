@@ -72,6 +72,8 @@ def test_settings_parse_the_contract_shape() -> None:
         ({"scaling_tiers": [{"below": 100, "target": 60}]}, "bound None"),
         ({"max_share": {"eu-west-1": 2}}, r"max_share[eu-west-1]"),
         ({"dwell_minutes": -5}, "dwell_minutes"),
+        ({"move_cost_minutes": -1}, "move_cost_minutes"),
+        ({"lookahead_hours": 49}, "lookahead_hours"),
     ],
 )
 def test_a_bad_fleet_is_reported_by_name_and_field_and_others_still_parse(

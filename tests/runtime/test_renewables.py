@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from importlib.resources import files
 from typing import Any
 
 import boto3
@@ -113,3 +114,38 @@ def test_one_failing_zone_never_stops_the_others(store: PriceStore) -> None:
     assert result["errors"] == [f"{ZONES[OTHER]}: RuntimeError: boom"]
     assert emitted == [("RenewableSharePercent", 42.0, {"Region": HOME})]
     assert CachedRenewables(store).share(HOME, now) == 0.42
+
+
+def test_without_electricity_maps_renewable_only_decides_on_the_built_in_profile(
+    aws: AwsEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no Electricity Maps key: the cache stays empty, eu-central-1 (DE) takes the profile's
+    # estimate, eu-west-1 (IE, no renewable profile) stays unknown and is excluded
+    client = boto3.client("dynamodb", region_name=HOME)
+    create_table(client, TABLE)
+    regions = (HOME, "eu-central-1")
+    groups = {region: f"ca-test-profiled-{region}" for region in regions}
+    for region, name in groups.items():
+        make_group(region, name, 2)
+    fleets_table()
+    spec = fleet_spec(groups, strategy="renewable_only", renewable_threshold=0.0)
+    for name, value in {
+        config.SIGNALS_TABLE: TABLE,
+        config.FLEETS: json.dumps({"green": spec}),
+        config.FLEET_TABLE: FLEET_TABLE,
+    }.items():
+        monkeypatch.setenv(name, value)
+    wiring.reset()
+    FakePlacementScores(time.time(), wiring.clock()).attach(wiring.client("ec2", HOME))
+    run = fleet_optimizer.handler({}, Context())
+    assert run["ok"], run
+    decision = run["fleets"]["green"]
+    shipped = files("carbon_aware").joinpath("data/renewables.json").read_text(encoding="utf-8")
+    table = json.loads(shipped)["regions"]["eu-central-1"]["month_hour"]
+    at = time.gmtime(decision["at"])
+    inputs = decision["inputs"]["eu-central-1"]
+    assert inputs["renewable_share"] == pytest.approx(table[at.tm_mon - 1][at.tm_hour] / 100)
+    assert inputs["provenance"]["renewable_share"].startswith("profile (estimate): zone DE")
+    assert decision["excluded"] == {HOME: "renewable share unknown"}
+    assert decision["inputs"][HOME]["provenance"]["renewable_share"] == "unknown"
+    assert decision["allocation"][HOME] == 0

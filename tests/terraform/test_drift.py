@@ -280,6 +280,8 @@ def test_fleet_settings_carry_the_module_inputs(rendered: Rendered, function: st
         assert fleet.policy.strategy == given["strategy"]
         assert fleet.policy.dwell_minutes == given["dwell_minutes"]
         assert fleet.policy.max_step == given["max_step"]
+        assert fleet.policy.move_cost_minutes == given["move_cost_minutes"]
+        assert fleet.policy.lookahead_hours == given["lookahead_hours"]
         assert dict(fleet.policy.max_share) == {
             r: c.get("max_share", 1) for r, c in given["regions"].items()
         }

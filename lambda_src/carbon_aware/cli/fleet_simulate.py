@@ -17,8 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from carbon_aware.cli.fleet_data import DEFAULT_INSTANCE_TYPES, FleetDataError, load_fleet_data
 from carbon_aware.cli.inputs import InputError
-from carbon_aware.engine.fleet import FleetError
-from carbon_aware.engine.fleet_policy import POLICY_STRATEGIES, FleetPolicy
+from carbon_aware.engine.fleet import DEFAULT_HYSTERESIS, FleetError
+from carbon_aware.engine.fleet_policy import (
+    DEFAULT_DWELL_MINUTES,
+    DEFAULT_LOOKAHEAD_HOURS,
+    DEFAULT_MOVE_COST_MINUTES,
+    POLICY_STRATEGIES,
+    FleetPolicy,
+)
 
 # The simulator (and the forecaster behind it) is imported when a fleet is simulated, not when the
 # CLI's parser is built: the other commands (a backtest) do not pay for it.
@@ -26,10 +32,8 @@ if TYPE_CHECKING:
     from carbon_aware.engine.fleet_sim import SimResult
 
 DEFAULT_DATA_DIR = Path("../shared/data")
-#: Policy defaults the year-long bench supports (see README "Fleet simulation").
+#: Policy defaults of the year-long bench: the deployed defaults (see README "Fleet simulation").
 DEFAULT_STRATEGY = "follow_the_sun"
-DEFAULT_HYSTERESIS = 0.1
-DEFAULT_DWELL_MINUTES = 360
 DEFAULT_TOTAL = 30
 DEFAULT_RUNS_PER_HOUR = 4
 #: The issue's targets.
@@ -60,8 +64,25 @@ def add_simulate_parser(fleet_subparsers: Any) -> None:
     )
     sim.add_argument("--year", type=int, default=2023, help="year simulated (default 2023)")
     sim.add_argument("--total", type=int, default=DEFAULT_TOTAL, help="instances (default 30)")
-    sim.add_argument("--hysteresis", type=float, default=DEFAULT_HYSTERESIS)
-    sim.add_argument("--dwell-minutes", type=int, default=DEFAULT_DWELL_MINUTES)
+    sim.add_argument(
+        "--hysteresis", type=float, default=DEFAULT_HYSTERESIS, help="(default %(default)s)"
+    )
+    sim.add_argument(
+        "--dwell-minutes", type=int, default=DEFAULT_DWELL_MINUTES, help="(default %(default)s)"
+    )
+    sim.add_argument(
+        "--move-cost-minutes",
+        type=float,
+        default=DEFAULT_MOVE_COST_MINUTES,
+        help="a move costs running the instance this long in its source region "
+        "(default %(default)s)",
+    )
+    sim.add_argument(
+        "--lookahead-hours",
+        type=int,
+        default=DEFAULT_LOOKAHEAD_HOURS,
+        help="hours of forecast a move's saving is weighed over (default %(default)s)",
+    )
     sim.add_argument("--max-step", type=int, help="largest launches per run (default: none)")
     sim.add_argument(
         "--runs-per-hour",
@@ -125,6 +146,8 @@ def _simulate(args: argparse.Namespace) -> int:
             hysteresis=args.hysteresis,
             dwell_minutes=args.dwell_minutes,
             max_step=args.max_step,
+            move_cost_minutes=args.move_cost_minutes,
+            lookahead_hours=args.lookahead_hours,
             runs_per_hour=args.runs_per_hour,
             instance_types=_split(args.instance_types, "--instance-types"),
             zones=_zones(args.zone),
@@ -151,6 +174,8 @@ def simulate_set(
     hysteresis: float = DEFAULT_HYSTERESIS,
     dwell_minutes: int = DEFAULT_DWELL_MINUTES,
     max_step: int | None = None,
+    move_cost_minutes: float = DEFAULT_MOVE_COST_MINUTES,
+    lookahead_hours: int = DEFAULT_LOOKAHEAD_HOURS,
     runs_per_hour: int = DEFAULT_RUNS_PER_HOUR,
     instance_types: Sequence[str] = DEFAULT_INSTANCE_TYPES,
     zones: Mapping[str, str] | None = None,
@@ -175,6 +200,8 @@ def simulate_set(
         hysteresis=hysteresis,
         dwell_minutes=dwell_minutes,
         max_step=max_step,
+        move_cost_minutes=move_cost_minutes,
+        lookahead_hours=lookahead_hours,
     )
     static = sim.static_allocation(policy, data.static_carbon, total)
     runs = [
@@ -220,6 +247,8 @@ def simulate_set(
             "hysteresis": hysteresis,
             "dwell_minutes": dwell_minutes,
             "max_step": max_step,
+            "move_cost_minutes": move_cost_minutes,
+            "lookahead_hours": lookahead_hours,
             "runs_per_hour": runs_per_hour,
         },
         "runs": summarise(runs),

@@ -156,15 +156,26 @@ class FleetStrategy:
         """Per-instance score of each region, in input order; lower is better."""
         top_carbon = max((r.carbon for r in regions), default=0.0)
         top_price = max((r.spot_price for r in regions), default=0.0)
-        scores = []
-        for r in regions:
-            carbon = r.carbon / top_carbon if top_carbon > 0 else 0.0
-            price = r.spot_price / top_price if top_price > 0 else 0.0
-            risk = (10 - r.placement_score) / 9
-            scores.append(
-                self.carbon_weight * carbon + self.cost_weight * price + self.risk_weight * risk
-            )
-        return scores
+        return [
+            self.score(r.carbon, r.spot_price, r.placement_score, top_carbon, top_price)
+            for r in regions
+        ]
+
+    def score(
+        self,
+        carbon: float,
+        spot_price: float,
+        placement_score: int,
+        top_carbon: float,
+        top_price: float,
+    ) -> float:
+        """One region's unit score on the scales ``top_carbon`` and ``top_price``."""
+        scaled_carbon = carbon / top_carbon if top_carbon > 0 else 0.0
+        price = spot_price / top_price if top_price > 0 else 0.0
+        risk = (10 - placement_score) / 9
+        return (
+            self.carbon_weight * scaled_carbon + self.cost_weight * price + self.risk_weight * risk
+        )
 
 
 FLEET_STRATEGIES: dict[str, FleetStrategy] = {

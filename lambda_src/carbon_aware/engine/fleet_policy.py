@@ -4,8 +4,11 @@ Pure and clock-free: ``now`` is passed in as epoch seconds. Three functions:
 
 - :func:`decide` turns a :class:`FleetPolicy`, each region's :class:`RegionSignals` and its
   :class:`GroupState` into a :class:`FleetDecision` (the target allocation) via
-  :func:`carbon_aware.engine.fleet.distribute`. Carbon is the mean of the hourly forecast over the
-  next dwell period (``ceil(dwell_minutes / 60)`` hours, at least one). Strategies:
+  :func:`carbon_aware.engine.fleet.distribute`. Carbon is weighed over the hourly forecast of the
+  look-ahead (:attr:`FleetPolicy.horizon_hours`: ``lookahead_hours``, or the dwell period when
+  longer); the target is the best allocation on its mean. Mandatory moves are made at once; any
+  other move must pay for itself: :func:`carbon_aware.engine.fleet_moves.worthwhile_moves` with
+  ``hysteresis`` and a cost of ``move_cost_minutes`` of the source's score. Strategies:
   ``carbon_first``, ``balanced`` and ``cost_first`` use the weights of :mod:`engine.fleet`;
   ``follow_the_sun`` scores carbon only (plus the placement-score risk), so capacity follows the
   cleanest grid over the horizon; ``renewable_only`` scores like ``carbon_first`` among the
@@ -36,6 +39,7 @@ from carbon_aware.engine.fleet import (
     distribute,
     share_cap,
 )
+from carbon_aware.engine.fleet_moves import RegionPath, ScorePath, score_paths, worthwhile_moves
 
 #: Named fleet strategies and the weights they score with.
 POLICY_STRATEGIES: dict[str, FleetStrategy] = {
@@ -45,6 +49,13 @@ POLICY_STRATEGIES: dict[str, FleetStrategy] = {
     "follow_the_sun": FleetStrategy("follow_the_sun", 1.0, 0.0, DEFAULT_RISK_WEIGHT),
     "renewable_only": FleetStrategy("renewable_only", 0.8, 0.2, DEFAULT_RISK_WEIGHT),
 }
+#: Default least time between two allocation changes.
+DEFAULT_DWELL_MINUTES = 60
+#: Default cost of moving one instance: running it this long in its source region.
+DEFAULT_MOVE_COST_MINUTES = 45
+#: Default hours of forecast a move's saving is weighed over.
+DEFAULT_LOOKAHEAD_HOURS = 6
+MAX_LOOKAHEAD_HOURS = 48
 #: Default carbon tiers: (upper bound in g/kWh, or None for "else"; target utilisation %).
 DEFAULT_SCALING_TIERS: tuple[tuple[float | None, float], ...] = (
     (100.0, 60.0),
@@ -85,8 +96,10 @@ class FleetPolicy:
     min_share: Mapping[str, float] = field(default_factory=dict)
     max_share: Mapping[str, float] = field(default_factory=dict)
     hysteresis: float = DEFAULT_HYSTERESIS
-    dwell_minutes: int = 60
+    dwell_minutes: int = DEFAULT_DWELL_MINUTES
     max_step: int | None = None
+    move_cost_minutes: float = DEFAULT_MOVE_COST_MINUTES
+    lookahead_hours: int = DEFAULT_LOOKAHEAD_HOURS
     renewable_threshold: float = 0.5
     scaling_tiers: tuple[tuple[float | None, float], ...] = DEFAULT_SCALING_TIERS
 
@@ -126,6 +139,12 @@ class FleetPolicy:
         _count(self.dwell_minutes, f"{where}: dwell_minutes")
         if self.max_step is not None:
             _count(self.max_step, f"{where}: max_step")
+        _number(self.move_cost_minutes, f"{where}: move_cost_minutes", 0.0, 1440.0)
+        if _count(self.lookahead_hours, f"{where}: lookahead_hours") > MAX_LOOKAHEAD_HOURS:
+            raise FleetPolicyError(
+                f"{where}: lookahead_hours must be at most {MAX_LOOKAHEAD_HOURS}, "
+                f"got {self.lookahead_hours}"
+            )
         _number(self.renewable_threshold, f"{where}: renewable_threshold", 0.0, 1.0)
         object.__setattr__(self, "scaling_tiers", _check_tiers(self.scaling_tiers, where))
 
@@ -139,8 +158,9 @@ class FleetPolicy:
 
     @property
     def horizon_hours(self) -> int:
-        """Hours of carbon forecast averaged: the dwell period, at least one hour."""
-        return max(1, math.ceil(self.dwell_minutes / 60))
+        """Hours of carbon forecast weighed: the look-ahead, or the dwell period when longer
+        (a move is held that long), at least one hour."""
+        return max(1, self.lookahead_hours, math.ceil(self.dwell_minutes / 60))
 
 
 def _check_tiers(tiers: object, where: str) -> tuple[tuple[float | None, float], ...]:
@@ -317,29 +337,41 @@ def decide(
     floors = {r: share_cap(policy.min_share_of(r), allocated) for r in policy.regions}
     capacities = _capacities(policy, by_region, carbon, floors, current, allocated)
     strategy = POLICY_STRATEGIES[policy.strategy]
-    mandatory_only = distribute(
-        allocated, capacities, strategy, hysteresis=policy.hysteresis, max_step=0
-    )
+    mandatory_only = distribute(allocated, capacities, strategy, hysteresis=0.0, max_step=0)
     mandatory = mandatory_only.allocation != current
-    notes: list[str] = []
+    result = distribute(allocated, capacities, strategy, hysteresis=0.0)  # the target
+    allocation = dict(mandatory_only.allocation)
+    notes: list[str] = [result.reason] if result.reason else []
     dwelling = last_change_at is not None and now - last_change_at < policy.dwell_minutes * 60
     if dwelling:
-        result = mandatory_only
         age = (now - last_change_at) / 60  # type: ignore[operator]
         notes.append(
             f"dwell: last change {age:.0f} min ago (< {policy.dwell_minutes} min); "
             + ("mandatory moves only" if mandatory else "kept the current allocation")
         )
     else:
-        result = distribute(
-            allocated,
-            capacities,
-            strategy,
+        budget = None
+        if policy.max_step is not None:
+            budget = max(0, policy.max_step - mandatory_only.moved)
+        plan = worthwhile_moves(
+            allocation,
+            {c.region: c.min for c in capacities},
+            {c.region: min(c.max, allocated) for c in capacities},
+            _score_paths(policy, strategy, by_region, carbon),
             hysteresis=policy.hysteresis,
-            max_step=policy.max_step,
+            move_cost_hours=policy.move_cost_minutes / 60,
+            budget=budget,
         )
-    if result.reason:
-        notes.append(result.reason)
+        allocation = plan.allocation
+        notes.extend(move.describe() for move in plan.moves)
+        if plan.refused is not None:
+            notes.append(
+                f"kept: moving {plan.refused.source} to {plan.refused.destination} would save "
+                f"{plan.refused.saving:.3f}, not more than the move cost "
+                f"{plan.refused.cost:.3f} score-hours over {policy.horizon_hours} h"
+            )
+        if budget is not None and allocation != result.target and not plan.refused:
+            notes.append(f"max_step {policy.max_step}: more moves wait for the next run")
     if requested != allocated:
         notes.append(
             f"requested total {requested} clamped to [{policy.min_total}, {policy.max_total}]"
@@ -348,7 +380,6 @@ def decide(
     for region, score in result.unit_scores.items():
         if region in carbon:
             inputs[region]["unit_score"] = round(score, 9)
-    allocation = dict(result.allocation)
     return FleetDecision(
         fleet=policy.name,
         strategy=policy.strategy,
@@ -362,11 +393,30 @@ def decide(
         excluded=excluded,
         inputs=inputs,
         reason="; ".join(notes) or None,
-        held=(dwelling and allocation != result.target) or result.held,
-        moved=result.moved,
+        held=allocation != result.target,
+        moved=sum(max(0, allocation[r] - current[r]) for r in policy.regions),
         changed=allocation != current,
         mandatory=mandatory and allocation != current,
         feasible=result.feasible,
+    )
+
+
+def _score_paths(
+    policy: FleetPolicy,
+    strategy: FleetStrategy,
+    signals: Mapping[str, RegionSignals],
+    carbon: Mapping[str, float],
+) -> dict[str, ScorePath]:
+    """Per-hour unit scores over the look-ahead of the regions that may take capacity."""
+    return score_paths(
+        strategy,
+        {
+            r: RegionPath(
+                signals[r].carbon_forecast, signals[r].spot_price, signals[r].placement_score
+            )
+            for r in carbon
+        },
+        policy.horizon_hours,
     )
 
 

@@ -19,7 +19,8 @@ limits, no launch overlap). Both rank by carbon alone.
 
 **Forecasts.** A :data:`CarbonForecast` gives, at hour ``h``, the carbon of hours ``h .. h+n-1``
 per region: :func:`perfect_forecast` reads the actual series, :func:`history_forecast` uses the
-history forecaster on the hours strictly before ``h`` (no look-ahead).
+history forecaster (anchored cold start, :mod:`carbon_aware.engine.fleet_forecast`) on the hours
+strictly before ``h`` (no look-ahead).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from carbon_aware.engine.fleet import RegionCapacity, distribute, share_cap
+from carbon_aware.engine.fleet_forecast import fleet_forecaster
 from carbon_aware.engine.fleet_policy import (
     FleetPolicy,
     GroupState,
@@ -39,7 +41,7 @@ from carbon_aware.engine.fleet_policy import (
     apply_plan,
     decide,
 )
-from carbon_aware.engine.forecast import HistoryForecaster, HourlyForecaster, HourlySeries
+from carbon_aware.engine.forecast import HourlyForecaster, HourlySeries
 
 SECONDS_PER_HOUR = 3600
 HOURS_PER_DAY = 24
@@ -162,10 +164,10 @@ def history_forecast(
 ) -> CarbonForecast:
     """Forecasts from the hours strictly before each hour (``history`` then the period).
 
-    Uses :class:`~carbon_aware.engine.forecast.HistoryForecaster` unless another is given; needs
-    at least one hour of ``history``.
+    Uses :func:`~carbon_aware.engine.fleet_forecast.fleet_forecaster` (the history forecaster
+    with an anchored cold start) unless another is given; needs at least one hour of ``history``.
     """
-    chosen = forecaster or HistoryForecaster()
+    chosen = forecaster or fleet_forecaster()
     history = inputs.history if inputs.history is not None else np.empty((0, len(inputs.regions)))
     if history.shape[0] == 0:
         raise FleetSimError(

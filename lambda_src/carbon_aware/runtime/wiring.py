@@ -249,16 +249,16 @@ def fleet_optimizer(emit: Any = None) -> FleetOptimizer:
     from carbon_aware.runtime.fleet.optimizer import FleetOptimizer
     from carbon_aware.runtime.fleet.sources import (
         NeutralMarket,
-        UnknownRenewables,
         cached_sources,
     )
     from carbon_aware.signals.prices.store import PriceStore
     from carbon_aware.signals.prices.unavailable import CapacityMarks
+    from carbon_aware.signals.renewables import ProfileRenewables
 
     config = fleet_settings()
     prices: Any = NeutralMarket()
     scores: Any = prices
-    renewables: Any = UnknownRenewables()
+    renewables: Any = ProfileRenewables()
     marks = None
     if config.signals_table:
         store = PriceStore(client("dynamodb"), config.signals_table)

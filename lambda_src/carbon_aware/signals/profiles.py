@@ -44,13 +44,17 @@ class ZoneProfile:
     notes: tuple[str, ...]
 
 
+def data_document(name: str, version: int) -> dict[str, Any]:
+    """A JSON document shipped in ``carbon_aware/data``, checked for its format version."""
+    doc = json.loads(files("carbon_aware").joinpath(f"data/{name}").read_text(encoding="utf-8"))
+    if doc.get("version") != version:
+        raise SignalError(f"{name}: unsupported version {doc.get('version')!r}")
+    return doc
+
+
 @cache
 def _document() -> dict[str, Any]:
-    text = files("carbon_aware").joinpath("data/profiles.json").read_text(encoding="utf-8")
-    doc = json.loads(text)
-    if doc.get("version") != FORMAT_VERSION:
-        raise SignalError(f"profiles.json: unsupported version {doc.get('version')!r}")
-    return doc
+    return data_document("profiles.json", FORMAT_VERSION)
 
 
 def profile_zones() -> list[str]:

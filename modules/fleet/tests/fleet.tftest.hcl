@@ -125,6 +125,8 @@ run "a_group_per_region" {
       hysteresis          = 0.05
       dwell_minutes       = 60
       max_step            = null
+      move_cost_minutes   = 45
+      lookahead_hours     = 6
       renewable_threshold = 0.5
       scaling_tiers       = [{ below = 100, target = 60 }, { below = 200, target = 75 }, { below = null, target = 90 }]
       scaling_policy_name = "web-carbon-utilisation"
@@ -305,4 +307,16 @@ run "rejects_zero_max_step" {
   command = plan
   variables { max_step = 0 }
   expect_failures = [var.max_step]
+}
+
+run "rejects_negative_move_cost" {
+  command = plan
+  variables { move_cost_minutes = -1 }
+  expect_failures = [var.move_cost_minutes]
+}
+
+run "rejects_fractional_lookahead" {
+  command = plan
+  variables { lookahead_hours = 1.5 }
+  expect_failures = [var.lookahead_hours]
 }

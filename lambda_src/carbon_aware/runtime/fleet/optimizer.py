@@ -217,25 +217,28 @@ class FleetOptimizer:
             if forecast is None or not forecast.values or region not in scores:
                 continue  # decide() excludes it with the reason "no signals"
             score = scores[region]
+            share = self.renewables.quote(region, now)
             marks = self.marks.marked(region, now) if self.marks else []
             placement = penalised_score(int(score.score), config.instance_types, marks)
-            provenance = describe(score.provenance)
+            placement_provenance = describe(score.provenance)
             if marks:
-                provenance += f"; lowered from {int(score.score)}: " + ", ".join(
+                placement_provenance += f"; lowered from {int(score.score)}: " + ", ".join(
                     f"{m.instance_type} in {m.zone} interrupted" for m in marks
                 )
+            provenance = {
+                "carbon": forecast.source,
+                "spot_price": prices[region][1],
+                "placement_score": placement_provenance,
+                "renewable_share": "unknown" if share is None else share.source,
+            }
             found.append(
                 RegionSignals(
                     region,
                     forecast.values,
                     prices[region][0],
                     placement,
-                    self.renewables.share(region, now),
-                    {
-                        "carbon": forecast.source,
-                        "spot_price": prices[region][1],
-                        "placement_score": provenance,
-                    },
+                    None if share is None else share.value,
+                    provenance,
                 )
             )
         carbon_now = {r: f.values[0] for r, f in forecasts.items() if f.values}

@@ -23,7 +23,17 @@ from carbon_aware.runtime.config import (
 )
 
 DEFAULT_PLACEMENT_SCORE_DAILY_BUDGET = 40
+#: Optional fields passed to FleetPolicy as they are (its defaults apply when absent).
+_POLICY_FIELDS = (
+    "hysteresis",
+    "dwell_minutes",
+    "max_step",
+    "move_cost_minutes",
+    "lookahead_hours",
+    "renewable_threshold",
+)
 _FIELDS = {
+    *_POLICY_FIELDS,
     "regions",
     "groups",
     "instance_types",
@@ -33,10 +43,6 @@ _FIELDS = {
     "min_share",
     "max_share",
     "strategy",
-    "hysteresis",
-    "dwell_minutes",
-    "max_step",
-    "renewable_threshold",
     "scaling_tiers",
     "scaling_policy_name",
 }
@@ -134,7 +140,7 @@ def parse_fleet(name: str, spec: object) -> FleetConfig:
         if any(set(t) != {"below", "target"} for t in tiers):
             raise ConfigError("scaling_tiers entries must have exactly below and target")
         policy_args["scaling_tiers"] = tuple((t["below"], t["target"]) for t in tiers)
-    for key in ("hysteresis", "dwell_minutes", "max_step", "renewable_threshold"):
+    for key in _POLICY_FIELDS:
         if key in spec:
             policy_args[key] = spec[key]
     policy = FleetPolicy(

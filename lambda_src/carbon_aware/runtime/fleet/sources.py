@@ -5,9 +5,10 @@ fills, the built-in profile where it has nothing). Spot prices and placement sco
 ``signals.prices`` sources (``SpotPrices``, ``PlacementScores``) satisfy :class:`SpotPriceSource`
 and :class:`PlacementScoreSource` as they are (wired over the signals table's price cache).
 Without a signals table, :class:`NeutralMarket` answers "unknown price, neutral score" with that
-provenance. Renewable shares: :class:`carbon_aware.signals.renewables.CachedRenewables` (the
-monitor refreshes them from Electricity Maps' power breakdown); without a signals table
-:class:`UnknownRenewables` answers None, which makes ``renewable_only`` exclude every region with
+provenance. Renewable shares: :class:`carbon_aware.signals.renewables.ProfileRenewables` over
+the cached shares (the monitor refreshes them from Electricity Maps' power breakdown), falling back
+to the built-in renewable-share profile (an estimate, so marked); without a signals table, the
+profile alone. A region neither covers is unknown, which makes ``renewable_only`` exclude it with
 the reason "renewable share unknown".
 """
 
@@ -25,7 +26,7 @@ from carbon_aware.engine.signal import SignalSet
 from carbon_aware.signals.prices.placement import PlacementScores
 from carbon_aware.signals.prices.spot import SpotPrices
 from carbon_aware.signals.prices.store import PriceStore
-from carbon_aware.signals.renewables import CachedRenewables
+from carbon_aware.signals.renewables import CachedRenewables, ProfileRenewables
 
 HOUR = 3600.0
 NEUTRAL_SCORE = 5
@@ -69,10 +70,20 @@ class PlacementScoreSource(Protocol):
     ) -> Mapping[str, ScoreQuoteLike]: ...
 
 
-class RenewableSource(Protocol):
-    """A region's renewable share now (0..1), or None when unknown."""
+class ShareQuoteLike(Protocol):
+    """A renewable share (0..1) and where it came from."""
 
-    def share(self, region: str, now: float) -> float | None: ...
+    @property
+    def value(self) -> float: ...
+
+    @property
+    def source(self) -> str: ...
+
+
+class RenewableSource(Protocol):
+    """A region's renewable share now with its provenance, or None when unknown."""
+
+    def quote(self, region: str, now: float) -> ShareQuoteLike | None: ...
 
 
 class SignalSetSource(Protocol):
@@ -151,21 +162,14 @@ class NeutralMarket:
         return {r: NeutralQuote() for r in regions}
 
 
-class UnknownRenewables:
-    """No renewable-share source: every share is unknown."""
-
-    def share(self, region: str, now: float) -> float | None:
-        """Unknown."""
-        return None
-
-
 def cached_sources(
     store: PriceStore, ec2: Any, *, call_region: str, daily_budget: int
-) -> tuple[SpotPrices, PlacementScores, CachedRenewables]:
+) -> tuple[SpotPrices, PlacementScores, ProfileRenewables]:
     """Spot prices, budgeted placement scores (called from ``call_region``) and renewable shares,
-    all over the signals table's cache; ``ec2(region)`` gives an EC2 client."""
+    all over the signals table's cache (shares falling back to the built-in profile);
+    ``ec2(region)`` gives an EC2 client."""
     scores = PlacementScores(ec2, store, call_region=call_region, daily_budget=daily_budget)
-    return SpotPrices(ec2, store), scores, CachedRenewables(store)
+    return SpotPrices(ec2, store), scores, ProfileRenewables(CachedRenewables(store))
 
 
 def known_prices(quotes: Mapping[str, PriceQuoteLike]) -> dict[str, tuple[float, str]]:
