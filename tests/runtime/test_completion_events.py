@@ -91,8 +91,9 @@ def test_ecs_nonzero_exit_fails() -> None:
 
 @pytest.mark.parametrize("stop_code", ["SpotInterruption", "TerminationNotice"])
 def test_ecs_spot_interruption_is_marked_for_its_owner(stop_code: str) -> None:
-    # A segment's end for interruptible work (tests/runtime/test_segmented_workloads.py); otherwise the
-    # interruptions function re-places the workload (tests/runtime/test_interruptions.py).
+    # A segment's end for interruptible work (tests/runtime/test_segmented_workloads.py);
+    # otherwise the interruptions function re-places the workload
+    # (tests/runtime/test_interruptions.py).
     spot = parsed(ecs_stopped(WID, START, END, exit_code=0, stop_code=stop_code))
     assert spot is not None and spot.spot_stopped_task and spot.interrupted
     plain = parsed(ecs_stopped(WID, START, END, exit_code=0))
