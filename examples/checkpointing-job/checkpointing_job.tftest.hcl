@@ -16,10 +16,6 @@ variables {
     "eu-west-1"  = { subnet_ids = ["subnet-0a"], security_group_ids = ["sg-01"] }
     "eu-north-1" = { subnet_ids = ["subnet-0b"], security_group_ids = ["sg-02"] }
   }
-  checkpoint_buckets = {
-    "eu-west-1"  = { bucket_arn = "arn:aws:s3:::ckpt-eu-west-1", kms_key_arn = "arn:aws:kms:eu-west-1:111122223333:key/k1" }
-    "eu-north-1" = { bucket_arn = "arn:aws:s3:::ckpt-eu-north-1", kms_key_arn = "arn:aws:kms:eu-north-1:111122223333:key/k2" }
-  }
 }
 
 run "a_checkpointing_job_in_two_regions" {
@@ -48,14 +44,24 @@ run "a_checkpointing_job_in_two_regions" {
     condition     = toset(module.carbon_aware.regions) == toset(["eu-west-1", "eu-north-1"]) && length(output.targets) == 2
     error_message = "both Regions are served and each has a target"
   }
+
+  assert {
+    condition     = toset(keys(output.checkpoint_buckets)) == toset(["eu-west-1", "eu-north-1"])
+    error_message = "the module keeps a checkpoint bucket in each Region the job may run in"
+  }
+
+  assert {
+    condition     = alltrue([for t in values(output.targets) : t.overrides.containerOverrides[0].name == "job"])
+    error_message = "each target names the job's container, which the API requires of an interruptible ECS target"
+  }
 }
 
-run "a_region_without_a_checkpoint_bucket_is_rejected" {
+run "a_region_without_a_network_is_rejected" {
   command = plan
 
   variables {
     regions = ["eu-west-1", "eu-north-1", "us-west-2"]
   }
 
-  expect_failures = [var.networks, var.checkpoint_buckets]
+  expect_failures = [var.networks]
 }

@@ -1,5 +1,6 @@
 # The task's role may read and write checkpoints under checkpoints/ in every Region's checkpoint
-# bucket (a segment resumes from another Region's checkpoint) with their KMS keys; nothing else.
+# bucket of the module (a segment resumes from another Region's checkpoint) with their KMS keys;
+# nothing else.
 # Listing that prefix is granted so that a missing manifest (a fresh start) reads as 404: without
 # s3:ListBucket, S3 answers 403 for a missing key.
 
@@ -19,17 +20,21 @@ resource "aws_iam_role" "task" {
   tags               = var.tags
 }
 
+locals {
+  checkpoint_keys = distinct(compact([for b in values(module.carbon_aware.checkpoint_buckets) : b.kms_key_arn]))
+}
+
 data "aws_iam_policy_document" "checkpoints" {
   statement {
     sid       = "Checkpoints"
     actions   = ["s3:GetObject", "s3:PutObject"]
-    resources = [for b in values(var.checkpoint_buckets) : "${b.bucket_arn}/checkpoints/*"]
+    resources = [for b in values(module.carbon_aware.checkpoint_buckets) : "${b.arn}/checkpoints/*"]
   }
 
   statement {
     sid       = "ListCheckpoints"
     actions   = ["s3:ListBucket"]
-    resources = [for b in values(var.checkpoint_buckets) : b.bucket_arn]
+    resources = [for b in values(module.carbon_aware.checkpoint_buckets) : b.arn]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
@@ -37,10 +42,14 @@ data "aws_iam_policy_document" "checkpoints" {
     }
   }
 
-  statement {
-    sid       = "CheckpointKeys"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = distinct([for b in values(var.checkpoint_buckets) : b.kms_key_arn])
+  # Customer managed keys only: the AWS managed aws/s3 key lets the account use it through S3.
+  dynamic "statement" {
+    for_each = length(local.checkpoint_keys) > 0 ? [local.checkpoint_keys] : []
+    content {
+      sid       = "CheckpointKeys"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = statement.value
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 # An interruptible batch job that checkpoints: the runtime runs it as low-carbon segments on
 # Fargate Spot in two Regions; at a segment's end (or a Spot interruption) ECS sends SIGTERM, the
-# agent commits a checkpoint to the Region's checkpoint bucket and the job exits 75; the next
-# segment, maybe in the other Region, resumes from it (docs/checkpoint-protocol.md).
+# agent commits a checkpoint to the module's checkpoint bucket of the Region and the job exits 75;
+# the next segment, maybe in the other Region, resumes from it (docs/checkpoint-protocol.md).
 
 provider "aws" {
   region = var.regions[0]
@@ -28,8 +28,8 @@ module "carbon_aware" {
   name        = "carbon-aware-ckpt"
   regions     = var.regions
   home_region = var.regions[0]
-  # Each submission names its strategy (follow_the_sun for this job, see README).
-  strategy = "combined"
+  # Segments follow the cleanest Region hour by hour (a submission may name another strategy).
+  strategy = "follow_the_sun"
 
   execution_targets = {
     ecs_cluster_arns         = values(local.cluster_arns)

@@ -13,6 +13,13 @@ output "targets" {
       spot            = true
       subnets         = var.networks[r].subnet_ids
       security_groups = var.networks[r].security_group_ids
+      # The runtime passes each segment its checkpoint environment through the named container.
+      overrides = { containerOverrides = [{ name = "job" }] }
     }
   }
+}
+
+output "checkpoint_buckets" {
+  description = "The module's checkpoint bucket and KMS key in each Region (the task role's grant)."
+  value       = module.carbon_aware.checkpoint_buckets
 }

@@ -32,27 +32,6 @@ variable "image" {
   }
 }
 
-variable "checkpoint_buckets" {
-  description = "Per Region, the checkpoint bucket the runtime names in CARBON_AWARE_CHECKPOINT_URI and its KMS key. Every Region of `regions` needs one."
-  type = map(object({
-    bucket_arn  = string
-    kms_key_arn = string
-  }))
-
-  validation {
-    condition = alltrue([
-      for b in values(var.checkpoint_buckets) :
-      can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9.-]+$", b.bucket_arn)) && can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", b.kms_key_arn))
-    ])
-    error_message = "checkpoint_buckets: bucket_arn must be an S3 bucket ARN and kms_key_arn a KMS key ARN."
-  }
-
-  validation {
-    condition     = alltrue([for r in var.regions : contains(keys(var.checkpoint_buckets), r)])
-    error_message = "checkpoint_buckets: every Region of regions needs its bucket."
-  }
-}
-
 variable "steps" {
   description = "Steps in the job's hash chain (its length of work)."
   type        = number
