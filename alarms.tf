@@ -145,8 +145,8 @@ resource "aws_cloudwatch_metric_alarm" "insights" {
 # fires when both windows of a pair burn above the factor: fast (1 h and 5 min at 14.4x), slow
 # (6 h and 30 min at 6x). Only the composites notify the topic. The burn rate cannot exceed
 # 1 / (1 - target), so a pair whose factor is out of reach is not created: with the default 60 %
-# carbon-efficiency target (at most 2.5x) neither pair exists; from a target of 84 % the slow
-# pair does, from 93.1 % the fast one.
+# carbon-efficiency target (at most 2.5x) neither pair exists (an attainment alarm stands in);
+# from a target of 84 % the slow pair does, from 93.1 % the fast one.
 # dispatch_availability: DispatchWindowMet / DispatchWindowTotal (scheduler, executor);
 # carbon_efficiency: RealisedSavedGrams / OracleSavedGrams, both emitted by the sweep when it
 # settles a workload's oracle from observed intensities (carbon_aware.runtime.oracle);
@@ -199,6 +199,46 @@ resource "aws_cloudwatch_metric_alarm" "burn_rate" {
         namespace   = local.metrics_namespace
         metric_name = metric_query.value
         period      = each.value.period
+        stat        = "Sum"
+      }
+    }
+  }
+
+  tags = var.tags
+}
+
+# An SLO whose target is too low for any burn pair (carbon efficiency at its default 60 %) alarms
+# on attainment instead: good / total under the target in each of four 6-hour periods, a day.
+resource "aws_cloudwatch_metric_alarm" "slo_attainment" {
+  for_each = var.create_alarms ? {
+    for slo, s in local.slos : slo => s
+    if alltrue([for w in values(local.burn_windows) : w.factor >= 1 / (1 - s.target)])
+  } : {}
+
+  region              = local.home_region
+  alarm_name          = "${var.name}-${each.key}-attainment"
+  alarm_description   = "SLO ${each.key}: attainment under its target ${each.value.target} in each 6-hour period of a day (its target is too low for burn-rate alarms)."
+  evaluation_periods  = 4
+  threshold           = each.value.target
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "attainment"
+    expression  = "IF(total > 0, good / total, 1)"
+    return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = { good = each.value.good, total = each.value.total }
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = local.metrics_namespace
+        metric_name = metric_query.value
+        period      = 21600
         stat        = "Sum"
       }
     }

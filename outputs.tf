@@ -150,11 +150,12 @@ output "export_bucket" {
 }
 
 output "service_alarm_arns" {
-  description = "ARNs of the service alarms (high carbon, renewable share, estimates, scheduler lag, stuck workloads, poison records, migration storm, placement-score budget) and of the SLO burn-rate composite alarms, keyed by name."
+  description = "ARNs of the service alarms (high carbon, renewable share, estimates, scheduler lag, stuck workloads, poison records, migration storm, placement-score budget) and of the SLO alarms (burn-rate composites, or attainment where no burn pair is reachable), keyed by name."
   value = merge(
     { for k, a in aws_cloudwatch_metric_alarm.service : k => a.arn },
     { for k, a in aws_cloudwatch_metric_alarm.insights : k => a.arn },
     { for k, a in aws_cloudwatch_composite_alarm.slo : k => a.arn },
+    { for k, a in aws_cloudwatch_metric_alarm.slo_attainment : "${k}-attainment" => a.arn },
   )
 }
 

@@ -845,7 +845,7 @@ variable "alarm_thresholds" {
 }
 
 variable "slo_targets" {
-  description = "SLO targets (fractions): dispatch_availability (due work dispatched within its window), carbon_efficiency (realised saving / perfect-forecast saving from observed intensities), migration_success. Each gets fast (14.4x) and slow (6x) multi-window burn-rate alarms where the burn rate can reach them (it is at most 1 / (1 - target): none for carbon_efficiency below 84 %, only the slow pair below 93.1 %)."
+  description = "SLO targets (fractions): dispatch_availability (due work dispatched within its window), carbon_efficiency (realised saving / perfect-forecast saving from observed intensities), migration_success. Each gets fast (14.4x) and slow (6x) multi-window burn-rate alarms where the burn rate can reach them (it is at most 1 / (1 - target): none for carbon_efficiency below 84 %, only the slow pair below 93.1 %); an SLO with neither pair gets an attainment alarm (good / total under target in each 6-hour period of a day)."
   type = object({
     dispatch_availability = optional(number, 0.999)
     carbon_efficiency     = optional(number, 0.6)

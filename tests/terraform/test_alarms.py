@@ -102,18 +102,25 @@ def _series(alarm: dict[str, Any], recorded: Recorded) -> tuple[int, Callable[[l
     return query["period"], summed
 
 
-def burn(alarm: dict[str, Any], recorded: Recorded, now: float) -> float:
-    """The burn-rate expression ``IF(total > 0, (1 - good / total) / budget, 0)`` on the sums
-    of its two metrics over their period."""
+def _sums(alarm: dict[str, Any], recorded: Recorded, end: float) -> dict[str, float]:
+    """The sums of an SLO alarm's ``good`` and ``total`` metrics over the period ending at
+    ``end``."""
     queries = {q["id"]: q for q in alarm["metric_query"]}
     sums = {}
     for name in ("good", "total"):
         (metric,) = queries[name]["metric"]
         assert metric["stat"] == "Sum" and metric["namespace"] == NAMESPACE
-        start = now - metric["period"]
+        start = end - metric["period"]
         points = recorded.get(metric["metric_name"], [])
-        sums[name] = sum(v for t, v, _ in points if start <= t < now)
-    expression = queries["burn"]["expression"]
+        sums[name] = sum(v for t, v, _ in points if start <= t < end)
+    return sums
+
+
+def burn(alarm: dict[str, Any], recorded: Recorded, now: float) -> float:
+    """The burn-rate expression ``IF(total > 0, (1 - good / total) / budget, 0)`` on the sums
+    of its two metrics over their period."""
+    sums = _sums(alarm, recorded, now)
+    expression = {q["id"]: q for q in alarm["metric_query"]}["burn"]["expression"]
     match = re.fullmatch(r"IF\(total > 0, \(1 - good / total\) / ([0-9.e-]+), 0\)", expression)
     assert match, expression
     return (1 - sums["good"] / sums["total"]) / float(match[1]) if sums["total"] > 0 else 0.0
@@ -127,9 +134,15 @@ def fires(
         names = re.findall(r'ALARM\("ca-alarms-([^"]+)"\)', alarm["alarm_rule"])
         assert alarm["alarm_rule"].count(" AND ") == len(names) - 1 == 1
         return all(fires(alarms[n], recorded, now) for n in names)
-    if any(q.get("id") == "burn" for q in alarm.get("metric_query") or []):
+    queries = {q.get("id"): q for q in alarm.get("metric_query") or []}
+    if "burn" in queries:
         compare = COMPARISONS[alarm["comparison_operator"]]
         return compare(burn(alarm, recorded, now), alarm["threshold"])
+    if "attainment" in queries:
+        return all(
+            attainment_breaches(alarm, recorded, now - k * queries["good"]["metric"][0]["period"])
+            for k in range(alarm["evaluation_periods"])
+        )
     metric = _recorded_name(alarm) or INSIGHTS.match(alarm["metric_query"][0]["expression"])[2]
     period, value_of = _series(alarm, recorded)
     breaches = []
@@ -143,6 +156,16 @@ def fires(
             compare = COMPARISONS[alarm["comparison_operator"]]
             breaches.append(compare(value, alarm["threshold"]))
     return all(breaches)
+
+
+def attainment_breaches(alarm: dict[str, Any], recorded: Recorded, end: float) -> bool:
+    """``IF(total > 0, good / total, 1)`` over the period ending at ``end`` compared with the
+    threshold (no outcomes: attainment 1, never breaching)."""
+    expression = {q["id"]: q for q in alarm["metric_query"]}["attainment"]["expression"]
+    assert expression == "IF(total > 0, good / total, 1)", expression
+    sums = _sums(alarm, recorded, end)
+    attained = sums["good"] / sums["total"] if sums["total"] > 0 else 1.0
+    return COMPARISONS[alarm["comparison_operator"]](attained, alarm["threshold"])
 
 
 def _recorded_name(alarm: dict[str, Any]) -> str | None:
@@ -234,7 +257,9 @@ SLO_CASES = {
 
 def test_a_burn_rate_out_of_reach_has_no_alarm(alarms: dict) -> None:
     # At the default 60 % carbon-efficiency target the burn rate is at most 2.5x: neither pair.
-    assert not [n for n in alarms if n.startswith("carbon-efficiency")]
+    assert [n for n in alarms if n.startswith("carbon-efficiency")] == [
+        "carbon-efficiency-attainment"
+    ]
     assert {n for n in alarms if n.endswith(("-fast", "-slow"))} == {
         "dispatch-availability-burn-fast",
         "dispatch-availability-burn-slow",
@@ -269,7 +294,9 @@ def test_every_service_alarm_has_a_firing_test(alarms: dict) -> None:
     service = {
         n
         for n in alarms
-        if not n.endswith(("-errors", "-dead-letters", "-long", "-short", "-fast", "-slow"))
+        if not n.endswith(
+            ("-errors", "-dead-letters", "-long", "-short", "-fast", "-slow", "-attainment")
+        )
     }
     untested = service - set(CASES) - regional  # one case per kind: same definition per Region
     assert not untested, f"alarms without a firing test: {sorted(untested)}"
@@ -296,6 +323,31 @@ def test_a_carbon_efficiency_below_target_burns_the_budget(rendered: dict, name:
     alarms = alarms_of(rendered["carbon_efficiency_alarms"])
     fires_on_breaching_values_only(alarms, name, CARBON_EFFICIENCY_CASES)
     assert not fires(alarms[name], {}, NOW, alarms)  # nothing settled: no burn
+
+
+def test_carbon_efficiency_below_its_default_target_for_a_day_alarms(alarms: dict) -> None:
+    # No burn pair at the default 60 %: the attainment alarm watches the day in 6-hour periods.
+    alarm = alarms["carbon-efficiency-attainment"]
+    assert alarm["threshold"] == 0.6 and alarm["alarm_actions"]
+    day_at_half = outcomes("RealisedSavedGrams", "OracleSavedGrams", 30, 24, 50, 100)
+    recovered = {
+        name: [p for p in points if p[0] < NOW - 6 * HOUR]
+        + every(30, 6, 70 if name == "RealisedSavedGrams" else 100)
+        for name, points in day_at_half.items()
+    }
+    bad_evening = {
+        name: [p for p in points if p[0] >= NOW - 6 * HOUR]
+        + [(t, 100.0, d) for t, _, d in every(30, 24, 0) if t < NOW - 6 * HOUR]
+        for name, points in day_at_half.items()
+    }
+    assert fires(alarm, day_at_half, NOW)
+    assert not fires(alarm, recovered, NOW)  # the last 6 hours met the target
+    assert not fires(alarm, bad_evening, NOW)  # a bad 6 hours alone is not a bad day
+    assert not fires(
+        alarm, outcomes("RealisedSavedGrams", "OracleSavedGrams", 30, 24, 65, 100), NOW
+    )
+    assert not fires(alarm, {}, NOW)  # nothing settled
+    assert "dispatch-availability-attainment" not in alarms  # its burn pairs watch it
 
 
 def _function_alarms(alarms: dict) -> dict[str, dict[str, Any]]:
