@@ -167,27 +167,51 @@ locals {
     for slo, s in local.slos : merge([
       for speed, w in local.burn_windows : {
         for window in ["long", "short"] : "${slo}-burn-${speed}-${window}" => merge(s, {
-          slo = slo, speed = speed, factor = w.factor, period = w[window]
+          description        = "${slo}: error budget burning above ${w.factor}x over ${w[window] / 60} minutes (target ${s.target})."
+          expression         = "IF(total > 0, (1 - good / total) / ${1 - s.target}, 0)"
+          id                 = "burn"
+          threshold          = w.factor
+          comparison         = "GreaterThanThreshold"
+          period             = w[window]
+          evaluation_periods = 1
+          notify             = false
         })
       } if w.factor < 1 / (1 - s.target)
     ]...)
   ]...)
+  # An SLO whose target is too low for any burn pair (carbon efficiency at its default 60 %)
+  # alarms on attainment instead: good / total under the target in each 6-hour period of a day.
+  attainment_alarms = {
+    for slo, s in local.slos : "${slo}-attainment" => merge(s, {
+      description        = "SLO ${slo}: attainment under its target ${s.target} in each 6-hour period of a day (its target is too low for burn-rate alarms)."
+      expression         = "IF(total > 0, good / total, 1)"
+      id                 = "attainment"
+      threshold          = s.target
+      comparison         = "LessThanThreshold"
+      period             = 21600
+      evaluation_periods = 4
+      notify             = true
+    }) if alltrue([for w in values(local.burn_windows) : w.factor >= 1 / (1 - s.target)])
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "burn_rate" {
-  for_each = var.create_alarms ? local.burn_alarms : {}
+# Burn-rate windows (only their composites notify) and attainment alarms.
+resource "aws_cloudwatch_metric_alarm" "slo" {
+  for_each = var.create_alarms ? merge(local.burn_alarms, local.attainment_alarms) : {}
 
   region              = local.home_region
   alarm_name          = "${var.name}-${each.key}"
-  alarm_description   = "${each.value.slo}: error budget burning above ${each.value.factor}x over ${each.value.period / 60} minutes (target ${each.value.target})."
-  evaluation_periods  = 1
-  threshold           = each.value.factor
-  comparison_operator = "GreaterThanThreshold"
+  alarm_description   = each.value.description
+  evaluation_periods  = each.value.evaluation_periods
+  threshold           = each.value.threshold
+  comparison_operator = each.value.comparison
   treat_missing_data  = "notBreaching"
+  alarm_actions       = each.value.notify ? local.alarm_actions : []
+  ok_actions          = each.value.notify ? local.alarm_actions : []
 
   metric_query {
-    id          = "burn"
-    expression  = "IF(total > 0, (1 - good / total) / ${1 - each.value.target}, 0)"
+    id          = each.value.id
+    expression  = each.value.expression
     return_data = true
   }
 
@@ -207,46 +231,6 @@ resource "aws_cloudwatch_metric_alarm" "burn_rate" {
   tags = var.tags
 }
 
-# An SLO whose target is too low for any burn pair (carbon efficiency at its default 60 %) alarms
-# on attainment instead: good / total under the target in each of four 6-hour periods, a day.
-resource "aws_cloudwatch_metric_alarm" "slo_attainment" {
-  for_each = var.create_alarms ? {
-    for slo, s in local.slos : slo => s
-    if alltrue([for w in values(local.burn_windows) : w.factor >= 1 / (1 - s.target)])
-  } : {}
-
-  region              = local.home_region
-  alarm_name          = "${var.name}-${each.key}-attainment"
-  alarm_description   = "SLO ${each.key}: attainment under its target ${each.value.target} in each 6-hour period of a day (its target is too low for burn-rate alarms)."
-  evaluation_periods  = 4
-  threshold           = each.value.target
-  comparison_operator = "LessThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  metric_query {
-    id          = "attainment"
-    expression  = "IF(total > 0, good / total, 1)"
-    return_data = true
-  }
-
-  dynamic "metric_query" {
-    for_each = { good = each.value.good, total = each.value.total }
-    content {
-      id = metric_query.key
-      metric {
-        namespace   = local.metrics_namespace
-        metric_name = metric_query.value
-        period      = 21600
-        stat        = "Sum"
-      }
-    }
-  }
-
-  tags = var.tags
-}
-
 resource "aws_cloudwatch_composite_alarm" "slo" {
   for_each = var.create_alarms ? {
     for a in setproduct(keys(local.slos), keys(local.burn_windows)) : "${a[0]}-burn-${a[1]}" => a
@@ -256,7 +240,7 @@ resource "aws_cloudwatch_composite_alarm" "slo" {
   region            = local.home_region
   alarm_name        = "${var.name}-${each.key}"
   alarm_description = "SLO ${each.value[0]}: ${each.value[1]} burn (both windows above ${local.burn_windows[each.value[1]].factor}x)."
-  alarm_rule        = "ALARM(\"${aws_cloudwatch_metric_alarm.burn_rate["${each.key}-long"].alarm_name}\") AND ALARM(\"${aws_cloudwatch_metric_alarm.burn_rate["${each.key}-short"].alarm_name}\")"
+  alarm_rule        = "ALARM(\"${aws_cloudwatch_metric_alarm.slo["${each.key}-long"].alarm_name}\") AND ALARM(\"${aws_cloudwatch_metric_alarm.slo["${each.key}-short"].alarm_name}\")"
   alarm_actions     = local.alarm_actions
   ok_actions        = local.alarm_actions
 

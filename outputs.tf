@@ -155,7 +155,7 @@ output "service_alarm_arns" {
     { for k, a in aws_cloudwatch_metric_alarm.service : k => a.arn },
     { for k, a in aws_cloudwatch_metric_alarm.insights : k => a.arn },
     { for k, a in aws_cloudwatch_composite_alarm.slo : k => a.arn },
-    { for k, a in aws_cloudwatch_metric_alarm.slo_attainment : "${k}-attainment" => a.arn },
+    { for k in keys(local.attainment_alarms) : k => aws_cloudwatch_metric_alarm.slo[k].arn if var.create_alarms },
   )
 }
 
