@@ -113,17 +113,18 @@ def run_set(
 
 def format_table(results: Sequence[dict[str, Any]]) -> str:
     """One row per set and variant."""
+    names = [",".join(f"{r}={z}" for r, z in result["zones"].items()) for result in results]
+    width = max(len("regions"), *map(len, names))
     head = (
-        f"{'set':6s} {'year':4s} {'regions':48s} {'variant':16s} {'migr/wl/day':>11s} "
+        f"{'set':6s} {'year':4s} {'regions':{width}s} {'variant':16s} {'migr/wl/day':>11s} "
         f"{'saved kg':>9s} {'saved %':>7s} {'overhead kg':>11s} {'paid off':>8s}"
     )
     lines = [head, "-" * len(head)]
-    for result in results:
-        regions = ",".join(f"{r}={z}" for r, z in result["zones"].items())
+    for result, regions in zip(results, names, strict=True):
         for variant, f in result["variants"].items():
             paid = "-" if f["paid_share"] is None else f"{100 * f['paid_share']:.1f}%"
             lines.append(
-                f"{result['set']:6s} {result['year']:<4d} {regions:48s} {variant:16s} "
+                f"{result['set']:6s} {result['year']:<4d} {regions:{width}s} {variant:16s} "
                 f"{f['per_workload_day']:>11.3f} {f['saved_kg']:>9.1f} {f['saved_pct']:>7.2f} "
                 f"{f['overhead_kg']:>11.2f} {paid:>8s}"
             )

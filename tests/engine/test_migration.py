@@ -294,6 +294,19 @@ def test_states_round_trip_through_plain_json() -> None:
     assert Decision(**{k: v for k, v in decision.items() if k != "net_g"}).to_dict() == decision
 
 
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [
+        ("renewable_share", {"renewable_share": 30.0}),
+        ("fleet_size", {"fleet_size": 0}),
+        ("fleet_migrating", {"fleet_migrating": -1}),
+    ],
+)
+def test_evaluate_rejects_invalid_inputs_naming_them(name: str, kw: dict) -> None:
+    with pytest.raises(MigrationError, match=name):
+        run(**kw)
+
+
 def test_current_region_needs_a_forecast() -> None:
     with pytest.raises(MigrationError, match="current region a"):
         run(forecast=flat(b=10.0))

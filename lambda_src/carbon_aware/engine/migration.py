@@ -381,6 +381,10 @@ def evaluate(
     already in the target (call :func:`rolled_back` if the move fails).
     """
     source = state.region
+    if renewable_share is not None:
+        _check(renewable_share, "renewable_share", 0.0, 1.0)
+    _check_count(fleet_size, "fleet_size", 1)
+    _check_count(fleet_migrating, "fleet_migrating", 0)
     if not forecast.get(source):
         raise MigrationError(f"forecast: none for the current region {source}")
     state, glob = _prune(state, global_state, now)

@@ -21,6 +21,7 @@ import numpy as np
 
 from carbon_aware.engine.accounting import Series
 from carbon_aware.engine.migration import (
+    SECONDS_PER_DAY,
     GlobalState,
     MigrationPolicy,
     Subject,
@@ -32,7 +33,6 @@ from carbon_aware.engine.signal_type import SECONDS_PER_HOUR
 
 #: ``forecast(hour)``: the forecast issued at that hour, shape (horizon, regions).
 IssuedForecast = Callable[[int], np.ndarray]
-HOURS_PER_DAY = 24
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class ReplayResult:
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready figures: migrations per workload-day, saving, share that paid off."""
-        days = self.workloads * self.hours / HOURS_PER_DAY
+        days = self.workloads * self.hours * SECONDS_PER_HOUR / SECONDS_PER_DAY
         paid = sum(m.realised_net_g > 0 for m in self.moves)
         return {
             "migrations": len(self.moves),
