@@ -46,13 +46,15 @@ format: install
 	$(BIN)/ruff format .
 
 # Placement, sweeps and forecast quality, the year-long fleet simulation, interruptible jobs in
-# segments against whole, then each function's cold start from its bundle.
+# segments against whole, the year-long migration policy replay, then each function's cold start
+# from its bundle.
 bench: install build
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_fleet.py
 	$(BIN)/python scripts/bench_scheduler.py
 	$(BIN)/python scripts/bench_checkpoint.py
 	$(BIN)/python scripts/bench_segments.py
+	$(BIN)/python scripts/bench_migrations.py
 	$(BIN)/python scripts/bench_coldstart.py --arch $(ARCH) --python-version $(LAMBDA_PYTHON)
 
 # Reproducible Lambda bundles, one per function: dist/$(ARCH)/<function>.zip and their .sha256.
