@@ -176,7 +176,7 @@ variable "event_source_queue_arns" {
   default     = []
 
   validation {
-    condition     = alltrue([for a in var.event_source_queue_arns : can(regex("^arn:aws[a-z-]*:sqs:", a))])
+    condition     = alltrue([for a in var.event_source_queue_arns : can(regex("^arn:[a-z0-9-]+:sqs:", a))])
     error_message = "event_source_queue_arns must be SQS queue ARNs."
   }
 }
