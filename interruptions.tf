@@ -108,10 +108,11 @@ locals {
         Resource = [aws_dynamodb_table.this["idempotency"].arn]
       },
       {
-        # Instance type and zone marked unavailable (signals.prices.unavailable).
+        # Instance type and zone marked unavailable, replacements held for instances at risk and
+        # released when they stop (signals.prices.unavailable; reads are Queries: SignalsRead).
         Sid      = "CapacityMarks"
         Effect   = "Allow"
-        Action   = ["dynamodb:PutItem"]
+        Action   = ["dynamodb:DeleteItem", "dynamodb:PutItem"]
         Resource = [aws_dynamodb_table.this["signals"].arn]
       },
       {

@@ -1,11 +1,13 @@
 """The interruptions function on moto, fed the real AWS event samples through an SQS queue:
-spot warnings mark capacity and re-place it, rebalance actions, lifecycle actions always
-completed, spot-stopped tasks re-placed away from their Region, duplicates and late events
-change nothing twice, and one bad record never stops the batch."""
+spot warnings mark capacity and re-place it, rebalance actions (a prepared replacement held
+against the fleet optimizer until the instance stops), lifecycle actions always completed,
+spot-stopped tasks re-placed away from their Region, duplicates and late events change nothing
+twice, and one bad record never stops the batch."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import pytest
@@ -21,8 +23,9 @@ from tests.runtime.interruption_env import (
     lifecycle_event,
 )
 
+from carbon_aware.cli.demo_fleet import FakePlacementScores
 from carbon_aware.runtime import wiring
-from carbon_aware.runtime.handlers import completion, executor, scheduler
+from carbon_aware.runtime.handlers import completion, executor, fleet_optimizer, scheduler
 from carbon_aware.runtime.interruptions import responder, settings
 from carbon_aware.runtime.interruptions.checkpoint import SsmCheckpoint
 from carbon_aware.runtime.states import State
@@ -44,6 +47,11 @@ SPOT_WARNINGS = [
 
 def marks() -> CapacityMarks:
     return CapacityMarks(PriceStore(boto3.client("dynamodb", region_name=HOME), "signals"))
+
+
+def held(region: str) -> list[str]:
+    """Instances a replacement is held for in ``region``."""
+    return [p.instance_id for p in marks().prepared(region, wiring.clock().now())]
 
 
 def optimizer_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
@@ -158,7 +166,66 @@ def test_rebalance_recommendation_follows_the_configured_action(
         assert (desired(HOME), instance in ids) == (3, True)
     else:  # terminated in its group, replaced
         assert (desired(HOME), instance in ids) == (2, False)
+    assert held(HOME) == ([instance] if action == "prepare" else [])
     assert marks().marked(HOME, wiring.clock().now()) == []  # a recommendation is no warning
+
+
+REBALANCE = "ec2_instance_rebalance_recommendation_nth.json"
+
+
+def run_optimizer() -> dict:
+    """One scheduled run of the fleet optimizer function; fleet "web"'s decision."""
+    answer = fleet_optimizer.handler({}, Context())
+    assert answer["ok"], answer
+    return answer["fleets"]["web"]
+
+
+@pytest.mark.parametrize("release", ["stopped", "lifecycle"])
+def test_prepared_replacement_survives_the_optimizer_until_the_instance_stops(
+    pipeline: Pipeline, release: str
+) -> None:
+    # moto has no GetSpotPlacementScores: answered in the API's shape (as in the demo).
+    FakePlacementScores(time.time(), wiring.clock()).attach(wiring.client("ec2", HOME))
+    plan = run_optimizer()["allocation"]
+    region = max(plan, key=plan.get)  # where the fleet keeps capacity
+    instance, _, _ = instance_of(region)
+    assert pipeline.deliver(ec2_event(REBALANCE, instance, region)) == {"batchItemFailures": []}
+    assert (desired(region), held(region)) == (plan[region] + 1, [instance])
+    kept = run_optimizer()
+    assert kept["applied"][region] == plan[region] + 1 and kept["prepared"][region] == 1
+    assert desired(region) == plan[region] + 1
+    if release == "stopped":
+        stop = "ec2_instance_state_change_notification_nth.json"
+        event = ec2_event(stop, instance, region, state="stopped")
+    else:
+        event = lifecycle_event(instance, region)
+    assert pipeline.deliver(event) == {"batchItemFailures": []}
+    assert held(region) == []
+    after = run_optimizer()
+    assert after["applied"][region] == plan[region] and after["prepared"][region] == 0
+    assert desired(region) == plan[region]
+
+
+def test_prepare_changes_nothing_twice_nor_for_an_instance_gone(pipeline: Pipeline) -> None:
+    instance, _, _ = instance_of(HOME)
+    pipeline.deliver(ec2_event(REBALANCE, instance, HOME))
+    again = {**ec2_event(REBALANCE, instance, HOME), "id": "another recommendation"}
+    assert pipeline.deliver(again) == {"batchItemFailures": []}
+    assert (desired(HOME), held(HOME)) == (3, [instance])
+    gone, _, _ = instance_of(OTHER)
+    boto3.client("ec2", region_name=OTHER).terminate_instances(InstanceIds=[gone])
+    late = {**ec2_event(REBALANCE, gone, OTHER), "id": "late recommendation"}
+    assert pipeline.deliver(late) == {"batchItemFailures": []}
+    assert (desired(OTHER), held(OTHER)) == (2, [])
+
+
+def test_prepare_never_raises_a_group_above_its_max_size(pipeline: Pipeline) -> None:
+    boto3.client("autoscaling", region_name=HOME).update_auto_scaling_group(
+        AutoScalingGroupName=GROUPS[HOME], MaxSize=2
+    )
+    instance, _, _ = instance_of(HOME)
+    assert pipeline.deliver(ec2_event(REBALANCE, instance, HOME)) == {"batchItemFailures": []}
+    assert (desired(HOME), held(HOME)) == (2, [instance])  # held: the optimizer adds it if room
 
 
 def test_rebalance_action_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:

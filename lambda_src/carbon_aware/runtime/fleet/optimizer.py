@@ -8,8 +8,11 @@ where the plan differs; the tier's target-tracking policy where the tier changed
 stored with its inputs. Capacity the interruptions function marked unavailable (an instance type
 in an Availability Zone that just sent a spot interruption warning) lowers that region's placement
 score by the share of the fleet's instance types marked there (:func:`penalised_score`), so capacity
-moves away from where it was just lost. A fleet that fails (bad configuration, missing group, API
-error) is logged and counted and never stops the others.
+moves away from where it was just lost. A replacement the interruptions function holds for an
+instance at risk (a rebalance recommendation with the ``prepare`` action) is kept on top of the
+plan: each live preparation for a fleet's group adds one to that group's desired capacity, never
+above its MaxSize, until the instance stops or the preparation expires. A fleet that fails (bad
+configuration, missing group, API error) is logged and counted and never stops the others.
 """
 
 from __future__ import annotations
@@ -39,16 +42,19 @@ from carbon_aware.runtime.fleet.sources import (
     describe,
     known_prices,
 )
-from carbon_aware.signals.prices.unavailable import Mark
+from carbon_aware.signals.prices.unavailable import Mark, Preparation
 
 log = logging.getLogger(__name__)
 Emit = Callable[[str, float, dict[str, str]], None]
 
 
 class MarkSource(Protocol):
-    """Capacity marked unavailable in a region (``signals.prices.unavailable.CapacityMarks``)."""
+    """Capacity marked unavailable and replacements held in a region
+    (``signals.prices.unavailable.CapacityMarks``)."""
 
     def marked(self, region: str, now: float) -> list[Mark]: ...
+
+    def prepared(self, region: str, now: float) -> list[Preparation]: ...
 
 
 def penalised_score(score: int, instance_types: Sequence[str], marks: Sequence[Mark]) -> int:
@@ -75,6 +81,7 @@ class Plan:
     state: FleetState
     budget_exhausted: bool = False
     carbon_now: dict[str, float] = field(default_factory=dict)
+    prepared: dict[str, int] = field(default_factory=dict)
 
 
 class FleetOptimizer:
@@ -130,7 +137,8 @@ class FleetOptimizer:
         """Read everything and decide; nothing is written."""
         policy = config.policy
         state = self.repository.state(config.name)
-        groups = {r: self.group_state(r, config.groups[r]) for r in policy.regions}
+        described = {r: self.group_state(r, config.groups[r]) for r in policy.regions}
+        groups = {r: group for r, (group, _) in described.items()}
         committed = {
             r: GroupState(r, state.allocation.get(r, g.desired), g.in_service)
             for r, g in groups.items()
@@ -144,8 +152,22 @@ class FleetOptimizer:
             now=now,
             last_change_at=state.last_change_at,
         )
-        desired = apply_plan(groups, decision.allocation, floors=decision.floors)
-        return Plan(decision, groups, desired, state, exhausted, carbon_now)
+        planned = apply_plan(groups, decision.allocation, floors=decision.floors)
+        prepared = self.prepared(config, now)
+        desired = {
+            r: value + min(prepared.get(r, 0), max(0, described[r][1] - value))
+            for r, value in planned.items()
+        }
+        return Plan(decision, groups, desired, state, exhausted, carbon_now, prepared)
+
+    def prepared(self, config: FleetConfig, now: float) -> dict[str, int]:
+        """Live preparations (replacements held for instances at risk) per region of the fleet."""
+        if self.marks is None:
+            return {}
+        return {
+            r: sum(1 for p in self.marks.prepared(r, now) if p.group == config.groups[r])
+            for r in config.policy.regions
+        }
 
     def run_fleet(self, config: FleetConfig, now: float) -> dict[str, Any]:
         """Plan, apply, scale and record one fleet; the stored decision."""
@@ -180,6 +202,7 @@ class FleetOptimizer:
                 for r, g in plan.groups.items()
             },
             "launches": launches,
+            "prepared": dict(plan.prepared),
             "scaling_targets": dict(stored.scaling_targets),
             "placement_score_budget_exhausted": plan.budget_exhausted,
         }
@@ -187,8 +210,8 @@ class FleetOptimizer:
         self.metrics(config.name, plan, launches)
         return record
 
-    def group_state(self, region: str, group: str) -> GroupState:
-        """Desired and InService capacity of one Auto Scaling group."""
+    def group_state(self, region: str, group: str) -> tuple[GroupState, int]:
+        """Desired and InService capacity of one Auto Scaling group, and its MaxSize."""
         response = self.autoscaling(region).describe_auto_scaling_groups(
             AutoScalingGroupNames=[group]
         )
@@ -197,7 +220,10 @@ class FleetOptimizer:
             raise FleetRunError(f"Auto Scaling group {group} not found in {region}")
         instances = found[0].get("Instances", [])
         in_service = sum(1 for i in instances if i.get("LifecycleState") == "InService")
-        return GroupState(region, int(found[0]["DesiredCapacity"]), in_service)
+        return (
+            GroupState(region, int(found[0]["DesiredCapacity"]), in_service),
+            int(found[0]["MaxSize"]),
+        )
 
     def signals(
         self, config: FleetConfig, now: float

@@ -22,6 +22,7 @@ class Instance:
     instance_type: str
     zone: str
     group: str | None
+    state: str
 
 
 def describe_instance(ec2: Any, region: str, instance_id: str) -> Instance | None:
@@ -41,6 +42,7 @@ def describe_instance(ec2: Any, region: str, instance_id: str) -> Instance | Non
                 found["InstanceType"],
                 found["Placement"]["AvailabilityZone"],
                 tags.get(GROUP_TAG),
+                found["State"]["Name"],
             )
     return None
 

@@ -6,15 +6,22 @@ late or out-of-order event changes nothing twice.
   its instance type and Availability Zone unavailable for the TTL, and ask the fleet optimizer to
   run that fleet now (the mark lowers the Region's placement score, so the lost capacity goes
   elsewhere).
-- Rebalance recommendation (fleet instances): ``ignore``; ``prepare`` raises the group's desired
-  capacity by one (a replacement launches, nothing drains); ``replace`` checkpoints and terminates
-  the instance in its group without lowering the desired capacity (the terminate lifecycle hook
-  drains it, the group launches a replacement).
-- Terminate lifecycle action (fleet groups): drain (checkpoint command, waited for with
-  heartbeats), then always complete: CONTINUE, or ABANDON when draining failed.
+- Rebalance recommendation (running fleet instances): ``ignore``; ``prepare`` records a
+  preparation for the instance in the signals table (:meth:`.CapacityMarks.prepare`, for the
+  interruption settings' ``unavailable_seconds``) and raises the group's desired capacity by one,
+  never above its MaxSize (a replacement launches, nothing drains); the fleet optimizer keeps one
+  above its plan per live preparation, so its next run does not scale the replacement in again. A
+  second recommendation for an instance already prepared changes nothing. ``replace`` checkpoints
+  and terminates the instance in its group without lowering the desired capacity (the terminate
+  lifecycle hook drains it, the group launches a replacement).
+- Terminate lifecycle action (fleet groups): release the instance's preparation, drain
+  (checkpoint command, waited for with heartbeats), then always complete: CONTINUE, or ABANDON
+  when draining failed.
 - ECS task stopped by a spot interruption: re-place the workload away from the Region
   (:func:`.replace.replan_interrupted`); ECS itself sends the container SIGTERM.
-- Instance state changes and AWS Health scheduled changes: counted and logged.
+- Instance state changes: an instance stopping or gone releases its preparation; counted and
+  logged.
+- AWS Health scheduled changes: counted and logged.
 """
 
 from __future__ import annotations
@@ -103,6 +110,8 @@ class Responder:
         action = self.settings.rebalance_action
         if instance is None or fleet is None or action == "ignore":
             return f"ignored ({'not a fleet instance' if fleet is None else action})"
+        if instance.state in STOPPING:
+            return f"ignored (instance {instance.state})"
         client = self.autoscaling(event.region)
         if action == "replace":
             self.checkpoint.send(event.region, instance.instance_id)
@@ -110,21 +119,45 @@ class Responder:
                 InstanceId=instance.instance_id, ShouldDecrementDesiredCapacity=False
             )
             return f"replacing {instance.instance_id}"
-        group = client.describe_auto_scaling_groups(AutoScalingGroupNames=[instance.group])
-        found = group["AutoScalingGroups"][0]
-        desired = min(int(found["DesiredCapacity"]) + 1, int(found["MaxSize"]))
-        if desired == int(found["DesiredCapacity"]):
-            return "prepare: group at its maximum"
+        group = str(instance.group)  # fleet_of found the fleet by it
+        held = ""
+        if self.marks is not None:
+            live = self.marks.prepared(event.region, now)
+            if any(p.instance_id == instance.instance_id for p in live):
+                return f"prepare: replacement for {instance.instance_id} already held"
+            # Recorded before the raise: if the raise fails, the retry finds it held and the
+            # optimizer's next run raises the group instead.
+            self.marks.prepare(
+                event.region,
+                instance.instance_id,
+                group,
+                fleet,
+                now=now,
+                ttl=self.settings.unavailable_seconds,
+            )
+            held = f"; held until {instance.instance_id} stops"
+        found = client.describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+        current = found["AutoScalingGroups"][0]
+        desired = min(int(current["DesiredCapacity"]) + 1, int(current["MaxSize"]))
+        if desired == int(current["DesiredCapacity"]):
+            return f"prepare: {group} at its maximum ({desired}){held}"
         client.set_desired_capacity(
-            AutoScalingGroupName=instance.group, DesiredCapacity=desired, HonorCooldown=False
+            AutoScalingGroupName=group, DesiredCapacity=desired, HonorCooldown=False
         )
-        return f"prepare: {instance.group} raised to {desired}"
+        return f"prepare: {group} raised to {desired}{held}"
+
+    def release(self, region: str, instance_id: str) -> str:
+        """Stop holding a replacement for ``instance_id``; what was done (empty: none held)."""
+        if self.marks is None or not self.marks.release(region, instance_id):
+            return ""
+        return f"replacement for {instance_id} released"
 
     def terminate_lifecycle(self, event: Interruption, now: float) -> str:
         group = event.detail.get("AutoScalingGroupName")
         if fleet_of(self.fleets, event.region, group) is None:
             return "not a fleet group"
         instance_id = event.instance_ids[0]
+        released = self.release(event.region, instance_id)
 
         def drain(heartbeat: Callable[[], None]) -> None:
             command = self.checkpoint.send(event.region, instance_id)
@@ -134,9 +167,10 @@ class Responder:
                     event.region, instance_id, command, heartbeat, self.drain_budget()
                 )
 
-        return "lifecycle " + drain_and_complete(
+        done = "lifecycle " + drain_and_complete(
             self.autoscaling(event.region), event.detail, drain
         )
+        return f"{done}; {released}" if released else done
 
     def task_spot_stop(self, event: Interruption, now: float) -> str:
         workload_id = workload_of_run(str(event.detail.get("startedBy") or ""), self.prefix)
@@ -158,7 +192,10 @@ class Responder:
 
     def state_change(self, event: Interruption, now: float) -> str:
         state = event.detail.get("state")
-        return f"instance {state}" if state in STOPPING else "ignored"
+        if state not in STOPPING:
+            return "ignored"
+        released = self.release(event.region, event.instance_ids[0]) if event.instance_ids else ""
+        return f"instance {state}; {released}" if released else f"instance {state}"
 
     def scheduled_change(self, event: Interruption, now: float) -> str:
         log.warning(

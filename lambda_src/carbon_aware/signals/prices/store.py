@@ -14,7 +14,9 @@ collide with carbon keys (a test checks it against every signal type):
 - ``pk = "score-budget#<UTC day>"``, ``sk = "count"``: placement-score calls made that day
   (conditional counter);
 - ``pk = "unavailable#<region>"``, ``sk = "<instance type>#<zone>"``: capacity marked unavailable
-  after a spot interruption (:mod:`.unavailable`).
+  after a spot interruption (:mod:`.unavailable`);
+- ``pk = "prepared#<region>"``, ``sk = "<instance id>"``: a replacement held for an instance that
+  got a rebalance recommendation, until it stops (:mod:`.unavailable`).
 
 Every price and score item carries its provenance (``source``, ``fetched_at``, ``fallback``,
 ``detail``) and ``expires_at``: ``fetched_at`` + the keep time (default 7 days), long after the
@@ -23,7 +25,8 @@ a fallback.
 
 Access patterns: every read is one Query (all prices of a Region: the planner and the spot source
 read a Region at once; a score item; the budget item), every write one PutItem, every budgeted
-call one conditional UpdateItem. Readers need ``dynamodb:Query`` only.
+call one conditional UpdateItem, every release one DeleteItem. Readers need ``dynamodb:Query``
+only.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ PRICE = "price#"
 SCORE = "score#"
 BUDGET = "score-budget#"
 UNAVAILABLE = "unavailable#"
-PREFIXES = (PRICE, SCORE, BUDGET, UNAVAILABLE)
+PREPARED = "prepared#"
+PREFIXES = (PRICE, SCORE, BUDGET, UNAVAILABLE, PREPARED)
 DEFAULT_KEEP = 7 * DAY
 
 
@@ -84,6 +88,13 @@ class PriceStore:
     def put(self, pk: str, sk: str, payload: Any, provenance: QuoteProvenance) -> None:
         """Store ``payload`` (JSON-ready) under ``(pk, sk)``."""
         self.client.put_item(TableName=self.table, Item=self._item(pk, sk, payload, provenance))
+
+    def delete(self, pk: str, sk: str) -> bool:
+        """Delete the value under ``(pk, sk)``; whether there was one."""
+        response = self.client.delete_item(
+            TableName=self.table, Key={PK: {"S": pk}, SK: {"S": sk}}, ReturnValues="ALL_OLD"
+        )
+        return "Attributes" in response
 
     def get(self, pk: str, sk: str = LATEST) -> Cached | None:
         """The value under ``(pk, sk)``, or None."""
