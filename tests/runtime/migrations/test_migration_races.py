@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 from moto.core.botocore_stubber import BotocoreStubber
+from tests.fleet.fleet_env import Carbon, Market, Renewables
 from tests.runtime.conftest import _serialised
 from tests.runtime.migrations.migration_env import FLEET, SOURCE, TARGET, Env, create_env
 
+from carbon_aware.runtime.fleet.optimizer import FleetOptimizer
+from carbon_aware.runtime.fleet.settings import FleetSettings, parse_fleet
 from carbon_aware.runtime.migrations.orchestrator import AlreadyMigrating, CannotCancel
 from carbon_aware.runtime.migrations.states import (
     ALLOWED,
@@ -23,6 +26,7 @@ from carbon_aware.runtime.migrations.states import (
 )
 from carbon_aware.runtime.migrations.strategies import SpecError
 from carbon_aware.runtime.migrations.strategies.checkpoint_restore import CheckpointRestore
+from carbon_aware.runtime.migrations.strategies.drain_and_shift import fleet_subject
 
 S = MigrationState
 T0 = 1_800_000_000.0
@@ -180,3 +184,36 @@ def test_the_sweep_rolls_back_a_timed_out_state_and_survives_a_bad_migration(
     assert env.desired() == {SOURCE: 4, TARGET: 2}
     assert any(bad in s["errors"] for s in summaries), "the bad migration was not counted"
     assert env.repo.get(bad).state == S.FAILED  # validating timed out, nothing touched
+
+
+def test_the_optimizer_leaves_a_migrating_fleet_alone_and_resumes_from_its_result(
+    env: Env,
+) -> None:
+    settings = FleetSettings(
+        fleets={FLEET: parse_fleet(FLEET, env.fleet_spec)},
+        errors={},
+        fleet_table="fleets",
+        signals_table="",
+        placement_score_daily_budget=0,
+    )
+    # The target is far cleaner: left alone, the optimizer would move capacity there at once.
+    carbon = Carbon({SOURCE: lambda t: 500.0, TARGET: lambda t: 20.0})
+    optimizer = FleetOptimizer(
+        settings,
+        autoscaling=lambda region: env.raw("autoscaling", region),
+        repository=env.fleet_repo,
+        carbon=carbon,
+        prices=Market(),
+        scores=Market(),
+        renewables=Renewables(),
+        hold=lambda fleet: env.repo.holder(fleet_subject(fleet)),
+    )
+    migration_id = env.orchestrator.start(SHIFT, env.now())["id"]
+    held = optimizer.run(env.now())
+    assert held["fleets"][FLEET] == {"fleet": FLEET, "held_by_migration": migration_id}
+    assert env.desired() == {SOURCE: 4, TARGET: 2}
+    assert finish(env, migration_id).state == S.COMPLETED
+    assert env.fleet_repo.state(FLEET).allocation == {SOURCE: 3, TARGET: 3}
+    ran = optimizer.run(env.now())
+    assert "held_by_migration" not in ran["fleets"][FLEET]
+    assert ran["fleets"][FLEET]["current"] == {SOURCE: 3, TARGET: 3}

@@ -40,6 +40,11 @@ KIND = "drain_and_shift"
 _FIELDS = {"kind", "fleet", "source", "target", "count", "basis"}
 
 
+def fleet_subject(fleet: str) -> str:
+    """The lock subject of a fleet (what ``FleetOptimizer(hold=...)`` looks up)."""
+    return f"fleet:{fleet}"
+
+
 @dataclass(frozen=True)
 class Group:
     """An Auto Scaling group as the migration reads it."""
@@ -85,7 +90,7 @@ class DrainAndShift:
 
     def subject(self, spec: Mapping[str, Any]) -> str:
         """One live migration per fleet."""
-        return f"fleet:{spec['fleet']}"
+        return fleet_subject(spec["fleet"])
 
     def validate(self, m: Migration, now: float) -> Outcome:
         """Read both groups: the source can give ``count`` above its floor, the target can take
