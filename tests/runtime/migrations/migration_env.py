@@ -7,19 +7,22 @@ itself, and it leaves ``startedAt`` unset on the tasks it runs (filled here when
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
-from moto.moto_api import state_manager
 from tests.fleet.fleet_env import TYPES, make_group
 
+from carbon_aware.cli.demo_migrations import (
+    PREFIX,
+    SOURCE,
+    TARGET,
+    EcsStarted,
+    put_checkpoint,
+    start_interruptible_run,
+)
 from carbon_aware.runtime.config import WorkloadSettings
 from carbon_aware.runtime.fleet.repository import FleetRepository
 from carbon_aware.runtime.fleet.settings import parse_fleet
@@ -33,11 +36,9 @@ from carbon_aware.runtime.repository import WorkloadRepository
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.tables import FLEETS_TABLE, MIGRATIONS_TABLE, WORKLOADS_TABLE
 
-SOURCE, TARGET = "eu-west-1", "eu-north-1"
 MIGRATIONS = "migrations"
 FLEETS = "fleets"
 FLEET = "web"
-PREFIX = "carbon-aware"
 PHASES = ("validate", "prepare", "migrate", "complete", "rollback")
 
 
@@ -78,10 +79,6 @@ class Client:
                 for group in answer["AutoScalingGroups"]:
                     for instance in group.get("Instances", []):
                         instance["HealthStatus"] = "Unhealthy"
-            if name == "describe_tasks":
-                for task in answer.get("tasks", []):
-                    if task.get("lastStatus") == "RUNNING" and not task.get("startedAt"):
-                        task["startedAt"] = datetime.fromtimestamp(self._clock(), UTC)
             return answer
 
         return call
@@ -125,7 +122,9 @@ class Env:
     clients: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def client(self, service: str, region: str) -> Client:
-        return Client(self.raw(service, region), region, self.faults, self.now)
+        raw = self.raw(service, region)
+        inner = EcsStarted(raw, self.now) if service == "ecs" else raw
+        return Client(inner, region, self.faults, self.now)
 
     def raw(self, service: str, region: str) -> Any:
         """A cached boto3 client (creating one costs more than most moto calls)."""
@@ -172,17 +171,6 @@ class Env:
             o["Key"]: s3.get_object(Bucket=self.buckets[region], Key=o["Key"])["Body"].read()
             for o in listed.get("Contents", [])
         }
-
-
-@contextlib.contextmanager
-def tasks_keep_running() -> Iterator[None]:
-    """moto moves an ECS task one step towards STOPPED at every DescribeTasks; a task here
-    runs until it is stopped."""
-    state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**9})
-    try:
-        yield
-    finally:
-        state_manager.unset_transition("ecs::task")
 
 
 def ecs_targets() -> dict[str, dict[str, Any]]:
@@ -285,74 +273,13 @@ def create_env(
 def running_workload(env: Env, workload_id: str, sequence: int, stale_target: bool) -> str:
     """A RUNNING interruptible workload on ECS in SOURCE with checkpoint ``sequence`` committed
     there (and, with ``stale_target``, an older one left in TARGET); the source task's ARN."""
-    now = env.now()
-    target = dict(env.targets[SOURCE])
-    for key in ("arn", "cluster"):
-        target[key] = target[key].replace(SOURCE, "{region}")
-    spec = {"id": workload_id, "duration_minutes": 120, "interruptible": True, "target": target}
-    record = env.workloads.create(workload_id, spec, now)
-    record = env.workloads.transition(
-        record,
-        State.SCHEDULED,
-        now=now,
-        reason="planned",
-        due_at=now,
-        updates={"decision": {"region": SOURCE}},
+    task = start_interruptible_run(
+        env.workloads, env.raw("ecs", SOURCE), env.targets[SOURCE], workload_id, env.now()
     )
-    record = env.workloads.transition(
-        record, State.DISPATCHING, now=now, reason="claimed", due_at=now + 60
-    )
-    task = env.raw("ecs", SOURCE).run_task(
-        cluster=env.targets[SOURCE]["cluster"],
-        taskDefinition=env.targets[SOURCE]["arn"],
-        startedBy=f"{PREFIX}-{workload_id}",
-        capacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}],
-    )["tasks"][0]["taskArn"]
-    runs = [
-        {
-            "region": SOURCE,
-            "start_epoch": now,
-            "end_epoch": now + 7200,
-            "state": "running",
-            "handle": task,
-        }
-    ]
-    env.workloads.transition(
-        record,
-        State.RUNNING,
-        now=now,
-        reason="started",
-        due_at=now + 7200,
-        updates={
-            "dispatch": {"type": "ecs", "region": SOURCE, "handle": task, "attempts": 1},
-            "segments": {"plan": 0, "current": 0, "done_seconds": 0, "runs": runs},
-        },
-    )
-    put_checkpoint(env, SOURCE, workload_id, sequence)
+    put_checkpoint(env.raw("s3", SOURCE), env.buckets[SOURCE], workload_id, sequence)
     if stale_target:
-        put_checkpoint(env, TARGET, workload_id, sequence - 2)
+        put_checkpoint(env.raw("s3", TARGET), env.buckets[TARGET], workload_id, sequence - 2)
     return task
-
-
-def put_checkpoint(env: Env, region: str, workload_id: str, sequence: int) -> None:
-    """Commit checkpoint ``sequence`` the way the agent does: object, then manifest."""
-    s3 = env.raw("s3", region)
-    body = f"state of {workload_id} at {sequence}".encode()
-    key = f"checkpoints/{workload_id}/{sequence:08d}.ckpt"
-    s3.put_object(Bucket=env.buckets[region], Key=key, Body=body)
-    manifest = {
-        "sequence": sequence,
-        "key": key,
-        "sha256": hashlib.sha256(body).hexdigest(),
-        "bytes": len(body),
-        "written_at": "2026-12-05T00:00:00+00:00",
-        "progress": 0.5,
-    }
-    s3.put_object(
-        Bucket=env.buckets[region],
-        Key=f"checkpoints/{workload_id}/latest.json",
-        Body=json.dumps(manifest).encode(),
-    )
 
 
 def interrupt_source(env: Env, workload_id: str) -> None:

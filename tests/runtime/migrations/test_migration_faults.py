@@ -30,9 +30,9 @@ from tests.runtime.migrations.migration_env import (
     ecs_targets,
     interrupt_source,
     running_workload,
-    tasks_keep_running,
 )
 
+from carbon_aware.cli.demo_migrations import tasks_keep_running
 from carbon_aware.engine.fleet import share_cap
 from carbon_aware.runtime.migrations.orchestrator import CannotCancel
 from carbon_aware.runtime.migrations.repository import Migration
