@@ -217,3 +217,22 @@ def test_the_optimizer_leaves_a_migrating_fleet_alone_and_resumes_from_its_resul
     ran = optimizer.run(env.now())
     assert "held_by_migration" not in ran["fleets"][FLEET]
     assert ran["fleets"][FLEET]["current"] == {SOURCE: 3, TARGET: 3}
+
+
+def test_metrics_feed_the_storm_alarm_and_the_success_slo(env: Env) -> None:
+    emitted: list[tuple[str, float, dict]] = []
+    env.orchestrator.emit = lambda name, value, dims: emitted.append((name, value, dims))
+    assert finish(env, env.orchestrator.start(SHIFT, env.now())["id"]).state == S.COMPLETED
+    env.faults.unhealthy.add(TARGET)
+    for region, n in {SOURCE: 4, TARGET: 2}.items():
+        env.raw("autoscaling", region).set_desired_capacity(
+            AutoScalingGroupName=env.groups[region], DesiredCapacity=n
+        )
+    assert finish(env, env.orchestrator.start(SHIFT, env.now())["id"]).state == S.ROLLED_BACK
+    assert [e for e in emitted if e[0] == "Migrations"] == [
+        ("Migrations", 1, {"Region": TARGET})
+    ] * 2
+    assert [(n, v) for n, v, _ in emitted if n.startswith("MigrationsA")] == [
+        ("MigrationsAttempted", 1)
+    ] * 2
+    assert [v for n, v, _ in emitted if n == "MigrationsSucceeded"] == [1, 0]

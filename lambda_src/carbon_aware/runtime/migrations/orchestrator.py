@@ -121,7 +121,8 @@ class Orchestrator:
             ),
             now,
         )
-        self.emit("MigrationsStarted", 1, {"Kind": stored.kind})
+        # The migration-storm alarm sums Migrations per Region (alarms.tf).
+        self.emit("Migrations", 1, {"Region": str(spec["target"])})
         return stored.to_dict()
 
     def step(self, migration_id: str, now: float) -> Migration | None:
@@ -239,8 +240,10 @@ class Orchestrator:
             data=data,
             grams=grams,
         )
-        if to.final:
-            self.emit("Migrations", 1, {"Kind": m.kind, "Outcome": str(to)})
+        if to.final and to != S.CANCELLED:
+            # The migration-success SLO: MigrationsSucceeded / MigrationsAttempted (alarms.tf).
+            self.emit("MigrationsAttempted", 1, {})
+            self.emit("MigrationsSucceeded", 1 if to == S.COMPLETED else 0, {})
             if grams and grams.get("net_g") is not None:
                 self.emit("MigrationNetGramsSaved", float(grams["net_g"]), {"Kind": m.kind})
         return stored
