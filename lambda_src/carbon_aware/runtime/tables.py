@@ -107,7 +107,7 @@ MIGRATIONS_TABLE: dict[str, Any] = {
                 {"AttributeName": DUE_KEY, "KeyType": "HASH"},
                 {"AttributeName": DUE_AT, "KeyType": "RANGE"},
             ],
-            "Projection": {"ProjectionType": "KEYS_ONLY"},
+            "Projection": {"ProjectionType": "ALL"},  # as the module projects every index
         },
         {
             "IndexName": MIGRATIONS_RECENT_INDEX,
