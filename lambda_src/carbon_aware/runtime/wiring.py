@@ -281,7 +281,7 @@ def fleet_optimizer(emit: Any = None) -> FleetOptimizer:
         )
     hold = None
     if os.environ.get(MIGRATIONS_TABLE):
-        from carbon_aware.runtime.migrations.strategies.drain_and_shift import fleet_subject
+        from carbon_aware.runtime.migrations.repository import fleet_subject
 
         migrations_table = migration_repository()
         hold = lambda fleet: migrations_table.holder(fleet_subject(fleet))  # noqa: E731

@@ -17,6 +17,7 @@ from tests.runtime.migrations.migration_env import FLEET, SOURCE, TARGET, Env, c
 from carbon_aware.runtime.fleet.optimizer import FleetOptimizer
 from carbon_aware.runtime.fleet.settings import FleetSettings, parse_fleet
 from carbon_aware.runtime.migrations.orchestrator import AlreadyMigrating, CannotCancel
+from carbon_aware.runtime.migrations.repository import fleet_subject
 from carbon_aware.runtime.migrations.states import (
     ALLOWED,
     FINAL,
@@ -26,7 +27,6 @@ from carbon_aware.runtime.migrations.states import (
 )
 from carbon_aware.runtime.migrations.strategies import SpecError
 from carbon_aware.runtime.migrations.strategies.checkpoint_restore import CheckpointRestore
-from carbon_aware.runtime.migrations.strategies.drain_and_shift import fleet_subject
 
 S = MigrationState
 T0 = 1_800_000_000.0

@@ -12,6 +12,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from carbon_aware.runtime import wiring
 from carbon_aware.runtime.config import ConfigError
 from carbon_aware.runtime.handlers.fleet_optimizer import emit
+
+# Built lazily by wiring.migrations(): imported here so this function's bundle carries them.
+from carbon_aware.runtime.migrations.strategies import (  # noqa: F401
+    checkpoint_restore,
+    drain_and_shift,
+)
 from carbon_aware.runtime.observability import logger, metrics, tracer
 
 copy_config_to_registered_loggers(source_logger=logger, include={"carbon_aware"})

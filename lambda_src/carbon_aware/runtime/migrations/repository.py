@@ -108,6 +108,11 @@ class Migration:
         )
 
 
+def fleet_subject(fleet: str) -> str:
+    """The lock subject of a fleet (what ``FleetOptimizer(hold=...)`` looks up)."""
+    return f"fleet:{fleet}"
+
+
 def migration_key(migration_id: str) -> dict[str, Any]:
     """Key of a migration's item."""
     return {MIGRATIONS_KEY: {"S": f"migration#{migration_id}"}}

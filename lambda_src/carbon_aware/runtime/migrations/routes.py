@@ -19,7 +19,13 @@ from carbon_aware.runtime import wiring
 from carbon_aware.runtime.config import ConfigError
 from carbon_aware.runtime.http_api import Request, Response, Router, error
 from carbon_aware.runtime.migrations.orchestrator import AlreadyMigrating, CannotCancel
-from carbon_aware.runtime.migrations.strategies import SpecError
+
+# Built lazily by wiring.migrations(): imported here so this function's bundle carries them.
+from carbon_aware.runtime.migrations.strategies import (  # noqa: F401
+    SpecError,
+    checkpoint_restore,
+    drain_and_shift,
+)
 
 MAX_LISTED = 100
 

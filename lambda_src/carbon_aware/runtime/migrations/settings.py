@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from carbon_aware.runtime.config import ConfigError
+from carbon_aware.runtime.config import ConfigError, required
 from carbon_aware.runtime.migrations.orchestrator import DEFAULT_POLL_SECONDS
 from carbon_aware.runtime.migrations.states import DEFAULT_TIMEOUTS, MigrationState
 
@@ -29,10 +29,9 @@ class MigrationSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> MigrationSettings:
         """Read the environment; ConfigError names a missing or malformed variable."""
         env = os.environ if environ is None else environ
-        table = env.get(MIGRATIONS_TABLE, "").strip()
-        if not table:
-            raise ConfigError(f"environment variable {MIGRATIONS_TABLE} is required")
-        return cls(table, _timeouts(env.get(MIGRATION_TIMEOUTS, "")), _poll(env))
+        return cls(
+            required(env, MIGRATIONS_TABLE), _timeouts(env.get(MIGRATION_TIMEOUTS, "")), _poll(env)
+        )
 
 
 def _timeouts(raw: str) -> dict[MigrationState, float]:

@@ -27,7 +27,7 @@ from carbon_aware.engine.fleet import share_cap
 from carbon_aware.runtime.fleet.repository import Conflict as FleetConflict
 from carbon_aware.runtime.fleet.repository import FleetRepository
 from carbon_aware.runtime.fleet.settings import FleetConfig
-from carbon_aware.runtime.migrations.repository import Migration
+from carbon_aware.runtime.migrations.repository import Migration, fleet_subject
 from carbon_aware.runtime.migrations.strategies import (
     Outcome,
     SpecError,
@@ -38,11 +38,6 @@ from carbon_aware.runtime.migrations.strategies import (
 
 KIND = "drain_and_shift"
 _FIELDS = {"kind", "fleet", "source", "target", "count", "basis"}
-
-
-def fleet_subject(fleet: str) -> str:
-    """The lock subject of a fleet (what ``FleetOptimizer(hold=...)`` looks up)."""
-    return f"fleet:{fleet}"
 
 
 @dataclass(frozen=True)
