@@ -4,13 +4,13 @@
 ################################################################################
 
 locals {
-  function_names = { for k in ["api", "intake", "monitor", "scheduler", "executor", "completion", "exporter", "fleet_optimizer", "interruptions"] : k => "${var.name}-${k}" }
+  function_names = { for k in ["api", "intake", "monitor", "scheduler", "executor", "completion", "exporter", "fleet_optimizer", "interruptions", "migrations"] : k => "${var.name}-${k}" }
   function_arns  = { for k, n in local.function_names : k => "arn:${local.partition}:lambda:${local.home_region}:${local.account_id}:function:${n}" }
 
   # Functions invoked asynchronously (events, schedules) get a dead-letter queue; so do the
   # exporter, for the stream batches its mapping gives up on, and the interruptions function, whose
   # queue redrives to it.
-  async_functions = toset(concat(["intake", "monitor", "scheduler", "executor", "completion", "exporter", "interruptions"], local.create_fleets ? ["fleet_optimizer"] : []))
+  async_functions = toset(concat(["intake", "monitor", "scheduler", "executor", "completion", "exporter", "interruptions"], local.create_fleets ? ["fleet_optimizer"] : [], local.create_migrations ? ["migrations"] : []))
 
   function_defaults = {
     api             = { memory_size = 256, timeout = 15 }
@@ -22,6 +22,7 @@ locals {
     exporter        = { memory_size = 256, timeout = 60 }
     fleet_optimizer = { memory_size = 512, timeout = 120 }
     interruptions   = { memory_size = 512, timeout = 120 }
+    migrations      = { memory_size = 512, timeout = 120 }
   }
 
   function_timeouts = { for k, d in local.function_defaults : k => coalesce(try(var.function_settings[k].timeout, null), d.timeout) }
@@ -232,16 +233,18 @@ locals {
     for r, m in module.regional : r => m.runner_event_bus_arn if m.runner_event_bus_arn != null
   }
 
-  # The functions deployed: the fleet optimizer only with fleets (fleets.tf).
-  functions = { for k, f in local.function_definitions : k => f if k != "fleet_optimizer" || local.create_fleets }
+  # The functions deployed: the fleet optimizer only with fleets (fleets.tf), the migrations
+  # function only with migrations (migrations.tf).
+  functions = { for k, f in local.function_definitions : k => f if(k != "fleet_optimizer" || local.create_fleets) && (k != "migrations" || local.create_migrations) }
 
   function_definitions = {
     api = {
       description = "Submit, get, cancel and list workloads."
       handler     = "carbon_aware.runtime.handlers.api.handler"
       # Cancelling a running workload stops its target and accounts its grams until then.
-      # GET /fleets* reads the fleets' settings and decisions (fleets.tf).
-      environment = merge(local.workload_environment, local.schedule_group_environment, local.submit_environment, local.signal_reader_environment, local.fleets_environment)
+      # GET /fleets* reads the fleets' settings and decisions (fleets.tf); /migrations* lists,
+      # starts (a dry run reads the fleet's groups) and cancels migrations (migrations.tf).
+      environment = merge(local.workload_environment, local.schedule_group_environment, local.submit_environment, local.signal_reader_environment, local.fleets_environment, local.migrations_environment)
       statements = concat([
         {
           Sid      = "Workloads"
@@ -260,6 +263,11 @@ locals {
           Effect   = "Allow"
           Action   = ["dynamodb:GetItem", "dynamodb:Query"]
           Resource = [try(aws_dynamodb_table.this["fleets"].arn, null)]
+          }], local.migration_table_statements, !(local.create_migrations && local.create_fleets) ? [] : [{
+          Sid      = "MigrationDryRuns"
+          Effect   = "Allow"
+          Action   = ["autoscaling:DescribeAutoScalingGroups"]
+          Resource = ["*"]
       }])
     }
 
@@ -410,8 +418,24 @@ locals {
       handler     = "carbon_aware.runtime.handlers.fleet_optimizer.handler"
       environment = merge(local.signal_reader_environment, local.fleets_environment, {
         CARBON_AWARE_PLACEMENT_SCORE_DAILY_BUDGET = var.placement_score_daily_budget
+        # A fleet a migration holds is left alone (its lock item).
+        CARBON_AWARE_MIGRATIONS_TABLE = local.migrations_environment.CARBON_AWARE_MIGRATIONS_TABLE
       })
-      statements = concat(local.fleet_optimizer_statements, local.signal_reader_statements)
+      statements = concat(local.fleet_optimizer_statements, local.signal_reader_statements, !local.create_migrations ? [] : [{
+        Sid      = "MigrationHolds"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem"]
+        Resource = [try(aws_dynamodb_table.this["migrations"].arn, null)]
+      }])
+    }
+
+    migrations = {
+      description = "Steps every migration between Regions that is due (drain_and_shift, checkpoint_restore)."
+      handler     = "carbon_aware.runtime.handlers.migrations.handler"
+      environment = merge(local.workload_environment, local.fleets_environment, local.migrations_environment, {
+        CARBON_AWARE_TARGET_ALLOWLIST = jsonencode(local.target_allowlist)
+      })
+      statements = local.migrations_statements
     }
 
     interruptions = {

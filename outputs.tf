@@ -19,12 +19,12 @@ output "table_arns" {
 }
 
 output "function_names" {
-  description = "Lambda function names, keyed by role (api, intake, monitor, scheduler, executor, completion, and fleet_optimizer with Spot fleets)."
+  description = "Lambda function names, keyed by role (api, intake, monitor, scheduler, executor, completion, interruptions, fleet_optimizer with Spot fleets and migrations with migrations enabled)."
   value       = { for k, m in module.function : k => m.function_name }
 }
 
 output "function_arns" {
-  description = "Lambda function ARNs, keyed by role (api, intake, monitor, scheduler, executor, completion, and fleet_optimizer with Spot fleets)."
+  description = "Lambda function ARNs, keyed by role (api, intake, monitor, scheduler, executor, completion, interruptions, fleet_optimizer with Spot fleets and migrations with migrations enabled)."
   value       = { for k, m in module.function : k => m.function_arn }
 }
 

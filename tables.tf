@@ -34,6 +34,14 @@ locals {
       indexes       = {}
       ttl_attribute = "expires_at"
     }
+    # Migrations (migrations.tf): only while var.migrations.enabled.
+    migrations = {
+      hash_key      = "pk"
+      range_key     = null
+      attributes    = { pk = "S", due_key = "S", due_at = "N", kind_key = "S", created_at = "N" }
+      indexes       = { due = { hash_key = "due_key", range_key = "due_at" }, recent = { hash_key = "kind_key", range_key = "created_at" } }
+      ttl_attribute = "expires_at"
+    }
   }
 
   # A table and its indexes, for DynamoDB statements.
@@ -45,7 +53,7 @@ locals {
 ################################################################################
 
 resource "aws_dynamodb_table" "this" {
-  for_each = { for k, t in local.tables : k => t if k != "fleets" || local.create_fleets }
+  for_each = { for k, t in local.tables : k => t if(k != "fleets" || local.create_fleets) && (k != "migrations" || local.create_migrations) }
 
   #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS managed key by default; var.kms_key_arn switches to a customer managed key.
   region                      = local.home_region

@@ -460,8 +460,8 @@ variable "lambda_package_s3" {
   }
 
   validation {
-    condition     = var.lambda_package_s3 == null || try(alltrue([for k in keys(var.lambda_package_s3.object_versions) : contains(["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer", "interruptions"], k)]), false)
-    error_message = "lambda_package_s3.object_versions keys must be function names: api, intake, monitor, scheduler, executor, completion or fleet_optimizer."
+    condition     = var.lambda_package_s3 == null || try(alltrue([for k in keys(var.lambda_package_s3.object_versions) : contains(["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer", "interruptions", "migrations"], k)]), false)
+    error_message = "lambda_package_s3.object_versions keys must be function names: api, intake, monitor, scheduler, executor, completion, fleet_optimizer, interruptions or migrations."
   }
 
   validation {
@@ -497,8 +497,8 @@ variable "function_settings" {
   default = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.function_settings) : contains(["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer", "interruptions"], k)])
-    error_message = "function_settings keys must be api, intake, monitor, scheduler, executor, completion, fleet_optimizer or interruptions."
+    condition     = alltrue([for k in keys(var.function_settings) : contains(["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer", "interruptions", "migrations"], k)])
+    error_message = "function_settings keys must be api, intake, monitor, scheduler, executor, completion, fleet_optimizer, interruptions or migrations."
   }
 
   validation {
@@ -579,8 +579,8 @@ variable "function_role_arns" {
   default     = {}
 
   validation {
-    condition     = alltrue([for k, a in var.function_role_arns : contains(["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer", "interruptions"], k) && can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
-    error_message = "function_role_arns keys must be api, intake, monitor, scheduler, executor, completion, fleet_optimizer or interruptions, and values IAM role ARNs."
+    condition     = alltrue([for k, a in var.function_role_arns : contains(["api", "intake", "monitor", "scheduler", "executor", "completion", "fleet_optimizer", "interruptions", "migrations"], k) && can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
+    error_message = "function_role_arns keys must be api, intake, monitor, scheduler, executor, completion, fleet_optimizer, interruptions or migrations, and values IAM role ARNs."
   }
 }
 
@@ -743,6 +743,30 @@ variable "fleet_optimizer_schedule" {
   validation {
     condition     = can(regex("^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\(.+\\))$", var.fleet_optimizer_schedule))
     error_message = "fleet_optimizer_schedule must be rate(<n> minutes|hours|days) or cron(...)."
+  }
+}
+
+variable "migrations" {
+  description = "Migrations between Regions (carbon_aware.runtime.migrations): `enabled` deploys the migrations table and function; `step_schedule` how often the function steps the migrations due (`rate(...)` or `cron(...)`); `poll_seconds` how soon a state that waits on AWS is looked at again; `state_timeouts` seconds a migration may stay in a state (pending, validating, preparing, migrating, completing, rolling_back): past it validating fails, preparing and migrating roll back, the others are stepped again."
+  type = object({
+    enabled        = optional(bool, false)
+    step_schedule  = optional(string, "rate(1 minute)")
+    poll_seconds   = optional(number, 30)
+    state_timeouts = optional(map(number), {})
+  })
+  default = {}
+
+  validation {
+    condition     = can(regex("^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\(.+\\))$", var.migrations.step_schedule))
+    error_message = "migrations.step_schedule must be rate(<n> minutes|hours|days) or cron(...)."
+  }
+  validation {
+    condition     = var.migrations.poll_seconds > 0
+    error_message = "migrations.poll_seconds must be greater than 0."
+  }
+  validation {
+    condition     = alltrue([for k, v in var.migrations.state_timeouts : contains(["pending", "validating", "preparing", "migrating", "completing", "rolling_back"], k) && v > 0])
+    error_message = "migrations.state_timeouts keys must be pending, validating, preparing, migrating, completing or rolling_back, with seconds greater than 0."
   }
 }
 

@@ -37,6 +37,12 @@ run "rendered_environment" {
       lambda_function_arns = ["arn:aws:lambda:us-west-2:111122223333:function:job"]
     }
     placement_score_daily_budget = 25
+    migrations = {
+      enabled        = true
+      step_schedule  = "rate(2 minutes)"
+      poll_seconds   = 20
+      state_timeouts = { migrating = 600, rolling_back = 1200 }
+    }
     interruption_handling = {
       rebalance_action        = "replace"
       unavailable_minutes     = 45

@@ -31,6 +31,7 @@ FUNCTIONS = (
     "fleet_optimizer",
     "intake",
     "interruptions",
+    "migrations",
     "monitor",
     "scheduler",
 )

@@ -38,6 +38,7 @@ from carbon_aware.runtime.handlers import (
     fleet_optimizer,
     intake,
     interruptions,
+    migrations,
     monitor,
     scheduler,
 )
@@ -94,6 +95,7 @@ HANDLERS = {
     "exporter": exporter,
     "fleet_optimizer": fleet_optimizer,
     "interruptions": interruptions,
+    "migrations": migrations,
 }
 _running = contextvars.ContextVar[str | None]("running_function", default=None)
 

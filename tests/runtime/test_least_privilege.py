@@ -33,10 +33,12 @@ from carbon_aware.runtime.handlers import (
     monitor,
     scheduler,
 )
+from carbon_aware.runtime.migrations import settings as migration_settings
 from carbon_aware.runtime.planner import DISPATCH_MARGIN
 from carbon_aware.runtime.repository import WorkloadRecord, WorkloadRepository
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.sweeper import LOST_AFTER
+from carbon_aware.runtime.tables import MIGRATIONS_TABLE
 from carbon_aware.signals.cache import SignalCache, create_table
 from carbon_aware.signals.catalog import load_catalog
 from carbon_aware.signals.chain import Provenance
@@ -178,6 +180,25 @@ def test_api_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypatch
         executor.handler({"workload_id": record.workload_id, "version": record.version}, Context())
         stopped = api.handler(http("DELETE", f"/workloads/{record.workload_id}"), Context())
         assert json.loads(stopped["body"])["result"]["target_stopped"] is True
+    # Migrations: a dry run reads the fleet's groups, a start and a cancel write the table.
+    groups = {region: f"ca-test-web-{region}" for region in (HOME, OTHER)}
+    for region, name in groups.items():
+        make_group(region, name, 2)
+    fleets_table()
+    boto3.client("dynamodb", region_name=HOME).create_table(
+        TableName="migrations", **MIGRATIONS_TABLE
+    )
+    monkeypatch.setenv(config.FLEETS, json.dumps({"web": fleet_spec(groups, desired_total=4)}))
+    monkeypatch.setenv(config.FLEET_TABLE, FLEET_TABLE)
+    monkeypatch.setenv(migration_settings.MIGRATIONS_TABLE, "migrations")
+    wiring.reset()
+    shift = {"kind": "drain_and_shift", "fleet": "web", "source": HOME, "target": OTHER, "count": 1}
+    dry = api.handler(http("POST", "/migrations", {**shift, "dry_run": True}), Context())
+    assert json.loads(dry["body"])["ok"], dry
+    started = json.loads(api.handler(http("POST", "/migrations", shift), Context())["body"])
+    cancel = api.handler(http("POST", f"/migrations/{started['id']}/cancel"), Context())
+    assert json.loads(cancel["body"])["state"] == "cancelled"
+    assert api.handler(http("GET", "/migrations"), Context())["statusCode"] == 200
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("table unavailable")

@@ -24,6 +24,7 @@ from botocore import xform_name
 from carbon_aware.runtime import config, export_config, monitor_config, tables
 from carbon_aware.runtime.fleet import settings as fleet_settings
 from carbon_aware.runtime.interruptions import settings as interruption_settings
+from carbon_aware.runtime.migrations import settings as migration_settings
 from carbon_aware.signals import cache, catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +83,7 @@ RUNTIME_TABLES = {
     "workloads": (tables.WORKLOADS_TABLE, tables.WORKLOADS_TTL_ATTRIBUTE),
     "idempotency": (tables.IDEMPOTENCY_TABLE, tables.IDEMPOTENCY_TTL_ATTRIBUTE),
     "fleets": (tables.FLEETS_TABLE, tables.FLEETS_TTL_ATTRIBUTE),
+    "migrations": (tables.MIGRATIONS_TABLE, tables.MIGRATIONS_TTL_ATTRIBUTE),
 }
 
 
@@ -171,7 +173,12 @@ REQUIRED_FROM: dict[str, ModuleType] = {**SETTINGS, "fleet_optimizer": fleet_set
 
 
 # Functions that read settings of their own besides runtime.config.
-EXTRA_SETTINGS: dict[str, ModuleType] = {"interruptions": interruption_settings}
+EXTRA_SETTINGS: dict[str, ModuleType] = {
+    "interruptions": interruption_settings,
+    "migrations": migration_settings,
+    "api": migration_settings,
+    "fleet_optimizer": migration_settings,
+}
 
 
 def declared_env(function: str) -> set[str]:
@@ -311,6 +318,18 @@ def test_interruption_settings_carry_the_module_inputs(rendered: Rendered):
     assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
 
 
+@pytest.mark.parametrize("function", ["migrations", "api"])
+def test_migration_settings_carry_the_module_inputs(rendered: Rendered, function: str):
+    inputs = rendered.inputs["migrations"]
+    settings = migration_settings.MigrationSettings.from_env(rendered.environment(function))
+    table = rendered.resources['aws_dynamodb_table.this["migrations"]']["name"]
+    assert settings.table == table
+    assert settings.poll_seconds == inputs["poll_seconds"]
+    for state, seconds in inputs["state_timeouts"].items():
+        assert settings.timeouts[migration_settings.MigrationState(state)] == seconds
+    assert rendered.environment("fleet_optimizer")[migration_settings.MIGRATIONS_TABLE] == table
+
+
 def test_optimizer_placement_score_budget(rendered: Rendered):
     environment = rendered.environment("fleet_optimizer")
     settings = fleet_settings.FleetSettings.from_env(environment)
@@ -387,7 +406,14 @@ SERVICES = {
 }
 # API operations whose IAM action has another name.
 # CopyObject is authorised as GetObject on the source and PutObject on the destination.
-ACTION_NAMES = {"lambda:Invoke": "lambda:InvokeFunction", "s3:CopyObject": "s3:PutObject"}
+# ListObjectsV2 is authorised as ListBucket. TransactWriteItems is authorised per item (PutItem,
+# DeleteItem...): the migrations' transactions put items, and delete a lock only with a put.
+ACTION_NAMES = {
+    "lambda:Invoke": "lambda:InvokeFunction",
+    "s3:CopyObject": "s3:PutObject",
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "dynamodb:TransactWriteItems": "dynamodb:PutItem",
+}
 # Calls made by libraries on our behalf, keyed by what our code uses.
 LIBRARY_CALLS = {
     "batch_writer": {"dynamodb:BatchWriteItem"},

@@ -14,6 +14,7 @@ from typing import Any
 from carbon_aware import __version__
 from carbon_aware.cli.fleet import add_parser as add_fleet_parser
 from carbon_aware.cli.inputs import DEFAULT_MAX_GAP_MINUTES, InputError, read_jobs, read_signals
+from carbon_aware.cli.migrations import add_parser as add_migrations_parser
 from carbon_aware.cli.report_cmd import add_parser as add_report_parser
 from carbon_aware.cli.signals import add_parser as add_signals_parser
 from carbon_aware.cli.workloads import add_parser as add_workloads_parser
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_signals_parser(sub)
     add_workloads_parser(sub)
     add_fleet_parser(sub)
+    add_migrations_parser(sub)
     add_report_parser(sub)
 
     demo = sub.add_parser(
@@ -235,6 +237,11 @@ def _demo(args: argparse.Namespace) -> int:
         raise InputError("--days and --workloads must be at least 1")
     report = run_local_demo(args.output_dir, days=args.days, workloads=args.workloads)
     print(f"report: {report}")
+    from carbon_aware.cli.demo_migrations import run_migration_demo
+
+    print("migrations (drain_and_shift, checkpoint_restore, a rollback):")
+    for line in run_migration_demo():
+        print(line)
     return 0
 
 

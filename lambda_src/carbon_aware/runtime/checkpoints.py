@@ -50,7 +50,7 @@ class CheckpointStore:
         when no source holds one."""
         newest: tuple[int, str, dict[str, Any]] | None = None
         for source in sources:
-            manifest = self._manifest(source, workload_id)
+            manifest = self.manifest(source, workload_id)
             if manifest is not None and (newest is None or manifest["sequence"] > newest[0]):
                 newest = (manifest["sequence"], source, manifest)
         if newest is None:
@@ -61,7 +61,8 @@ class CheckpointStore:
             self._copy(source, region, prefix(workload_id) + MANIFEST)
         return self.uri(region, workload_id) + MANIFEST
 
-    def _manifest(self, region: str, workload_id: str) -> dict[str, Any] | None:
+    def manifest(self, region: str, workload_id: str) -> dict[str, Any] | None:
+        """The committed manifest of ``workload_id`` in ``region`` (None when there is none)."""
         key = prefix(workload_id) + MANIFEST
         try:
             body = self.client("s3", region).get_object(Bucket=self.buckets[region], Key=key)

@@ -18,6 +18,17 @@ Fleets table access patterns (runtime.fleet.repository; no Scan, no index):
   ``expires_at``);
 - a fleet's latest decisions (API, CLI): Query on ``fleet`` with ``begins_with(sk, "decision#")``,
   newest first.
+
+Migrations table access patterns (runtime.migrations.repository; no Scan):
+- get / conditional update one migration: GetItem / PutItem on ``pk = "migration#<id>"``, the
+  write conditional on the version read; every transition appends to the item's history;
+- one live migration per subject (a fleet, a workload): ``pk = "lock#<subject>"`` created with
+  ``attribute_not_exists`` in the same TransactWriteItems as the migration, deleted (conditional
+  on naming it) in the same transaction as its final transition;
+- "due to be stepped" (the sweep): Query on the ``due`` index with ``due_key = "live"`` and
+  ``due_at <= now``; final migrations drop both attributes, so the index holds live ones only;
+- recent migrations (API, CLI): Query on the ``recent`` index with ``kind_key = "migration"``,
+  newest ``created_at`` first; final migrations expire (TTL ``expires_at``).
 """
 
 from __future__ import annotations
@@ -76,3 +87,37 @@ FLEETS_TABLE: dict[str, Any] = {
     "BillingMode": "PAY_PER_REQUEST",
 }
 FLEETS_TTL_ATTRIBUTE = EXPIRES_AT
+
+MIGRATIONS_KEY = "pk"
+MIGRATIONS_RECENT_INDEX = "recent"
+MIGRATIONS_RECENT_KEY = "kind_key"
+MIGRATIONS_TABLE: dict[str, Any] = {
+    "AttributeDefinitions": [
+        {"AttributeName": MIGRATIONS_KEY, "AttributeType": "S"},
+        {"AttributeName": DUE_KEY, "AttributeType": "S"},
+        {"AttributeName": DUE_AT, "AttributeType": "N"},
+        {"AttributeName": MIGRATIONS_RECENT_KEY, "AttributeType": "S"},
+        {"AttributeName": "created_at", "AttributeType": "N"},
+    ],
+    "KeySchema": [{"AttributeName": MIGRATIONS_KEY, "KeyType": "HASH"}],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": DUE_INDEX,
+            "KeySchema": [
+                {"AttributeName": DUE_KEY, "KeyType": "HASH"},
+                {"AttributeName": DUE_AT, "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},  # as the module projects every index
+        },
+        {
+            "IndexName": MIGRATIONS_RECENT_INDEX,
+            "KeySchema": [
+                {"AttributeName": MIGRATIONS_RECENT_KEY, "KeyType": "HASH"},
+                {"AttributeName": "created_at", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+MIGRATIONS_TTL_ATTRIBUTE = EXPIRES_AT

@@ -22,8 +22,14 @@ from botocore.config import Config
 from carbon_aware.engine.accounting import ProviderClass, Series, Span
 from carbon_aware.engine.signal_type import SignalType
 from carbon_aware.runtime.client_table import ClientTable
-from carbon_aware.runtime.config import SIGNAL_TYPE, SIGNALS_TABLE, WorkloadSettings
+from carbon_aware.runtime.config import (
+    SIGNAL_TYPE,
+    SIGNALS_TABLE,
+    WORKLOADS_TABLE,
+    WorkloadSettings,
+)
 from carbon_aware.runtime.export_config import ExportSettings
+from carbon_aware.runtime.migrations.settings import MIGRATIONS_TABLE
 from carbon_aware.runtime.repository import WorkloadRepository
 from carbon_aware.runtime.schedules import ScheduleGateway
 from carbon_aware.signals.cache import DAY, SignalCache
@@ -42,6 +48,9 @@ if TYPE_CHECKING:
     from carbon_aware.runtime.fleet.settings import FleetSettings
     from carbon_aware.runtime.interruptions.responder import Responder
     from carbon_aware.runtime.interruptions.settings import InterruptionSettings
+    from carbon_aware.runtime.migrations.orchestrator import Orchestrator
+    from carbon_aware.runtime.migrations.repository import MigrationRepository
+    from carbon_aware.runtime.migrations.settings import MigrationSettings
     from carbon_aware.runtime.monitor import Monitor
     from carbon_aware.runtime.oracle import OracleSettler
     from carbon_aware.runtime.planner import Planner
@@ -128,6 +137,7 @@ def reset(new_clock: Clock = SYSTEM_CLOCK) -> None:
         export_settings,
         fleet_settings,
         fleet_repository,
+        migration_settings,
     ):
         built.cache_clear()
 
@@ -269,6 +279,12 @@ def fleet_optimizer(emit: Any = None) -> FleetOptimizer:
             call_region=os.environ.get("AWS_REGION", "us-east-1"),
             daily_budget=config.placement_score_daily_budget,
         )
+    hold = None
+    if os.environ.get(MIGRATIONS_TABLE):
+        from carbon_aware.runtime.migrations.repository import fleet_subject
+
+        migrations_table = migration_repository()
+        hold = lambda fleet: migrations_table.holder(fleet_subject(fleet))  # noqa: E731
     return FleetOptimizer(
         config,
         autoscaling=lambda region: client("autoscaling", region),
@@ -278,6 +294,47 @@ def fleet_optimizer(emit: Any = None) -> FleetOptimizer:
         scores=scores,
         renewables=renewables,
         marks=marks,
+        emit=emit,
+        hold=hold,
+    )
+
+
+@cache
+def migration_settings() -> MigrationSettings:
+    """Migration settings from the environment (read once)."""
+    from carbon_aware.runtime.migrations.settings import MigrationSettings
+
+    return MigrationSettings.from_env()
+
+
+def migration_repository() -> MigrationRepository:
+    """The migrations table's repository."""
+    from carbon_aware.runtime.migrations.repository import MigrationRepository
+
+    return MigrationRepository(client("dynamodb"), migration_settings().table)
+
+
+def migrations(emit: Any = None) -> Orchestrator:
+    """The migration orchestrator with both strategies, wired to the environment; a strategy
+    whose settings are absent (no fleets, no workloads table) takes no migrations."""
+    from carbon_aware.runtime.migrations.orchestrator import Orchestrator
+    from carbon_aware.runtime.migrations.strategies.checkpoint_restore import CheckpointRestore
+    from carbon_aware.runtime.migrations.strategies.drain_and_shift import DrainAndShift
+
+    config = migration_settings()
+    strategies: dict[str, Any] = {}
+    fleets = fleet_settings()
+    if fleets.fleets:
+        strategies["drain_and_shift"] = DrainAndShift(
+            fleets.fleets, lambda region: client("autoscaling", region), fleet_repository()
+        )
+    if os.environ.get(WORKLOADS_TABLE):
+        strategies["checkpoint_restore"] = CheckpointRestore(repository(), settings(), client)
+    return Orchestrator(
+        migration_repository(),
+        strategies,
+        timeouts=config.timeouts,
+        poll_seconds=config.poll_seconds,
         emit=emit,
     )
 

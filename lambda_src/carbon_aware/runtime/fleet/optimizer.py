@@ -99,7 +99,10 @@ class FleetOptimizer:
         renewables: RenewableSource,
         marks: MarkSource | None = None,
         emit: Emit | None = None,
+        hold: Callable[[str], str | None] | None = None,
     ) -> None:
+        """``hold(fleet)`` names the migration that owns the fleet's capacity now, if any
+        (runtime.migrations): such a fleet is left alone until the migration ends."""
         self.settings = settings
         self.autoscaling = autoscaling
         self.repository = repository
@@ -109,6 +112,7 @@ class FleetOptimizer:
         self.renewables = renewables
         self.marks = marks
         self.emit = emit or (lambda name, value, dimensions: None)
+        self.hold = hold or (lambda fleet: None)
 
     def run(self, now: float, only: Sequence[str] | None = None) -> dict[str, Any]:
         """Run every fleet (or those named in ``only``); ``{"fleets": {name: summary}, "failed": n,
@@ -124,6 +128,10 @@ class FleetOptimizer:
             selected = {n: c for n, c in selected.items() if n in only}
         for name, config in sorted(selected.items()):
             try:
+                migration = self.hold(name)
+                if migration is not None:
+                    fleets[name] = {"fleet": name, "held_by_migration": migration}
+                    continue
                 fleets[name] = self.run_fleet(config, now)
             except Exception as exc:  # one bad fleet never stops the others
                 log.exception("fleet %s failed", name)

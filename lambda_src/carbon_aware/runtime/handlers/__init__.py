@@ -12,6 +12,7 @@ HANDLERS: dict[str, str] = {
     "fleet_optimizer": "carbon_aware.runtime.handlers.fleet_optimizer",
     "intake": "carbon_aware.runtime.handlers.intake",
     "interruptions": "carbon_aware.runtime.handlers.interruptions",
+    "migrations": "carbon_aware.runtime.handlers.migrations",
     "monitor": "carbon_aware.runtime.handlers.monitor",
     "scheduler": "carbon_aware.runtime.handlers.scheduler",
 }

@@ -9,6 +9,8 @@ DELETE /workloads/{id} cancel: 200, 404, or 409 when the workload already finish
                        runs cannot be stopped, which its history says.
 GET /workloads?status= list live workloads in one state (due index; no Scan).
 GET /fleets, /fleets/{fleet}, /fleets/{fleet}/decisions: spot fleets (runtime.fleet.routes).
+GET/POST /migrations, /migrations/{id}, /migrations/{id}/cancel: migrations
+(runtime.migrations.routes).
 Invalid input is a 400 with ``{"errors": [{"field", "message"}]}``; nothing is written. Any body,
 however malformed (not JSON, not UTF-8, bad base64, nested deeply, too large), gets a 4xx.
 """
@@ -36,6 +38,7 @@ from carbon_aware.runtime import wiring
 from carbon_aware.runtime.cancel import Canceller
 from carbon_aware.runtime.fleet import routes as fleet_routes
 from carbon_aware.runtime.http_api import Request, Response, Router, error
+from carbon_aware.runtime.migrations import routes as migration_routes
 from carbon_aware.runtime.observability import logger, metrics, tracer
 from carbon_aware.runtime.repository import Conflict, UnreadableRecord, WorkloadRecord
 from carbon_aware.runtime.states import LIVE, State
@@ -46,6 +49,7 @@ MAX_LIST = 100
 MAX_BODY_BYTES = 64 * 1024
 app = Router()
 fleet_routes.register(app)
+migration_routes.register(app)
 
 
 def _reject_constant(name: str) -> None:

@@ -1,0 +1,339 @@
+"""The migrations demo on moto (in-process): one drain_and_shift and one checkpoint_restore end to
+end, and one checkpoint_restore whose target run dies and is rolled back. Printed by
+``carbon-aware demo``; no AWS, no keys.
+
+moto runs ECS tasks without a lifecycle of their own (it moves a task towards STOPPED at every
+DescribeTasks and leaves ``startedAt`` unset): :func:`tasks_keep_running` and :class:`EcsStarted`
+stand in for what ECS reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+SOURCE, TARGET = "eu-west-1", "eu-north-1"
+PREFIX = "carbon-aware"
+FLEET = "web"
+T0 = 1_800_000_000.0
+BASIS = {"source_g_per_kwh": 320.0, "target_g_per_kwh": 30.0, "power_watts": 150.0, "hours": 6.0}
+
+
+@contextlib.contextmanager
+def tasks_keep_running() -> Iterator[None]:
+    """An ECS task runs until it is stopped (moto would advance it at every DescribeTasks)."""
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**9})
+    try:
+        yield
+    finally:
+        state_manager.unset_transition("ecs::task")
+
+
+class EcsStarted:
+    """A client whose DescribeTasks reports ``startedAt`` of RUNNING tasks (moto leaves it out)."""
+
+    def __init__(self, inner: Any, clock: Callable[[], float]) -> None:
+        self._inner, self._clock = inner, clock
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name != "describe_tasks":
+            return attr
+
+        def describe(**kwargs: Any) -> Any:
+            answer = attr(**kwargs)
+            for task in answer.get("tasks", []):
+                if task.get("lastStatus") == "RUNNING" and not task.get("startedAt"):
+                    task["startedAt"] = datetime.fromtimestamp(self._clock(), UTC)
+            return answer
+
+        return describe
+
+
+def put_checkpoint(s3: Any, bucket: str, workload_id: str, sequence: int) -> None:
+    """Commit checkpoint ``sequence`` as the agent does: the object, then its manifest."""
+    body = f"state of {workload_id} at {sequence}".encode()
+    key = f"checkpoints/{workload_id}/{sequence:08d}.ckpt"
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    manifest = {
+        "sequence": sequence,
+        "key": key,
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "bytes": len(body),
+        "written_at": "2026-12-05T00:00:00+00:00",
+        "progress": 0.5,
+    }
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"checkpoints/{workload_id}/latest.json",
+        Body=json.dumps(manifest).encode(),
+    )
+
+
+def start_interruptible_run(
+    workloads: Any, ecs: Any, target: dict[str, Any], workload_id: str, now: float
+) -> str:
+    """A RUNNING interruptible workload whose first segment runs on ECS in ``SOURCE`` (the
+    records the scheduler and executor would write); the task's ARN."""
+    from carbon_aware.runtime.states import State
+
+    template = {
+        k: v.replace(SOURCE, "{region}") if k in ("arn", "cluster") else v
+        for k, v in target.items()
+    }
+    spec = {"id": workload_id, "duration_minutes": 120, "interruptible": True, "target": template}
+    record = workloads.create(workload_id, spec, now)
+    record = workloads.transition(
+        record,
+        State.SCHEDULED,
+        now=now,
+        reason="planned",
+        due_at=now,
+        updates={"decision": {"region": SOURCE}},
+    )
+    record = workloads.transition(
+        record, State.DISPATCHING, now=now, reason="claimed", due_at=now + 60
+    )
+    task = ecs.run_task(
+        cluster=target["cluster"],
+        taskDefinition=target["arn"],
+        startedBy=f"{PREFIX}-{workload_id}",
+        capacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}],
+    )["tasks"][0]["taskArn"]
+    run = {
+        "region": SOURCE,
+        "start_epoch": now,
+        "end_epoch": now + 7200,
+        "state": "running",
+        "handle": task,
+    }
+    workloads.transition(
+        record,
+        State.RUNNING,
+        now=now,
+        reason="started",
+        due_at=now + 7200,
+        updates={
+            "dispatch": {"type": "ecs", "region": SOURCE, "handle": task, "attempts": 1},
+            "segments": {"plan": 0, "current": 0, "done_seconds": 0, "runs": [run]},
+        },
+    )
+    return task
+
+
+@dataclass
+class _Demo:
+    clock: list[float]
+    clients: dict[tuple[str, str], Any]
+    orchestrator: Any
+    workloads: Any
+    targets: dict[str, dict[str, Any]]
+    buckets: dict[str, str]
+    groups: dict[str, str]
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        import boto3
+
+        key = (service, region or SOURCE)
+        if key not in self.clients:
+            raw = boto3.client(service, region_name=key[1])
+            self.clients[key] = EcsStarted(raw, lambda: self.clock[0]) if service == "ecs" else raw
+        return self.clients[key]
+
+    def desired(self) -> dict[str, int]:
+        return {
+            r: self.client("autoscaling", r).describe_auto_scaling_groups(
+                AutoScalingGroupNames=[g]
+            )["AutoScalingGroups"][0]["DesiredCapacity"]
+            for r, g in self.groups.items()
+        }
+
+    def drive(self, migration_id: str, each: Callable[[Any], None] = lambda m: None) -> Any:
+        while True:
+            m = self.orchestrator.step(migration_id, self.clock[0])
+            each(m)
+            if m.state.final:
+                return m
+            self.clock[0] += 30.0
+
+
+def _setup(clock: list[float]) -> _Demo:
+    import boto3
+
+    from carbon_aware.cli.demo_fleet import create_group
+    from carbon_aware.runtime.config import WorkloadSettings
+    from carbon_aware.runtime.fleet.repository import FleetRepository
+    from carbon_aware.runtime.fleet.settings import parse_fleet
+    from carbon_aware.runtime.migrations.orchestrator import Orchestrator
+    from carbon_aware.runtime.migrations.repository import MigrationRepository
+    from carbon_aware.runtime.migrations.strategies.checkpoint_restore import CheckpointRestore
+    from carbon_aware.runtime.migrations.strategies.drain_and_shift import DrainAndShift
+    from carbon_aware.runtime.repository import WorkloadRepository
+    from carbon_aware.runtime.tables import FLEETS_TABLE, MIGRATIONS_TABLE, WORKLOADS_TABLE
+
+    ddb = boto3.client("dynamodb", region_name=SOURCE)
+    for name, definition in (
+        ("migrations", MIGRATIONS_TABLE),
+        ("fleets", FLEETS_TABLE),
+        ("workloads", WORKLOADS_TABLE),
+    ):
+        ddb.create_table(TableName=name, **definition)
+    groups = {SOURCE: f"{PREFIX}-{FLEET}-{SOURCE}", TARGET: f"{PREFIX}-{FLEET}-{TARGET}"}
+    create_group(SOURCE, groups[SOURCE], 6, ("m6i.large",))
+    create_group(TARGET, groups[TARGET], 2, ("m6i.large",))
+    buckets, keys, targets = {}, {}, {}
+    for region in (SOURCE, TARGET):
+        buckets[region] = f"{PREFIX}-checkpoints-{region}"
+        boto3.client("s3", region_name=region).create_bucket(
+            Bucket=buckets[region], CreateBucketConfiguration={"LocationConstraint": region}
+        )
+        keys[region] = boto3.client("kms", region_name=region).create_key()["KeyMetadata"]["Arn"]
+        ecs = boto3.client("ecs", region_name=region)
+        cluster = ecs.create_cluster(clusterName="jobs", capacityProviders=["FARGATE"])
+        task = ecs.register_task_definition(
+            family="job", containerDefinitions=[{"name": "job", "image": "busybox", "memory": 512}]
+        )
+        targets[region] = {
+            "type": "ecs",
+            "arn": task["taskDefinition"]["taskDefinitionArn"],
+            "cluster": cluster["cluster"]["clusterArn"],
+        }
+    fleet = parse_fleet(
+        FLEET,
+        {
+            "regions": [SOURCE, TARGET],
+            "groups": groups,
+            "instance_types": ["m6i.large"],
+            "min_total": 6,
+            "max_total": 12,
+            "desired_total": 8,
+            "min_share": {SOURCE: 0.25},
+        },
+    )
+    workloads = WorkloadRepository(
+        boto3.resource("dynamodb", region_name=SOURCE).Table("workloads")
+    )
+    demo = _Demo(clock, {}, None, workloads, targets, buckets, groups)
+    settings = WorkloadSettings(
+        workloads_table="workloads",
+        regions=(SOURCE, TARGET),
+        home_region=SOURCE,
+        target_allowlist=tuple(v for t in targets.values() for v in (t["arn"], t["cluster"])),
+        name_prefix=PREFIX,
+        checkpoint_buckets=buckets,
+        checkpoint_kms_keys=keys,
+        checkpoint_budget=90,
+    )
+    demo.orchestrator = Orchestrator(
+        MigrationRepository(ddb, "migrations"),
+        {
+            "drain_and_shift": DrainAndShift(
+                {FLEET: fleet},
+                lambda r: demo.client("autoscaling", r),
+                FleetRepository(ddb, "fleets"),
+            ),
+            "checkpoint_restore": CheckpointRestore(workloads, settings, demo.client),
+        },
+    )
+    return demo
+
+
+def run_migration_demo() -> list[str]:
+    """Run the three migrations; the lines to print."""
+    from moto import mock_aws
+
+    lines: list[str] = []
+    with mock_aws(), tasks_keep_running():
+        demo = _setup([T0])
+        lines += _drain_and_shift(demo)
+        lines += _checkpoint_restore(demo, "train-1", dies=False)
+        lines += _checkpoint_restore(demo, "train-2", dies=True)
+    return lines
+
+
+def _path(m: Any) -> str:
+    return " -> ".join(h["to"] for h in m.history)
+
+
+def _grams(m: Any) -> str:
+    g = m.grams or {}
+    if g.get("net_g") is None:
+        return "grams: none"
+    return (
+        f"{g['gross_g']:.0f} g gross - {g['overhead_g']:.1f} g overhead "
+        f"= {g['net_g']:.0f} g saved net"
+    )
+
+
+def _drain_and_shift(demo: _Demo) -> list[str]:
+    request = {
+        "kind": "drain_and_shift",
+        "fleet": FLEET,
+        "source": SOURCE,
+        "target": TARGET,
+        "count": 3,
+        "basis": BASIS,
+    }
+    plan = demo.orchestrator.start(request, demo.clock[0], dry_run=True)
+    started = demo.orchestrator.start(request, demo.clock[0])
+    seen: list[str] = [f"  desired {demo.desired()} (before)"]
+
+    def watch(m: Any) -> None:
+        seen.append(f"  {m.state:<11} desired {demo.desired()}")
+
+    m = demo.drive(started["id"], watch)
+    return [
+        f"migration {m.migration_id} drain_and_shift {FLEET}: 3 from {SOURCE} to {TARGET} "
+        f"(dry run: {plan['reason']})",
+        *seen,
+        f"  {_path(m)}; {_grams(m)}",
+    ]
+
+
+def _checkpoint_restore(demo: _Demo, workload_id: str, *, dies: bool) -> list[str]:
+    now = demo.clock[0]
+    source_task = start_interruptible_run(
+        demo.workloads, demo.client("ecs", SOURCE), demo.targets[SOURCE], workload_id, now
+    )
+    put_checkpoint(demo.client("s3", SOURCE), demo.buckets[SOURCE], workload_id, 7)
+    request = {
+        "kind": "checkpoint_restore",
+        "workload_id": workload_id,
+        "target": TARGET,
+        "basis": BASIS,
+    }
+    started = demo.orchestrator.start(request, now)
+    ecs = demo.client("ecs", TARGET)
+
+    def target_fails_health_check(m: Any) -> None:
+        run = m.data.get("target_run")
+        if dies and run and str(m.state) == "migrating":
+            ecs.stop_task(
+                cluster=demo.targets[TARGET]["cluster"],
+                task=run["handle"],
+                reason="essential container exited 1 (health check)",
+            )
+
+    m = demo.drive(started["id"], target_fails_health_check)
+    record = demo.workloads.get(workload_id)
+    listed = demo.client("s3", TARGET).list_objects_v2(
+        Bucket=demo.buckets[TARGET], Prefix=f"checkpoints/{workload_id}/"
+    )
+    source = demo.client("ecs", SOURCE).describe_tasks(
+        cluster=demo.targets[SOURCE]["cluster"], tasks=[source_task]
+    )["tasks"][0]["lastStatus"]
+    what = "rolled back: target run died" if dies else "end to end"
+    return [
+        f"migration {m.migration_id} checkpoint_restore {workload_id} {SOURCE} -> {TARGET} "
+        f"({what})",
+        f"  {_path(m)}; {_grams(m)}",
+        f"  workload runs in {record.dispatch['region']} ({record.status}); source task "
+        f"{source}; checkpoint objects in {TARGET}: {listed.get('KeyCount', 0)}",
+    ]

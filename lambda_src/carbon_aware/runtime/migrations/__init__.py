@@ -1,0 +1,1 @@
+"""Migrations between regions: states, repository, orchestrator and strategies."""

@@ -1,0 +1,140 @@
+################################################################################
+# Migrations between Regions (issue #13; carbon_aware.runtime.migrations): the migrations table
+# (one item per migration, one lock item per subject, conditional writes, an audit history) and
+# the migrations function, which steps every migration due on var.migrations.step_schedule.
+# Nothing here exists unless var.migrations.enabled.
+################################################################################
+
+locals {
+  create_migrations = var.migrations.enabled
+
+  # carbon_aware.runtime.migrations.settings; the api (routes) and the fleet optimizer (a fleet a
+  # migration holds is left alone) read the table too.
+  migrations_environment = {
+    CARBON_AWARE_MIGRATIONS_TABLE       = try(aws_dynamodb_table.this["migrations"].name, null)
+    CARBON_AWARE_MIGRATION_TIMEOUTS     = local.create_migrations ? jsonencode(var.migrations.state_timeouts) : null
+    CARBON_AWARE_MIGRATION_POLL_SECONDS = local.create_migrations ? var.migrations.poll_seconds : null
+  }
+  migration_table_resources = local.create_migrations ? local.table_resources["migrations"] : []
+
+  # Migrations and their locks (runtime.migrations.repository): conditional PutItem, and the
+  # TransactWriteItems of a start (Put, Put) and of a final transition (Put, Delete).
+  migration_table_statements = local.create_migrations ? [{
+    Sid      = "Migrations"
+    Effect   = "Allow"
+    Action   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    Resource = local.migration_table_resources
+  }] : []
+
+  migrations_statements = concat(
+    local.migration_table_statements,
+    [{
+      # checkpoint_restore points the workload record at the target run.
+      Sid      = "Workloads"
+      Effect   = "Allow"
+      Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+      Resource = [aws_dynamodb_table.this["workloads"].arn]
+    }],
+    local.create_fleets ? [
+      {
+        # drain_and_shift commits the new split as the fleet's allocation.
+        Sid      = "FleetState"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+        Resource = [try(aws_dynamodb_table.this["fleets"].arn, null)]
+      },
+      {
+        Sid      = "FleetGroupsRead"
+        Effect   = "Allow"
+        Action   = ["autoscaling:DescribeAutoScalingGroups"]
+        Resource = ["*"]
+      },
+      {
+        Sid      = "FleetGroupsWrite"
+        Effect   = "Allow"
+        Action   = ["autoscaling:SetDesiredCapacity"]
+        Resource = local.fleet_group_arns
+      },
+    ] : [],
+    local.checkpoint_statements,
+    length(local.checkpoint_buckets) == 0 ? [] : [{
+      # A rollback deletes what it copied into the target's prefix.
+      Sid      = "CheckpointRollback"
+      Effect   = "Allow"
+      Action   = ["s3:DeleteObject"]
+      Resource = [for b in aws_s3_bucket.checkpoints : "${b.arn}/checkpoints/*"]
+    }],
+    length(local.checkpoint_buckets) == 0 ? [] : [{
+      Sid       = "CheckpointListing"
+      Effect    = "Allow"
+      Action    = ["s3:ListBucket"]
+      Resource  = [for b in aws_s3_bucket.checkpoints : b.arn]
+      Condition = { StringLike = { "s3:prefix" = ["checkpoints/*"] } }
+    }],
+    length(local.targets.ecs_task_definition_arns) == 0 ? [] : [
+      {
+        Sid       = "EcsTargets"
+        Effect    = "Allow"
+        Action    = ["ecs:RunTask"]
+        Resource  = local.targets.ecs_task_definition_arns
+        Condition = { ArnEquals = { "ecs:cluster" = local.targets.ecs_cluster_arns } }
+      },
+      {
+        Sid       = "EcsRuns"
+        Effect    = "Allow"
+        Action    = ["ecs:DescribeTasks", "ecs:StopTask"]
+        Resource  = local.run_resources.ecs_tasks
+        Condition = { ArnEquals = { "ecs:cluster" = local.targets.ecs_cluster_arns } }
+      },
+      {
+        # ListTasks has no task resource: it is granted per cluster by condition.
+        Sid       = "EcsRunsOfAWorkload"
+        Effect    = "Allow"
+        Action    = ["ecs:ListTasks"]
+        Resource  = ["*"]
+        Condition = { ArnEquals = { "ecs:cluster" = local.targets.ecs_cluster_arns } }
+      },
+    ],
+    length(local.targets.pass_role_arns) == 0 ? [] : [{
+      Sid       = "PassTargetRoles"
+      Effect    = "Allow"
+      Action    = ["iam:PassRole"]
+      Resource  = local.targets.pass_role_arns
+      Condition = { StringEquals = { "iam:PassedToService" = ["ecs-tasks.amazonaws.com"] } }
+    }],
+  )
+}
+
+################################################################################
+# Periodic step of the migrations due
+################################################################################
+
+resource "aws_cloudwatch_event_rule" "migrations" {
+  count = local.create_migrations ? 1 : 0
+
+  region              = local.home_region
+  name                = "${var.name}-migrations"
+  description         = "Invokes ${local.function_names["migrations"]} on ${var.migrations.step_schedule}."
+  schedule_expression = var.migrations.step_schedule
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "migrations" {
+  count = local.create_migrations ? 1 : 0
+
+  region = local.home_region
+  rule   = aws_cloudwatch_event_rule.migrations[0].name
+  arn    = module.function["migrations"].function_arn
+}
+
+resource "aws_lambda_permission" "migrations" {
+  count = local.create_migrations ? 1 : 0
+
+  region        = local.home_region
+  statement_id  = "AllowEventBridge-migrations"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function["migrations"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.migrations[0].arn
+}

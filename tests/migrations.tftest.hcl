@@ -1,0 +1,74 @@
+# Migrations between Regions (migrations.tf). Run from the repository root: terraform test
+
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+}
+
+variables {
+  name        = "ca-test"
+  regions     = ["eu-west-1", "us-west-2"]
+  home_region = "eu-west-1"
+}
+
+run "nothing_without_migrations" {
+  command = apply
+
+  assert {
+    condition     = !contains(keys(aws_dynamodb_table.this), "migrations") && !contains(keys(local.functions), "migrations") && length(aws_cloudwatch_event_rule.migrations) == 0
+    error_message = "no migrations table, function or schedule unless migrations.enabled"
+  }
+
+  assert {
+    condition     = local.functions["api"].environment["CARBON_AWARE_MIGRATIONS_TABLE"] == null
+    error_message = "the api is not told of a migrations table that does not exist"
+  }
+}
+
+run "table_function_schedule_and_settings" {
+  command = apply
+
+  variables {
+    migrations = { enabled = true, step_schedule = "rate(2 minutes)", poll_seconds = 15, state_timeouts = { migrating = 600 } }
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.this["migrations"].name == "ca-test-migrations" && aws_cloudwatch_event_rule.migrations[0].schedule_expression == "rate(2 minutes)"
+    error_message = "the migrations table and the step schedule"
+  }
+
+  assert {
+    condition = (
+      local.functions["migrations"].environment["CARBON_AWARE_MIGRATION_POLL_SECONDS"] == 15 &&
+      jsondecode(local.functions["migrations"].environment["CARBON_AWARE_MIGRATION_TIMEOUTS"]) == { migrating = 600 }
+    )
+    error_message = "poll_seconds and state_timeouts reach the function"
+  }
+
+  assert {
+    condition     = one([for s in local.functions["migrations"].statements : s.Action if s.Sid == "Migrations"]) == ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    error_message = "migrations and their locks: conditional puts, transactions (put, delete) and queries only"
+  }
+}
+
+run "rejects_bad_schedule" {
+  command = plan
+  variables { migrations = { enabled = true, step_schedule = "every minute" } }
+  expect_failures = [var.migrations]
+}
+
+run "rejects_unknown_state_timeout" {
+  command = plan
+  variables { migrations = { enabled = true, state_timeouts = { completed = 60 } } }
+  expect_failures = [var.migrations]
+}
+
+run "rejects_non_positive_poll" {
+  command = plan
+  variables { migrations = { enabled = true, poll_seconds = 0 } }
+  expect_failures = [var.migrations]
+}
