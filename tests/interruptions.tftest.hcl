@@ -89,7 +89,7 @@ run "rules_per_region_to_the_queue" {
       Schedules            = ["scheduler:CreateSchedule"]
       PassSchedulerRole    = ["iam:PassRole"]
       HandledEvents        = ["dynamodb:DeleteItem", "dynamodb:PutItem"]
-      CapacityMarks        = ["dynamodb:PutItem"]
+      CapacityMarks        = ["dynamodb:DeleteItem", "dynamodb:PutItem"]
       InterruptedInstances = ["ec2:DescribeInstances"]
       WiringRules          = ["events:ListTargetsByRule"]
       WiringQueue          = ["sqs:GetQueueAttributes"]
