@@ -27,6 +27,7 @@ from carbon_aware.cli.demo_migrations import (
 from carbon_aware.runtime import config, wiring
 from carbon_aware.runtime.handlers import migrations
 from carbon_aware.runtime.migrations import settings
+from carbon_aware.runtime.migrations.orchestrator import AlreadyMigrating, Orchestrator
 from carbon_aware.runtime.tables import MIGRATIONS_TABLE
 
 T0 = 1_800_000_000.0
@@ -229,3 +230,15 @@ def test_policy_settings_are_read() -> None:
     )
     assert read.auto and read.policy.threshold_g_per_kwh == 250 and read.policy.confirmations == 3
     assert not settings.MigrationSettings.from_env({settings.MIGRATIONS_TABLE: "m"}).auto
+
+
+def test_a_start_that_loses_the_lock_is_ignored(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    def taken(self: Orchestrator, request: Any, now: float, **kw: Any) -> Any:
+        raise AlreadyMigrating(f"workload:{request['workload_id']}", "by-api")
+
+    monkeypatch.setattr(Orchestrator, "start", taken)  # a start by API between holder and start
+    env.workload("train-1")
+    for _ in range(2):
+        answer = env.invoke()
+        assert answer["ok"] and answer["triggers"]["failed"] == 0, answer
+        assert not answer["triggers"]["started"]
