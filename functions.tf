@@ -430,9 +430,9 @@ locals {
     }
 
     migrations = {
-      description = "Steps every migration between Regions that is due (drain_and_shift, checkpoint_restore)."
+      description = "Proposes migrations of running work from the policy (migrations.auto), then steps every migration between Regions that is due (drain_and_shift, checkpoint_restore)."
       handler     = "carbon_aware.runtime.handlers.migrations.handler"
-      environment = merge(local.workload_environment, local.fleets_environment, local.migrations_environment, {
+      environment = merge(local.workload_environment, local.fleets_environment, local.migrations_environment, local.migration_trigger_environment, local.signal_reader_environment, {
         CARBON_AWARE_TARGET_ALLOWLIST = jsonencode(local.target_allowlist)
       })
       statements = local.migrations_statements

@@ -15,6 +15,11 @@ locals {
     CARBON_AWARE_MIGRATION_TIMEOUTS     = local.create_migrations ? jsonencode(var.migrations.state_timeouts) : null
     CARBON_AWARE_MIGRATION_POLL_SECONDS = local.create_migrations ? var.migrations.poll_seconds : null
   }
+  # The trigger pass (runtime.migrations.triggers): whether it runs, and the policy it applies.
+  migration_trigger_environment = {
+    CARBON_AWARE_MIGRATION_AUTO   = tostring(var.migrations.auto)
+    CARBON_AWARE_MIGRATION_POLICY = jsonencode(var.migrations.policy)
+  }
   migration_table_resources = local.create_migrations ? local.table_resources["migrations"] : []
 
   # Migrations and their locks (runtime.migrations.repository): conditional PutItem, and the
@@ -56,6 +61,13 @@ locals {
         Resource = local.fleet_group_arns
       },
     ] : [],
+    !var.migrations.auto ? [] : concat(local.signal_reader_statements, [{
+      # The trigger pass lists the running workloads (the due index, RUNNING#<shard>).
+      Sid      = "RunningWorkloads"
+      Effect   = "Allow"
+      Action   = ["dynamodb:Query"]
+      Resource = ["${aws_dynamodb_table.this["workloads"].arn}/index/due"]
+    }]),
     local.checkpoint_statements,
     length(local.checkpoint_buckets) == 0 ? [] : [{
       # A rollback deletes what it copied into the target's prefix.

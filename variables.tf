@@ -747,12 +747,24 @@ variable "fleet_optimizer_schedule" {
 }
 
 variable "migrations" {
-  description = "Migrations between Regions (carbon_aware.runtime.migrations): `enabled` deploys the migrations table and function; `step_schedule` how often the function steps the migrations due (`rate(...)` or `cron(...)`); `poll_seconds` how soon a state that waits on AWS is looked at again; `state_timeouts` seconds a migration may stay in a state (pending, validating, preparing, migrating, completing, rolling_back): past it validating fails, preparing and migrating roll back, the others are stepped again."
+  description = "Migrations between Regions (carbon_aware.runtime.migrations): `enabled` deploys the migrations table and function; `step_schedule` how often the function steps the migrations due (`rate(...)` or `cron(...)`); `poll_seconds` how soon a state that waits on AWS is looked at again; `state_timeouts` seconds a migration may stay in a state (pending, validating, preparing, migrating, completing, rolling_back): past it validating fails, preparing and migrating roll back, the others are stepped again; `auto` runs the trigger pass before each step (off by default: the module then moves running work by itself, see the README); `policy` the trigger's guards (carbon_aware.engine.migration.MigrationPolicy): `threshold_g_per_kwh` and `renewable_floor` trigger, `margin_g` the least forecast net saving, `confirmations` consecutive evaluations choosing the same target, `min_dwell_minutes` between moves, `max_per_workload_per_day`, `max_fleet_fraction` migrating at once, `cooldown_minutes` after a rollback (doubling per consecutive rollback), `surge_limit_per_hour` starts before the threshold is raised."
   type = object({
     enabled        = optional(bool, false)
     step_schedule  = optional(string, "rate(1 minute)")
     poll_seconds   = optional(number, 30)
     state_timeouts = optional(map(number), {})
+    auto           = optional(bool, false)
+    policy = optional(object({
+      threshold_g_per_kwh      = optional(number, 300)
+      renewable_floor          = optional(number, 0.3)
+      margin_g                 = optional(number, 50)
+      confirmations            = optional(number, 2)
+      min_dwell_minutes        = optional(number, 240)
+      max_per_workload_per_day = optional(number, 3)
+      max_fleet_fraction       = optional(number, 0.25)
+      cooldown_minutes         = optional(number, 60)
+      surge_limit_per_hour     = optional(number, 10)
+    }), {})
   })
   default = {}
 
@@ -767,6 +779,18 @@ variable "migrations" {
   validation {
     condition     = alltrue([for k, v in var.migrations.state_timeouts : contains(["pending", "validating", "preparing", "migrating", "completing", "rolling_back"], k) && v > 0])
     error_message = "migrations.state_timeouts keys must be pending, validating, preparing, migrating, completing or rolling_back, with seconds greater than 0."
+  }
+  validation {
+    condition     = var.migrations.policy.threshold_g_per_kwh >= 0 && var.migrations.policy.margin_g >= 0 && var.migrations.policy.min_dwell_minutes >= 0 && var.migrations.policy.cooldown_minutes >= 0 && var.migrations.policy.cooldown_minutes <= 1440
+    error_message = "migrations.policy threshold_g_per_kwh, margin_g and min_dwell_minutes must be 0 or more, cooldown_minutes 0 to 1440."
+  }
+  validation {
+    condition     = var.migrations.policy.renewable_floor >= 0 && var.migrations.policy.renewable_floor <= 1 && var.migrations.policy.max_fleet_fraction > 0 && var.migrations.policy.max_fleet_fraction <= 1
+    error_message = "migrations.policy renewable_floor must be 0 to 1 and max_fleet_fraction greater than 0 and at most 1."
+  }
+  validation {
+    condition     = alltrue([for v in [var.migrations.policy.confirmations, var.migrations.policy.max_per_workload_per_day, var.migrations.policy.surge_limit_per_hour] : v >= 1 && floor(v) == v])
+    error_message = "migrations.policy confirmations, max_per_workload_per_day and surge_limit_per_hour must be whole numbers of 1 or more."
   }
 }
 

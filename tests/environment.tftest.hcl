@@ -42,6 +42,8 @@ run "rendered_environment" {
       step_schedule  = "rate(2 minutes)"
       poll_seconds   = 20
       state_timeouts = { migrating = 600, rolling_back = 1200 }
+      auto           = true
+      policy         = { threshold_g_per_kwh = 350, confirmations = 3, max_fleet_fraction = 0.5 }
     }
     interruption_handling = {
       rebalance_action        = "replace"

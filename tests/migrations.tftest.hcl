@@ -55,6 +55,50 @@ run "table_function_schedule_and_settings" {
   }
 }
 
+run "the_trigger_pass_reads_signals_and_running_workloads_only_when_auto" {
+  command = plan
+
+  variables {
+    migrations = { enabled = true, auto = true, policy = { threshold_g_per_kwh = 350, cooldown_minutes = 30 } }
+  }
+
+  assert {
+    condition = (
+      local.functions["migrations"].environment["CARBON_AWARE_MIGRATION_AUTO"] == "true" &&
+      jsondecode(local.functions["migrations"].environment["CARBON_AWARE_MIGRATION_POLICY"]).threshold_g_per_kwh == 350 &&
+      jsondecode(local.functions["migrations"].environment["CARBON_AWARE_MIGRATION_POLICY"]).confirmations == 2
+    )
+    error_message = "auto and the policy (with its defaults) reach the function"
+  }
+
+  assert {
+    condition = (
+      one([for s in local.functions["migrations"].statements : s.Action if s.Sid == "RunningWorkloads"]) == ["dynamodb:Query"] &&
+      length([for s in local.functions["migrations"].statements : s if s.Sid == "SignalsRead"]) == 1
+    )
+    error_message = "the trigger pass queries the workloads' due index and reads the signals cache"
+  }
+}
+
+run "no_trigger_grants_without_auto" {
+  command = plan
+  variables { migrations = { enabled = true } }
+
+  assert {
+    condition = (
+      local.functions["migrations"].environment["CARBON_AWARE_MIGRATION_AUTO"] == "false" &&
+      length([for s in local.functions["migrations"].statements : s if contains(["RunningWorkloads", "SignalsRead"], s.Sid)]) == 0
+    )
+    error_message = "auto is off by default, and without it no signal or workload listing grants"
+  }
+}
+
+run "rejects_bad_policy" {
+  command = plan
+  variables { migrations = { enabled = true, policy = { confirmations = 0, max_fleet_fraction = 0 } } }
+  expect_failures = [var.migrations]
+}
+
 run "rejects_bad_schedule" {
   command = plan
   variables { migrations = { enabled = true, step_schedule = "every minute" } }

@@ -108,7 +108,15 @@ DAY = 86400
 WORKLOAD_FUNCTIONS = ("api", "intake", "scheduler", "executor", "completion")
 # Functions that read the region catalog and so apply CARBON_AWARE_REGION_ZONES (the api accounts
 # the grams of a cancelled run).
-CATALOG_READERS = ("api", "monitor", "scheduler", "completion", "fleet_optimizer", "interruptions")
+CATALOG_READERS = (
+    "api",
+    "monitor",
+    "scheduler",
+    "completion",
+    "fleet_optimizer",
+    "interruptions",
+    "migrations",
+)
 
 
 @dataclass(frozen=True)
@@ -327,6 +335,10 @@ def test_migration_settings_carry_the_module_inputs(rendered: Rendered, function
     assert settings.poll_seconds == inputs["poll_seconds"]
     for state, seconds in inputs["state_timeouts"].items():
         assert settings.timeouts[migration_settings.MigrationState(state)] == seconds
+    if function == "migrations":  # the trigger pass runs there only
+        assert settings.auto == inputs["auto"]
+        for name, value in inputs["policy"].items():
+            assert getattr(settings.policy, name) == value
     assert rendered.environment("fleet_optimizer")[migration_settings.MIGRATIONS_TABLE] == table
 
 

@@ -78,10 +78,15 @@ def put_checkpoint(s3: Any, bucket: str, workload_id: str, sequence: int) -> Non
 
 
 def start_interruptible_run(
-    workloads: Any, ecs: Any, target: dict[str, Any], workload_id: str, now: float
+    workloads: Any,
+    ecs: Any,
+    target: dict[str, Any],
+    workload_id: str,
+    now: float,
+    extra: dict[str, Any] | None = None,
 ) -> str:
     """A RUNNING interruptible workload whose first segment runs on ECS in ``SOURCE`` (the
-    records the scheduler and executor would write); the task's ARN."""
+    records the scheduler and executor would write; ``extra`` spec fields); the task's ARN."""
     from carbon_aware.runtime.states import State
 
     template = {
@@ -89,6 +94,7 @@ def start_interruptible_run(
         for k, v in target.items()
     }
     spec = {"id": workload_id, "duration_minutes": 120, "interruptible": True, "target": template}
+    spec.update(extra or {})
     record = workloads.create(workload_id, spec, now)
     record = workloads.transition(
         record,

@@ -29,6 +29,10 @@ Migrations table access patterns (runtime.migrations.repository; no Scan):
   ``due_at <= now``; final migrations drop both attributes, so the index holds live ones only;
 - recent migrations (API, CLI): Query on the ``recent`` index with ``kind_key = "migration"``,
   newest ``created_at`` first; final migrations expire (TTL ``expires_at``).
+- the migration policy's state (the trigger pass; runtime.migrations.triggers): GetItem /
+  PutItem on ``pk = "policy#<subject>"`` per subject and ``pk = "policy#global"`` for the surge
+  guard, the write conditional on the version read (``attribute_not_exists`` for the first);
+  items expire (TTL ``expires_at``) 30 days after their last write.
 """
 
 from __future__ import annotations

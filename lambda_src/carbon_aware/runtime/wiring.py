@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from carbon_aware.runtime.migrations.orchestrator import Orchestrator
     from carbon_aware.runtime.migrations.repository import MigrationRepository
     from carbon_aware.runtime.migrations.settings import MigrationSettings
+    from carbon_aware.runtime.migrations.triggers import Triggers
     from carbon_aware.runtime.monitor import Monitor
     from carbon_aware.runtime.oracle import OracleSettler
     from carbon_aware.runtime.planner import Planner
@@ -336,6 +337,34 @@ def migrations(emit: Any = None) -> Orchestrator:
         timeouts=config.timeouts,
         poll_seconds=config.poll_seconds,
         emit=emit,
+    )
+
+
+def migration_triggers(orchestrator: Orchestrator, emit: Any = None) -> Triggers | None:
+    """The trigger pass over ``orchestrator``, or None when it is off (``auto`` false) or there is
+    nothing it could move (no workloads table)."""
+    from carbon_aware.runtime.migrations.triggers import Triggers
+    from carbon_aware.signals.prices.store import PriceStore
+    from carbon_aware.signals.renewables import CachedRenewables, ProfileRenewables
+
+    config = migration_settings()
+    if not config.auto or "checkpoint_restore" not in orchestrator.strategies:
+        return None
+    table = os.environ.get(SIGNALS_TABLE, "").strip()
+    renewables = (
+        ProfileRenewables(CachedRenewables(PriceStore(client("dynamodb"), table)))
+        if table
+        else ProfileRenewables()
+    )
+    return Triggers(
+        orchestrator,
+        orchestrator.repo,
+        repository(),
+        settings(),
+        config.policy,
+        signal_source(),
+        renewables,
+        emit,
     )
 
 

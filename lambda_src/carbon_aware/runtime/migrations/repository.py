@@ -6,7 +6,9 @@ on the same migration cannot both win (the loser gets :class:`Conflict` and re-r
 one is a transaction that also creates the subject's lock item (``attribute_not_exists``):
 concurrent starts on the same fleet or workload yield exactly one migration, the others get
 :class:`AlreadyMigrating`. The final transition deletes the lock in the same transaction.
-Values live in a JSON string (``body``) so floats round-trip unchanged.
+Values live in a JSON string (``body``) so floats round-trip unchanged. The trigger pass keeps
+the policy's state (per subject, and the global one) in items of their own, written conditionally
+on the version read (:meth:`MigrationRepository.policy_state`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ from carbon_aware.runtime.tables import (
 LIVE = "live"
 RECENT = "migration"
 DEFAULT_RETENTION = 90 * 86400.0
+#: The policy state of the whole module (the surge guard's starts), beside each subject's.
+GLOBAL_POLICY = "global"
+#: A subject's policy state outlives its last write by this long (its workload may be over).
+POLICY_RETENTION = 30 * 86400.0
 
 
 class Conflict(Exception):
@@ -121,6 +127,20 @@ def migration_key(migration_id: str) -> dict[str, Any]:
 def lock_key(subject: str) -> dict[str, Any]:
     """Key of a subject's lock item."""
     return {MIGRATIONS_KEY: {"S": f"lock#{subject}"}}
+
+
+def policy_key(name: str) -> dict[str, Any]:
+    """Key of the policy state of a subject (or :data:`GLOBAL_POLICY`)."""
+    return {MIGRATIONS_KEY: {"S": f"policy#{name}"}}
+
+
+@dataclass(frozen=True)
+class PolicyItem:
+    """A stored policy state (a plain dict) and the version its next write is conditional on
+    (0: not stored yet)."""
+
+    body: dict[str, Any]
+    version: int = 0
 
 
 class MigrationRepository:
@@ -269,6 +289,39 @@ class MigrationRepository:
         page = self.client.query(**kwargs)
         return [Migration.from_item(item) for item in page.get("Items", [])]
 
+    def policy_state(self, name: str) -> PolicyItem:
+        """The policy state of a subject (or :data:`GLOBAL_POLICY`), strongly consistent."""
+        item = self.client.get_item(
+            TableName=self.table, Key=policy_key(name), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return PolicyItem({})
+        return PolicyItem(json.loads(item["body"]["S"]), int(item["version"]["N"]))
+
+    def put_policy_state(
+        self, name: str, current: PolicyItem, body: Mapping[str, Any], now: float
+    ) -> PolicyItem:
+        """Replace the policy state read as ``current``; :class:`Conflict` if it changed since."""
+        version = current.version + 1
+        item = {
+            **policy_key(name),
+            "version": {"N": str(version)},
+            "body": {"S": json.dumps(dict(body), sort_keys=True)},
+            EXPIRES_AT: {"N": str(int(now + POLICY_RETENTION))},
+        }
+        if current.version:
+            condition: dict[str, Any] = {
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": {"N": str(current.version)}},
+            }
+        else:
+            condition = {
+                "ConditionExpression": "attribute_not_exists(#k)",
+                "ExpressionAttributeNames": {"#k": MIGRATIONS_KEY},
+            }
+        self._write([{"Put": {"TableName": self.table, "Item": item, **condition}}])
+        return PolicyItem(dict(body), version)
+
     def _query(self, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
         while True:
             page = self.client.query(**kwargs)
@@ -296,7 +349,7 @@ class MigrationRepository:
         except ClientError as exc:
             code = exc.response["Error"]["Code"]
             if code in {"ConditionalCheckFailedException", "TransactionCanceledException"}:
-                raise Conflict("migration changed concurrently") from None
+                raise Conflict("item changed concurrently") from None
             raise
 
     def _item(self, m: Migration) -> dict[str, Any]:

@@ -6,8 +6,9 @@ import json
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
+from carbon_aware.engine.migration import MigrationError, MigrationPolicy
 from carbon_aware.runtime.config import ConfigError, required
 from carbon_aware.runtime.migrations.orchestrator import DEFAULT_POLL_SECONDS
 from carbon_aware.runtime.migrations.states import DEFAULT_TIMEOUTS, MigrationState
@@ -15,22 +16,31 @@ from carbon_aware.runtime.migrations.states import DEFAULT_TIMEOUTS, MigrationSt
 MIGRATIONS_TABLE = "CARBON_AWARE_MIGRATIONS_TABLE"
 MIGRATION_TIMEOUTS = "CARBON_AWARE_MIGRATION_TIMEOUTS"
 MIGRATION_POLL = "CARBON_AWARE_MIGRATION_POLL_SECONDS"
+MIGRATION_POLICY = "CARBON_AWARE_MIGRATION_POLICY"
+MIGRATION_AUTO = "CARBON_AWARE_MIGRATION_AUTO"
 
 
 @dataclass(frozen=True)
 class MigrationSettings:
-    """The migrations table, each state's timeout and how often a waiting state is polled."""
+    """The migrations table, each state's timeout, how often a waiting state is polled, and
+    whether the trigger pass proposes migrations (``auto``) under which policy."""
 
     table: str
     timeouts: Mapping[MigrationState, float] = field(default_factory=lambda: DEFAULT_TIMEOUTS)
     poll_seconds: float = DEFAULT_POLL_SECONDS
+    policy: MigrationPolicy = field(default_factory=MigrationPolicy)
+    auto: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> MigrationSettings:
         """Read the environment; ConfigError names a missing or malformed variable."""
         env = os.environ if environ is None else environ
         return cls(
-            required(env, MIGRATIONS_TABLE), _timeouts(env.get(MIGRATION_TIMEOUTS, "")), _poll(env)
+            required(env, MIGRATIONS_TABLE),
+            _timeouts(env.get(MIGRATION_TIMEOUTS, "")),
+            _poll(env),
+            _policy(env.get(MIGRATION_POLICY, "")),
+            _auto(env.get(MIGRATION_AUTO, "")),
         )
 
 
@@ -69,3 +79,29 @@ def _poll(env: Mapping[str, str]) -> float:
     if not (math.isfinite(value) and value > 0):
         raise ConfigError(f"environment variable {MIGRATION_POLL} must be seconds > 0, got {raw!r}")
     return value
+
+
+def _policy(raw: str) -> MigrationPolicy:
+    if not raw.strip():
+        return MigrationPolicy()
+    try:
+        given = json.loads(raw)
+    except ValueError:
+        given = None
+    if not isinstance(given, dict):
+        raise ConfigError(f"environment variable {MIGRATION_POLICY} must be a JSON object")
+    known = {f.name for f in fields(MigrationPolicy)}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise ConfigError(f"{MIGRATION_POLICY}[{unknown[0]}]: unknown policy field")
+    try:
+        return MigrationPolicy(**given)
+    except MigrationError as exc:
+        raise ConfigError(f"{MIGRATION_POLICY}: {exc}") from None
+
+
+def _auto(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in {"", "true", "false"}:
+        raise ConfigError(f"environment variable {MIGRATION_AUTO} must be true or false")
+    return value == "true"
