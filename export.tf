@@ -1,21 +1,44 @@
 ################################################################################
 # Export: final and expired table records to S3 as JSON lines before TTL deletes them
-# (carbon_aware.runtime.export). The workloads table streams to the exporter function; a table
-# added to local.exported_tables (with its stream filters) is exported the same way.
+# (carbon_aware.runtime.export). The workloads table, and the fleets and migrations tables when the
+# module creates them, stream to the exporter function, each with the filters of its records.
 ################################################################################
 
 locals {
   final_statuses = ["SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED", "TIMED_OUT"]
+  # Terminal states of a migration (carbon_aware.runtime.migrations.states.FINAL).
+  migration_final_states = ["completed", "rolled_back", "failed", "cancelled"]
+  # Items that are records, by their key: a fleet's decisions (not its state item), migrations
+  # (not the subjects' lock items nor the trigger policy's state items).
+  export_record_keys = {
+    fleets     = { attribute = "sk", prefix = "decision#" }
+    migrations = { attribute = "pk", prefix = "migration#" }
+  }
+  ttl_removal = { eventName = ["REMOVE"], userIdentity = { type = ["Service"], principalId = ["dynamodb.amazonaws.com"] } }
 
-  # Tables streamed to the exporter, with the event filters of their mapping: records that
-  # became (or stay) final, and removals by the Time to Live process.
+  # Stream filters of each table the module may export: records that became (or stay) final, and
+  # removals of records by the Time to Live process. A fleet decision is final when written (it
+  # is written once); a migration when it reaches a terminal state.
+  export_filters = {
+    workloads = [
+      { eventName = ["INSERT", "MODIFY"], dynamodb = { NewImage = { status = { S = local.final_statuses } } } },
+      local.ttl_removal,
+    ]
+    fleets = [
+      { eventName = ["INSERT", "MODIFY"], dynamodb = { NewImage = { sk = { S = [{ prefix = local.export_record_keys.fleets.prefix }] } } } },
+      merge(local.ttl_removal, { dynamodb = { OldImage = { sk = { S = [{ prefix = local.export_record_keys.fleets.prefix }] } } } }),
+    ]
+    migrations = [
+      { eventName = ["INSERT", "MODIFY"], dynamodb = { NewImage = { pk = { S = [{ prefix = local.export_record_keys.migrations.prefix }] }, state = { S = local.migration_final_states } } } },
+      merge(local.ttl_removal, { dynamodb = { OldImage = { pk = { S = [{ prefix = local.export_record_keys.migrations.prefix }] } } } }),
+    ]
+  }
+
+  # Tables streamed to the exporter (those the module creates), with the event filters of their
+  # mapping. The exporter's role reads exactly these streams (functions.tf).
   exported_tables = {
-    workloads = {
-      filters = [
-        { eventName = ["INSERT", "MODIFY"], dynamodb = { NewImage = { status = { S = local.final_statuses } } } },
-        { eventName = ["REMOVE"], userIdentity = { type = ["Service"], principalId = ["dynamodb.amazonaws.com"] } },
-      ]
-    }
+    for k, filters in local.export_filters : k => { filters = filters }
+    if(k != "fleets" || local.create_fleets) && (k != "migrations" || local.create_migrations)
   }
 
   create_export_bucket = var.export_bucket_name == null

@@ -1,5 +1,5 @@
-# The export: bucket encryption, public access, lifecycle, the workloads stream and its mapping,
-# and the exporter's grants.
+# The export: bucket encryption, public access, lifecycle, the streams of the exported tables
+# (workloads; fleets and migrations when created) and their mappings, and the exporter's grants.
 
 mock_provider "aws" {
   mock_data "aws_partition" {
@@ -80,6 +80,62 @@ run "given_bucket" {
   assert {
     condition     = local.functions.exporter.statements[0].Resource == ["arn:aws:s3:::my-carbon-export/carbon/v1/*"]
     error_message = "the grant follows the given bucket and prefix"
+  }
+}
+
+run "fleets_and_migrations_exported" {
+  command = apply
+
+  variables {
+    migrations = { enabled = true }
+    fleets = {
+      web = {
+        regions        = { "eu-west-1" = { subnet_ids = ["subnet-a"], security_group_ids = ["sg-1"] } }
+        instance_types = ["m7g.large", "m6g.large", "c7g.xlarge"]
+        min_total      = 1
+        max_total      = 4
+        desired_total  = 2
+      }
+    }
+  }
+
+  assert {
+    condition     = alltrue([for t in ["workloads", "fleets", "migrations"] : aws_dynamodb_table.this[t].stream_enabled && aws_dynamodb_table.this[t].stream_view_type == "NEW_AND_OLD_IMAGES" && aws_lambda_event_source_mapping.export[t].event_source_arn == aws_dynamodb_table.this[t].stream_arn]) && !aws_dynamodb_table.this["signals"].stream_enabled && !aws_dynamodb_table.this["idempotency"].stream_enabled
+    error_message = "workloads, fleets and migrations stream both images to the exporter; no other table streams"
+  }
+
+  assert {
+    condition = (
+      [for f in one(aws_lambda_event_source_mapping.export["fleets"].filter_criteria).filter : jsondecode(f.pattern)] == [
+        { eventName = ["INSERT", "MODIFY"], dynamodb = { NewImage = { sk = { S = [{ prefix = "decision#" }] } } } },
+        { eventName = ["REMOVE"], userIdentity = { type = ["Service"], principalId = ["dynamodb.amazonaws.com"] }, dynamodb = { OldImage = { sk = { S = [{ prefix = "decision#" }] } } } },
+      ]
+    )
+    error_message = "fleets: decisions when written and their TTL removals; never a fleet's state item"
+  }
+
+  assert {
+    condition = (
+      [for f in one(aws_lambda_event_source_mapping.export["migrations"].filter_criteria).filter : jsondecode(f.pattern)] == [
+        { eventName = ["INSERT", "MODIFY"], dynamodb = { NewImage = { pk = { S = [{ prefix = "migration#" }] }, state = { S = ["completed", "rolled_back", "failed", "cancelled"] } } } },
+        { eventName = ["REMOVE"], userIdentity = { type = ["Service"], principalId = ["dynamodb.amazonaws.com"] }, dynamodb = { OldImage = { pk = { S = [{ prefix = "migration#" }] } } } },
+      ]
+    )
+    error_message = "migrations: in a terminal state, and TTL removals of migrations; never lock or policy-state items"
+  }
+
+  assert {
+    condition     = alltrue([for t in ["workloads", "fleets", "migrations"] : strcontains(module.function["exporter"].role_policy, "${aws_dynamodb_table.this[t].arn}/stream/*")]) && !strcontains(module.function["exporter"].role_policy, "${aws_dynamodb_table.this["signals"].arn}/stream/*")
+    error_message = "the exporter's role reads the three exported streams, no other"
+  }
+}
+
+run "no_fleets_no_migrations" {
+  command = apply
+
+  assert {
+    condition     = keys(aws_lambda_event_source_mapping.export) == ["workloads"] && keys(local.exported_tables) == ["workloads"]
+    error_message = "without fleets or migrations only the workloads table is exported"
   }
 }
 

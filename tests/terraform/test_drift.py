@@ -21,7 +21,7 @@ import hcl2
 import pytest
 from botocore import xform_name
 
-from carbon_aware.runtime import config, export_config, monitor_config, tables
+from carbon_aware.runtime import config, export, export_config, monitor_config, tables
 from carbon_aware.runtime.fleet import settings as fleet_settings
 from carbon_aware.runtime.interruptions import settings as interruption_settings
 from carbon_aware.runtime.migrations import settings as migration_settings
@@ -370,6 +370,19 @@ def test_exporter_settings_carry_the_module_inputs(rendered: Rendered):
     settings = export_config.ExportSettings.from_env(rendered.environment("exporter"))
     assert settings.bucket == rendered.resources["aws_s3_bucket.export[0]"]["bucket"]
     assert settings.prefix == rendered.inputs["export_prefix"]
+
+
+def test_export_filters_select_what_the_exporter_exports():
+    # The stream filters (export.tf) and the exporter's rules (runtime.export.RULES) agree: the
+    # same final values, and the same key prefix of the items that are records.
+    assert set(LOCALS["final_statuses"]) == export.RULES["workloads"].final[1]
+    assert export.RULES["workloads"].final[0] == "status" and export.RULES["fleets"].final is None
+    assert set(LOCALS["migration_final_states"]) == export.RULES["migrations"].final[1]
+    assert export.RULES["migrations"].final[0] == "state"
+    assert set(LOCALS["export_filters"]) == set(export.RULES)
+    for table, key in LOCALS["export_record_keys"].items():
+        assert (key["attribute"], key["prefix"]) == export.RULES[table].record_key, table
+    assert export.RULES["workloads"].record_key is None
 
 
 @pytest.mark.parametrize("function", CATALOG_READERS)

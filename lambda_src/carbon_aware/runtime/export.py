@@ -3,15 +3,24 @@
 One line per record: the plain JSON of the item (DynamoDB types deserialised, numbers as JSON
 numbers) plus ``_exported_at`` and ``_event``:
 
-- ``final``: an INSERT or MODIFY whose new image has a final ``status`` (exported when it becomes
-  final, and again when a final record changes; readers keep the latest per key);
-- ``expired``: a REMOVE by the Time to Live process (``userIdentity`` is the service principal
-  ``dynamodb.amazonaws.com``), exported from the old image.
+- ``final``: an INSERT or MODIFY of a record that is final (exported when it becomes final, and
+  again when a final record changes; readers keep the latest per key);
+- ``expired``: a REMOVE of a record by the Time to Live process (``userIdentity`` is the service
+  principal ``dynamodb.amazonaws.com``), exported from the old image.
 
-Anything else (live records, removals by a user) is skipped. Lines are grouped per table and day
-(of the stream record) into ``<prefix>/<table>/dt=YYYY-MM-DD/<first>-<last>.jsonl``, named after
-the batch's first and last sequence numbers so a retried batch overwrites its own objects. Works
-for any table (the key schema does not matter); the table name comes from ``eventSourceARN``.
+What a record is, and when it is final, depends on the table (:data:`RULES`, by the table name's
+last ``-`` part; any other table is read like ``workloads``):
+
+- ``workloads``: every item; final when its ``status`` is final;
+- ``fleets``: decisions only (sort key ``decision#…``, not a fleet's state item), final when
+  written;
+- ``migrations``: migrations only (key ``migration#…``, not lock or policy-state items), final in
+  a terminal ``state`` (completed, rolled_back, failed, cancelled).
+
+Anything else (live records, other items, removals by a user) is skipped. Lines are grouped per
+table and day (of the stream record) into ``<prefix>/<table>/dt=YYYY-MM-DD/<first>-<last>.jsonl``,
+named after the batch's first and last sequence numbers so a retried batch overwrites its own
+objects; the table name comes from ``eventSourceARN``.
 """
 
 from __future__ import annotations
@@ -27,12 +36,61 @@ from typing import Any
 
 from boto3.dynamodb.types import Binary, TypeDeserializer
 
+from carbon_aware.runtime.fleet.repository import DECISION_PREFIX
+from carbon_aware.runtime.migrations import states as migration_states
+from carbon_aware.runtime.migrations.repository import MIGRATION_PREFIX
 from carbon_aware.runtime.observability import logger
 from carbon_aware.runtime.states import FINAL
+from carbon_aware.runtime.tables import FLEETS_SORT_KEY, MIGRATIONS_KEY
 
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 FINAL_STATUSES = frozenset(str(s) for s in FINAL)
+MIGRATION_FINAL_STATES = frozenset(str(s) for s in migration_states.FINAL)
 _DESERIALIZER = TypeDeserializer()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Which items of a table are records (``record_key``: the string attribute and the prefix
+    its value starts with; None: every item) and when one is final (``final``: the string
+    attribute and its final values; None: when written)."""
+
+    record_key: tuple[str, str] | None
+    final: tuple[str, frozenset[str]] | None
+
+    def is_record(self, image: Mapping[str, Any]) -> bool:
+        """Whether the item is a record (not a lock, state or policy item)."""
+        if self.record_key is None:
+            return True
+        attribute, prefix = self.record_key
+        return str(_string(image, attribute) or "").startswith(prefix)
+
+    def is_final(self, image: Mapping[str, Any]) -> bool:
+        """Whether the record is final."""
+        if self.final is None:
+            return True
+        attribute, values = self.final
+        return _string(image, attribute) in values
+
+
+#: Table kind (the table name's last ``-`` part: ``<name>-fleets``) -> its rule.
+RULES: dict[str, Rule] = {
+    "workloads": Rule(record_key=None, final=("status", FINAL_STATUSES)),
+    "fleets": Rule(record_key=(FLEETS_SORT_KEY, DECISION_PREFIX), final=None),
+    "migrations": Rule(
+        record_key=(MIGRATIONS_KEY, MIGRATION_PREFIX), final=("state", MIGRATION_FINAL_STATES)
+    ),
+}
+
+
+def rule_of(table: str) -> Rule:
+    """The rule of a table by name; a table of unknown kind is read like ``workloads``."""
+    return RULES.get(table.rsplit("-", 1)[-1], RULES["workloads"])
+
+
+def _string(image: Mapping[str, Any], attribute: str) -> Any:
+    """The ``S`` value of an attribute (None when absent); AttributeError when not typed."""
+    return image.get(attribute, {}).get("S")
 
 
 class UnreadableStreamRecord(ValueError):
@@ -104,8 +162,11 @@ def table_of(source_arn: str) -> str:
     return name
 
 
-def event_of(record: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
-    """``("final", new image)``, ``("expired", old image)`` or None (not exported)."""
+def event_of(
+    record: Mapping[str, Any], rule: Rule = RULES["workloads"]
+) -> tuple[str, Mapping[str, Any]] | None:
+    """``("final", new image)``, ``("expired", old image)`` or None (not exported), by the
+    ``rule`` of the record's table."""
     change = record.get("dynamodb") or {}
     name = record.get("eventName")
     if name == "REMOVE":
@@ -114,19 +175,20 @@ def event_of(record: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
         image = change.get("OldImage")
         if ttl and image is None:
             raise UnreadableStreamRecord("a TTL removal without OldImage (stream view type?)")
-        return ("expired", image) if ttl else None
+        return ("expired", image) if ttl and rule.is_record(image) else None
     if name in ("INSERT", "MODIFY"):
         image = change.get("NewImage")
         if image is None:
             raise UnreadableStreamRecord(f"{name} without NewImage (stream view type?)")
-        status = image.get("status", {}).get("S")
-        return ("final", image) if status in FINAL_STATUSES else None
+        exported = rule.is_record(image) and rule.is_final(image)
+        return ("final", image) if exported else None
     raise UnreadableStreamRecord(f"unknown eventName {name!r}")
 
 
 def line_of(record: Mapping[str, Any], exported_at: float) -> Line | None:
     """The export line of one stream record; None when it is not exported."""
-    found = event_of(record)
+    table = table_of(record["eventSourceARN"])
+    found = event_of(record, rule_of(table))
     if found is None:
         return None
     event, image = found
@@ -134,7 +196,7 @@ def line_of(record: Mapping[str, Any], exported_at: float) -> Line | None:
     created = float(change.get("ApproximateCreationDateTime", exported_at))
     body = {**item_of(image), "_exported_at": stamp(exported_at), "_event": event}
     return Line(
-        table=table_of(record["eventSourceARN"]),
+        table=table,
         day=datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%d"),
         sequence=str(change["SequenceNumber"]),
         text=json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False),

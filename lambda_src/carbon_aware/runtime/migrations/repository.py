@@ -33,6 +33,8 @@ from carbon_aware.runtime.tables import (
 
 LIVE = "live"
 RECENT = "migration"
+#: Key prefix of migration items (the table also holds ``lock#`` and ``policy#`` items).
+MIGRATION_PREFIX = "migration#"
 DEFAULT_RETENTION = 90 * 86400.0
 #: The policy state of the whole module (the surge guard's starts), beside each subject's.
 GLOBAL_POLICY = "global"
@@ -121,7 +123,7 @@ def fleet_subject(fleet: str) -> str:
 
 def migration_key(migration_id: str) -> dict[str, Any]:
     """Key of a migration's item."""
-    return {MIGRATIONS_KEY: {"S": f"migration#{migration_id}"}}
+    return {MIGRATIONS_KEY: {"S": f"{MIGRATION_PREFIX}{migration_id}"}}
 
 
 def lock_key(subject: str) -> dict[str, Any]:
