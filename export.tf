@@ -128,6 +128,14 @@ resource "aws_s3_bucket_lifecycle_configuration" "export" {
     noncurrent_version_expiration {
       noncurrent_days = 30
     }
+  }
+
+  # Multipart uploads are aborted anywhere in the bucket, not only under the prefix above.
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+
+    filter {}
 
     abort_incomplete_multipart_upload {
       days_after_initiation = 7

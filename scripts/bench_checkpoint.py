@@ -88,6 +88,8 @@ class Campaign:
     save_seconds: list[float] = field(default_factory=list)
     runs: int = 0
     max_step_seconds: float = 0.0
+    # Why the campaign ended before its last interruption, if it did.
+    short: str = ""
 
     def record(self, run: Run) -> None:
         """Take a finished run's commit times and the agent's resume time."""
@@ -203,8 +205,9 @@ def campaign(
     Like the runtime, the next segment is told to resume from the newest committed manifest: the
     interrupted segment's own, or the one before when it committed none."""
     rng = random.Random(setup.seed)
-    # Points in the first 80 %: a write still comes after the last one (midwrite waits for it).
-    points = sorted(rng.sample(range(1, setup.steps * 4 // 5), setup.interruptions))
+    # Points in the first half: each midwrite kill waits for the write after its point, so the
+    # chain runs ahead of the points; the second half leaves room for that and for a last write.
+    points = sorted(rng.sample(range(1, setup.steps // 2), setup.interruptions))
     kinds = [KINDS[i % len(KINDS)] for i in range(setup.interruptions)]
     rng.shuffle(kinds)
     result = Campaign(expected=expected_digest(setup))
@@ -238,8 +241,12 @@ def campaign(
             return result
         point, kind = points[segment], kinds[segment]
         interruption = _interrupt(run, point, kind, setup, rng)
-        if run.done:  # finished before the interruption: the campaign ends short
+        if run.done:
             result.digest = run.done
+            result.short = (
+                f"segment {segment} (from step {run.start_step}) finished before its {kind} "
+                f"interruption at step {point}"
+            )
             return result
         result.record(run)
         result.max_step_seconds = max(result.max_step_seconds, run.max_step_seconds())
@@ -342,6 +349,8 @@ def lost_bound(interruption: Interruption, result: Campaign, setup: Setup) -> fl
 def summary(result: Campaign, setup: Setup) -> str:
     """The measures, one line each."""
     lines = [f"runs {result.runs}, interruptions {len(result.interruptions)}"]
+    if result.short:
+        lines.append(f"ended short: {result.short}")
     lines.append(f"final digest matches: {result.digest == result.expected}")
     for kind in KINDS:
         lost = [i.lost_seconds for i in result.interruptions if i.kind == kind]

@@ -38,8 +38,13 @@ run "one_encrypted_expiring_bucket_per_region" {
   }
 
   assert {
-    condition     = alltrue([for c in aws_s3_bucket_lifecycle_configuration.checkpoints : one(one(c.rule).expiration).days == 3])
+    condition     = alltrue([for c in aws_s3_bucket_lifecycle_configuration.checkpoints : one([for r in c.rule : one(r.expiration).days if r.id == "checkpoints"]) == 3])
     error_message = "checkpoints expire after checkpoints.retention_days"
+  }
+
+  assert {
+    condition     = alltrue([for c in aws_s3_bucket_lifecycle_configuration.checkpoints : one([for r in c.rule : one(r.abort_incomplete_multipart_upload).days_after_initiation if r.id == "abort-incomplete-uploads"]) == 1])
+    error_message = "incomplete multipart uploads are aborted after a day"
   }
 
   assert {

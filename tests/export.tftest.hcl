@@ -34,7 +34,7 @@ run "created_bucket_with_kms" {
   }
 
   assert {
-    condition     = one(one(aws_s3_bucket_lifecycle_configuration.export[0].rule).transition).days == 60 && one(one(aws_s3_bucket_lifecycle_configuration.export[0].rule).expiration).days == 400
+    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.export[0].rule : one(r.transition).days == 60 && one(r.expiration).days == 400 if r.id == "export"])
     error_message = "the lifecycle input takes effect"
   }
 

@@ -26,7 +26,7 @@ bench = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = bench  # its dataclasses look their module up
 _spec.loader.exec_module(bench)
 
-SETUP = bench.Setup(steps=12_000, step_work=300, interval=0.2, ballast_bytes=1 << 19)
+SETUP = bench.Setup(steps=16_000, step_work=300, interval=0.1, ballast_bytes=1 << 19)
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +35,7 @@ def expected() -> str:
 
 
 def assert_bounded(result, setup) -> None:
+    assert not result.short, result.short
     assert len(result.interruptions) == setup.interruptions
     assert result.runs == setup.interruptions + 1
     assert {i.kind for i in result.interruptions} == set(bench.KINDS)
