@@ -747,7 +747,7 @@ variable "fleet_optimizer_schedule" {
 }
 
 variable "migrations" {
-  description = "Migrations between Regions (carbon_aware.runtime.migrations): `enabled` deploys the migrations table and function; `step_schedule` how often the function steps the migrations due (`rate(...)` or `cron(...)`); `poll_seconds` how soon a state that waits on AWS is looked at again; `state_timeouts` seconds a migration may stay in a state (pending, validating, preparing, migrating, completing, rolling_back): past it validating fails, preparing and migrating roll back, the others are stepped again; `auto` runs the trigger pass before each step (off by default: the module then moves running work by itself, see the README); `policy` the trigger's guards (carbon_aware.engine.migration.MigrationPolicy): `threshold_g_per_kwh` and `renewable_floor` trigger, `margin_g` the least forecast net saving, `confirmations` consecutive evaluations choosing the same target, `min_dwell_minutes` between moves, `max_per_workload_per_day`, `max_fleet_fraction` migrating at once, `cooldown_minutes` after a rollback (doubling per consecutive rollback), `surge_limit_per_hour` starts before the threshold is raised."
+  description = "Migrations between Regions (carbon_aware.runtime.migrations): `enabled` deploys the migrations table and function; `step_schedule` how often the function steps the migrations due (`rate(...)` or `cron(...)`); `poll_seconds` how soon a state that waits on AWS is looked at again; `state_timeouts` seconds a migration may stay in a state (pending, validating, preparing, migrating, completing, rolling_back): past it validating fails, preparing and migrating roll back, the others are stepped again; `auto` runs the trigger pass before each step (off by default: the module then moves running work by itself, see the README); `policy` the trigger's guards (carbon_aware.engine.migration.MigrationPolicy): `threshold_g_per_kwh` and `renewable_floor` trigger, the forecast net saving over `horizon_hours` (1 to 168) must exceed max(`margin_g`, `margin_ratio` x the move's overhead), `confirmations` consecutive evaluations choosing the same target, `min_dwell_minutes` between moves, `max_per_workload_per_day`, `max_fleet_fraction` migrating at once, `cooldown_minutes` after a rollback (doubling per consecutive rollback, up to `max_cooldown_minutes`), more than `surge_limit_per_hour` starts in an hour raise the threshold by `surge_raise_g_per_kwh`."
   type = object({
     enabled        = optional(bool, false)
     step_schedule  = optional(string, "rate(1 minute)")
@@ -758,12 +758,16 @@ variable "migrations" {
       threshold_g_per_kwh      = optional(number, 300)
       renewable_floor          = optional(number, 0.3)
       margin_g                 = optional(number, 50)
+      margin_ratio             = optional(number, 1)
+      horizon_hours            = optional(number, 24)
       confirmations            = optional(number, 2)
       min_dwell_minutes        = optional(number, 240)
       max_per_workload_per_day = optional(number, 3)
       max_fleet_fraction       = optional(number, 0.25)
       cooldown_minutes         = optional(number, 60)
+      max_cooldown_minutes     = optional(number, 1440)
       surge_limit_per_hour     = optional(number, 10)
+      surge_raise_g_per_kwh    = optional(number, 100)
     }), {})
   })
   default = {}
@@ -781,8 +785,12 @@ variable "migrations" {
     error_message = "migrations.state_timeouts keys must be pending, validating, preparing, migrating, completing or rolling_back, with seconds greater than 0."
   }
   validation {
-    condition     = var.migrations.policy.threshold_g_per_kwh >= 0 && var.migrations.policy.margin_g >= 0 && var.migrations.policy.min_dwell_minutes >= 0 && var.migrations.policy.cooldown_minutes >= 0 && var.migrations.policy.cooldown_minutes <= 1440
-    error_message = "migrations.policy threshold_g_per_kwh, margin_g and min_dwell_minutes must be 0 or more, cooldown_minutes 0 to 1440."
+    condition     = alltrue([for v in ["threshold_g_per_kwh", "margin_g", "margin_ratio", "min_dwell_minutes", "cooldown_minutes", "surge_raise_g_per_kwh"] : var.migrations.policy[v] >= 0])
+    error_message = "migrations.policy threshold_g_per_kwh, margin_g, margin_ratio, min_dwell_minutes, cooldown_minutes and surge_raise_g_per_kwh must be 0 or more."
+  }
+  validation {
+    condition     = var.migrations.policy.max_cooldown_minutes >= var.migrations.policy.cooldown_minutes && var.migrations.policy.horizon_hours >= 1 && var.migrations.policy.horizon_hours <= 168
+    error_message = "migrations.policy max_cooldown_minutes must be at least cooldown_minutes, and horizon_hours 1 to 168."
   }
   validation {
     condition     = var.migrations.policy.renewable_floor >= 0 && var.migrations.policy.renewable_floor <= 1 && var.migrations.policy.max_fleet_fraction > 0 && var.migrations.policy.max_fleet_fraction <= 1

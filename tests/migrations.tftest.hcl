@@ -66,7 +66,8 @@ run "the_trigger_pass_reads_signals_and_running_workloads_only_when_auto" {
     condition = (
       local.functions["migrations"].environment["CARBON_AWARE_MIGRATION_AUTO"] == "true" &&
       jsondecode(local.functions["migrations"].environment["CARBON_AWARE_MIGRATION_POLICY"]).threshold_g_per_kwh == 350 &&
-      jsondecode(local.functions["migrations"].environment["CARBON_AWARE_MIGRATION_POLICY"]).confirmations == 2
+      jsondecode(local.functions["migrations"].environment["CARBON_AWARE_MIGRATION_POLICY"]).confirmations == 2 &&
+      jsondecode(local.functions["migrations"].environment["CARBON_AWARE_MIGRATION_POLICY"]).surge_raise_g_per_kwh == 100
     )
     error_message = "auto and the policy (with its defaults) reach the function"
   }
@@ -96,6 +97,18 @@ run "no_trigger_grants_without_auto" {
 run "rejects_bad_policy" {
   command = plan
   variables { migrations = { enabled = true, policy = { confirmations = 0, max_fleet_fraction = 0 } } }
+  expect_failures = [var.migrations]
+}
+
+run "rejects_bad_policy_bounds" {
+  command = plan
+  variables { migrations = { enabled = true, policy = { cooldown_minutes = 120, max_cooldown_minutes = 60 } } }
+  expect_failures = [var.migrations]
+}
+
+run "rejects_bad_horizon" {
+  command = plan
+  variables { migrations = { enabled = true, policy = { horizon_hours = 0.5, margin_ratio = -1 } } }
   expect_failures = [var.migrations]
 }
 

@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,6 +21,7 @@ import hcl2
 import pytest
 from botocore import xform_name
 
+from carbon_aware.engine.migration import MigrationPolicy
 from carbon_aware.runtime import config, export, export_config, monitor_config, tables
 from carbon_aware.runtime.fleet import settings as fleet_settings
 from carbon_aware.runtime.interruptions import settings as interruption_settings
@@ -337,6 +338,9 @@ def test_migration_settings_carry_the_module_inputs(rendered: Rendered, function
         assert settings.timeouts[migration_settings.MigrationState(state)] == seconds
     if function == "migrations":  # the trigger pass runs there only
         assert settings.auto == inputs["auto"]
+        # Every guard of the engine's policy can be set from Terraform and reaches the function.
+        policy = json.loads(rendered.environment(function)[migration_settings.MIGRATION_POLICY])
+        assert set(policy) == {f.name for f in fields(MigrationPolicy)}
         for name, value in inputs["policy"].items():
             assert getattr(settings.policy, name) == value
     assert rendered.environment("fleet_optimizer")[migration_settings.MIGRATIONS_TABLE] == table
