@@ -6,7 +6,9 @@ trigger policy's state), each table under its own prefix beside the workloads'."
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,8 +17,9 @@ from tests.runtime.conftest import HOME, AwsEnv
 from tests.runtime.events import Context
 from tests.runtime.test_export import BUCKET, PREFIX, TTL_IDENTITY, exported, stream_records
 
-from carbon_aware.cli.export import read_export
-from carbon_aware.cli.ledger import _fleets
+from carbon_aware.cli.export import read_export, scan_table
+from carbon_aware.cli.ledger import _fleets, build_ledger
+from carbon_aware.cli.main import main
 from carbon_aware.runtime import wiring
 from carbon_aware.runtime.export_config import EXPORT_BUCKET, EXPORT_PREFIX
 from carbon_aware.runtime.fleet.repository import FleetRepository, FleetState
@@ -29,6 +32,7 @@ from carbon_aware.runtime.tables import FLEETS_TABLE, MIGRATIONS_TABLE
 FLEETS = "ca-fleets"
 MIGRATIONS = "ca-migrations"
 NOW = 1_764_900_000.0  # 2025-12-05
+GRAMS = ("gross_g", "overhead_g", "net_g")
 STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
@@ -204,3 +208,66 @@ def test_the_report_reads_the_exported_decisions_and_migrations(streams: dict[st
     assert (len(decisions), len(moved), bad, bad_migrations) == (1, 1, 0, 0)
     assert _fleets(decisions, NOW - 60, NOW + 60) == {"web": {"decisions": 1.0}}
     assert moved[0]["state"] == "cancelled"
+
+
+def test_the_report_shows_the_migrations_that_ended_and_their_grams(
+    streams: dict[str, str], tmp_path: Path
+) -> None:
+    repository = migrations()
+    moving = ("validating", "preparing", "migrating")
+    for migration_id, path, grams in (
+        ("m-1", (*moving, "completing", "completed"), (900.0, 100.0, 800.0)),
+        ("m-2", (*moving, "rolling_back", "rolled_back"), (0.0, 40.0, -40.0)),
+        ("m-3", ("cancelled",), None),
+        ("m-4", moving, (1.0, 0.0, 1.0)),  # still live: not counted
+    ):
+        m = start(repository, migration_id, f"w-{migration_id}")
+        recorded = None if grams is None else dict(zip(GRAMS, grams, strict=True))
+        for state in path:
+            m = repository.transition(
+                m, MigrationState(state), now=NOW + 5, reason="test", grams=recorded
+            )
+    exporter.handler({"Records": at_now(stream_records(streams[MIGRATIONS]))}, Context())
+
+    code = main(
+        [
+            "report",
+            "--from=2025-12-01",
+            "--to=2025-12-31",
+            f"--export=s3://{BUCKET}/{PREFIX}",
+            f"--fleet-table={FLEETS}",
+            f"--migration-table={MIGRATIONS}",
+            f"--out={tmp_path}",
+        ]
+    )
+
+    assert code == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["migrations"] == {
+        "checkpoint_restore": {
+            "outcomes": {"cancelled": 1, "completed": 1, "rolled_back": 1},
+            "accounted": 2,
+            "gross_g": 900.0,
+            "overhead_g": 140.0,
+            "net_g": 760.0,
+        }
+    }
+    assert summary["flagged"] == []
+    page = (tmp_path / "report.html").read_text()
+    assert "<h2>Migrations</h2>" in page and "<td>760.000</td>" in page
+
+    # From the live table (--source table): locks, live migrations and policy state are skipped,
+    # and a record whose grams do not add up is flagged, not summed.
+    live = scan_table(MIGRATIONS)
+    broken = {**live[0], "pk": "migration#m-bad", "state": "completed"}
+    broken["body"] = json.dumps(
+        {"updated_at": NOW, "grams": dict(zip(GRAMS, (9, 1, 5), strict=True))}
+    )
+    ledger = build_ledger(
+        [], date(2025, 12, 1), date(2025, 12, 31), migration_items=[*live, broken]
+    )
+    assert (
+        ledger.migrations["checkpoint_restore"].to_dict()
+        == (summary["migrations"]["checkpoint_restore"])
+    )
+    assert ledger.flagged == ["migration m-bad: unreadable: net_g is not gross_g - overhead_g"]

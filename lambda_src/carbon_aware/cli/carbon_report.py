@@ -78,6 +78,7 @@ def _summary(ledger: Ledger, verification: Verification | None) -> dict[str, obj
         "valuation_usd": ledger.valuation_usd,
         "price_usd_per_tco2e": ledger.price_per_tonne,
         "fleets": ledger.fleets,
+        "migrations": {kind: t.to_dict() for kind, t in sorted(ledger.migrations.items())},
         "verification": None
         if verification is None
         else {
@@ -230,6 +231,7 @@ def _page(
     parts.extend(sections)
     parts.append(_valuation(ledger))
     parts.append(_fleets(ledger))
+    parts.append(_migrations(ledger))
     parts.append(_reconciliation(ledger))
     parts.append(_verification(verification))
     body = f"""<h1>Carbon report {ledger.start} to {ledger.end}</h1>
@@ -261,6 +263,30 @@ def _fleets(ledger: Ledger) -> str:
     return (
         "<h2>Fleets</h2><table><tr><th>fleet</th><th>decisions</th><th>grams</th>"
         f"<th>dollars</th></tr>{rows}</table>"
+    )
+
+
+def _migrations(ledger: Ledger) -> str:
+    if not ledger.migrations:
+        return "<h2>Migrations</h2><p>No migration ended in this period.</p>"
+    outcomes = ("completed", "rolled_back", "failed", "cancelled")
+    rows = "".join(
+        f"<tr><td>{html.escape(kind)}</td>"
+        + "".join(f"<td>{t.outcomes.get(o, 0)}</td>" for o in outcomes)
+        + f"<td>{t.accounted}</td><td>{t.gross_g:.3f}</td><td>{t.overhead_g:.3f}</td>"
+        f"<td>{t.net_g:.3f}</td></tr>"
+        for kind, t in sorted(ledger.migrations.items())
+    )
+    return (
+        "<h2>Migrations</h2><p>Migrations between Regions that ended in the period. Grams are "
+        "those a migration recorded from the basis given at its start (the intensities of both "
+        "Regions and the power moved): gross saving minus the overhead of running in both "
+        "Regions at once (a rolled-back migration keeps its overhead) gives net, which can be "
+        "negative. They are estimates of the move's effect and are not added to the workloads' "
+        "grams above, which already count where each workload ran.</p><table><tr><th>kind</th>"
+        "<th>completed</th><th>rolled back</th><th>failed</th><th>cancelled</th>"
+        "<th>with grams</th><th>gross g</th><th>overhead g</th><th>net g</th></tr>"
+        f"{rows}</table>"
     )
 
 

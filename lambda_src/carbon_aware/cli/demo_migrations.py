@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 SOURCE, TARGET = "eu-west-1", "eu-north-1"
@@ -251,17 +252,45 @@ def _setup(clock: list[float]) -> _Demo:
     return demo
 
 
-def run_migration_demo() -> list[str]:
-    """Run the three migrations; the lines to print."""
+def run_migration_demo(export_to: Path | None = None, t0: float = T0) -> list[str]:
+    """Run the three migrations from ``t0``; the lines to print. With ``export_to``, the finished
+    migrations are written there in the exporter's layout, for the carbon report to read."""
     from moto import mock_aws
 
     lines: list[str] = []
     with mock_aws(), tasks_keep_running():
-        demo = _setup([T0])
+        demo = _setup([t0])
         lines += _drain_and_shift(demo)
         lines += _checkpoint_restore(demo, "train-1", dies=False)
         lines += _checkpoint_restore(demo, "train-2", dies=True)
+        if export_to is not None:
+            lines.append(_export(demo, export_to))
     return lines
+
+
+def _export(demo: _Demo, directory: Path) -> str:
+    import boto3
+
+    from carbon_aware.cli.export import scan_table, write_export
+    from carbon_aware.cli.report_cmd import DEFAULT_MIGRATION_TABLE
+    from carbon_aware.runtime.migrations.repository import MIGRATION_PREFIX
+    from carbon_aware.runtime.migrations.states import MigrationState
+
+    finished = [
+        item
+        for item in scan_table("migrations", boto3.client("dynamodb", region_name=SOURCE))
+        if str(item["pk"]).startswith(MIGRATION_PREFIX) and MigrationState(item["state"]).final
+    ]
+    write_export(
+        finished,
+        directory,
+        DEFAULT_MIGRATION_TABLE,
+        day_of=lambda item: float(json.loads(item["body"])["updated_at"]),
+        exported_at=demo.clock[0],
+    )
+    return (
+        f"  {len(finished)} finished migrations exported to {directory / DEFAULT_MIGRATION_TABLE}"
+    )
 
 
 def _path(m: Any) -> str:

@@ -10,6 +10,7 @@ out of every sum, never guessed.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -19,6 +20,8 @@ from typing import Any
 
 from carbon_aware.cli.report_inputs import GRAMS_PER_TONNE, Coverage, Footprint
 from carbon_aware.engine.timeutil import parse_iso, to_seconds
+from carbon_aware.runtime.migrations.repository import MIGRATION_PREFIX
+from carbon_aware.runtime.migrations.states import MigrationState
 
 LOCATION = "location-based"
 MARGINAL = "marginal (consequential)"
@@ -190,6 +193,28 @@ class Reconciliation:
 
 
 @dataclass
+class MigrationTotals:
+    """Migrations of one kind that ended in the period: how each ended, and the grams of those
+    that recorded them (``gross - overhead = net``, from the basis given at their start)."""
+
+    outcomes: dict[str, int] = field(default_factory=dict)
+    accounted: int = 0
+    gross_g: float = 0.0
+    overhead_g: float = 0.0
+    net_g: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, grams rounded to the microgram."""
+        return {
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "accounted": self.accounted,
+            "gross_g": round(self.gross_g, 6),
+            "overhead_g": round(self.overhead_g, 6),
+            "net_g": round(self.net_g, 6),
+        }
+
+
+@dataclass
 class Ledger:
     """Everything a carbon report shows, computed from exported records."""
 
@@ -204,6 +229,7 @@ class Ledger:
     price_per_tonne: float | None = None
     reconciliation: list[Reconciliation] = field(default_factory=list)
     fleets: dict[str, dict[str, float]] = field(default_factory=dict)
+    migrations: dict[str, MigrationTotals] = field(default_factory=dict)
 
     @property
     def valuation_usd(self) -> float | None:
@@ -224,6 +250,7 @@ def build_ledger(
     price_per_tonne: float | None = None,
     ccft: Mapping[tuple[str, str], Footprint] | None = None,
     fleet_items: Iterable[Mapping[str, Any]] = (),
+    migration_items: Iterable[Mapping[str, Any]] = (),
 ) -> Ledger:
     """The ledger of workloads that ended in ``[start, end]`` (UTC days, inclusive)."""
     ledger = Ledger(start, end, market_configured=coverage is not None)
@@ -256,6 +283,7 @@ def build_ledger(
     if ccft is not None:
         ledger.reconciliation = _reconcile(ledger, coverage, ccft)
     ledger.fleets = _fleets(fleet_items, lo, hi)
+    ledger.migrations = _migrations(migration_items, lo, hi, ledger.flagged)
     return ledger
 
 
@@ -333,3 +361,49 @@ def _fleets(
             if isinstance(value, int | float) and math.isfinite(value):
                 sums[name] = sums.get(name, 0.0) + float(value)
     return fleets
+
+
+def _migrations(
+    items: Iterable[Mapping[str, Any]], lo: float, hi: float, flagged: list[str]
+) -> dict[str, MigrationTotals]:
+    """Migrations (``pk = migration#<id>``) that reached a final state in the period, per kind.
+    Locks, policy state and live migrations are skipped; a record that cannot count is flagged."""
+    totals: dict[str, MigrationTotals] = {}
+    for item in items:
+        pk = str(item.get("pk", ""))
+        if not pk.startswith(MIGRATION_PREFIX):
+            continue
+        name = f"migration {pk.removeprefix(MIGRATION_PREFIX)}"
+        try:
+            state = MigrationState(str(item.get("state")))
+            if not state.final:
+                continue
+            body = item["body"]
+            body = json.loads(body) if isinstance(body, str) else body
+            ended = float(body["updated_at"])
+            if not lo <= ended < hi:
+                continue
+            grams = _migration_grams(body.get("grams") or {})
+        except (KeyError, TypeError, ValueError) as exc:
+            flagged.append(f"{name}: unreadable: {exc}")
+            continue
+        sums = totals.setdefault(str(item.get("kind")), MigrationTotals())
+        sums.outcomes[str(state)] = sums.outcomes.get(str(state), 0) + 1
+        if grams is not None:
+            sums.accounted += 1
+            sums.gross_g += grams[0]
+            sums.overhead_g += grams[1]
+            sums.net_g += grams[2]
+    return totals
+
+
+def _migration_grams(grams: Mapping[str, Any]) -> tuple[float, float, float] | None:
+    """(gross, overhead, net) when the migration recorded them; ValueError when they disagree."""
+    if grams.get("net_g") is None:
+        return None
+    gross, overhead, net = (float(grams[k]) for k in ("gross_g", "overhead_g", "net_g"))
+    if not all(math.isfinite(v) for v in (gross, overhead, net)) or overhead < 0:
+        raise ValueError(f"grams {gross}, {overhead}, {net}")
+    if abs(gross - overhead - net) > 1e-6 * max(1.0, abs(gross)):
+        raise ValueError("net_g is not gross_g - overhead_g")
+    return gross, overhead, net

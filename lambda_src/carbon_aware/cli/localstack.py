@@ -331,6 +331,11 @@ def run_local_demo(output_dir: Path, *, days: int = 3, workloads: int = 40) -> P
     path = report(records, output_dir, days, appendix)
     summary = json.loads((monthly.parent / "summary.json").read_text(encoding="utf-8"))
     fraction = summary["oracle_fraction"]
+    for kind, moved in summary["migrations"].items():
+        print(
+            f"monthly report, migrations {kind}: {moved['outcomes']}, "
+            f"{moved['net_g']:.0f} g net of {moved['overhead_g']:.1f} g overhead"
+        )
     print(
         f"carbon efficiency (SLI): {'-' if fraction is None else f'{100 * fraction:.1f} %'} of "
         f"the perfect-forecast saving realised over {summary['oracle_workloads']} workloads "

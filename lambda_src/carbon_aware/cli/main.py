@@ -235,12 +235,16 @@ def _demo(args: argparse.Namespace) -> int:
 
     if args.days < 1 or args.workloads < 1:
         raise InputError("--days and --workloads must be at least 1")
+    from carbon_aware.cli.demo_migrations import run_migration_demo
+    from carbon_aware.cli.localstack import START
+    from carbon_aware.engine.timeutil import to_seconds
+
+    # First, so that the monthly carbon report of the demo's month reads the migrations too.
+    migrations = run_migration_demo(args.output_dir / "export", to_seconds(START) + 43200.0)
     report = run_local_demo(args.output_dir, days=args.days, workloads=args.workloads)
     print(f"report: {report}")
-    from carbon_aware.cli.demo_migrations import run_migration_demo
-
     print("migrations (drain_and_shift, checkpoint_restore, a rollback):")
-    for line in run_migration_demo():
+    for line in migrations:
         print(line)
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from carbon_aware.cli.inputs import InputError
 EXIT_UNVERIFIED = 5
 DEFAULT_TABLE = "carbon-aware-workloads"
 DEFAULT_FLEET_TABLE = "carbon-aware-fleets"
+DEFAULT_MIGRATION_TABLE = "carbon-aware-migrations"
+Items = list[dict[str, Any]]
 
 
 def add_parser(sub: Any) -> None:
@@ -43,6 +46,11 @@ def add_parser(sub: Any) -> None:
         "--fleet-table",
         default=DEFAULT_FLEET_TABLE,
         help=f"fleets table name, read when present (default {DEFAULT_FLEET_TABLE})",
+    )
+    report.add_argument(
+        "--migration-table",
+        default=DEFAULT_MIGRATION_TABLE,
+        help=f"migrations table name, read when present (default {DEFAULT_MIGRATION_TABLE})",
     )
     report.add_argument("--out", required=True, type=Path, help="output folder")
     report.add_argument(
@@ -90,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--price-per-tonne must be a non-negative number")
     if args.signals_table and not args.verify:
         raise InputError("--signals-table is read by --verify only: add --verify")
-    items, fleet_items, skipped = _records(args)
+    items, fleet_items, migration_items, skipped = _records(args)
     ledger = build_ledger(
         items,
         args.start,
@@ -100,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         price_per_tonne=args.price_per_tonne,
         ccft=read_ccft(args.ccft) if args.ccft else None,
         fleet_items=fleet_items,
+        migration_items=migration_items,
     )
     if skipped:
         ledger.flagged.append(f"{skipped} unreadable export lines")
@@ -124,31 +133,42 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _records(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-    """Workload items, fleet items and the count of unreadable export lines."""
+def _records(args: argparse.Namespace) -> tuple[Items, Items, Items, int]:
+    """Workload, fleet and migration items, and the count of unreadable export lines."""
     from carbon_aware.cli import export
 
     if args.source == "table":
         if args.export:
             raise InputError("--export is read with --source export only")
-        return export.scan_table(args.table), _fleet_scan(args.fleet_table), 0
+        fleets, migrations = _optional_scan(args.fleet_table), _optional_scan(args.migration_table)
+        return export.scan_table(args.table), fleets, migrations, 0
     if not args.export:
         raise InputError("--source export needs --export s3://bucket/prefix or a folder")
     items, bad = export.read_export(args.export, args.table, args.start, _workload_key)
-    try:
-        fleets, bad_fleets = export.read_export(
-            args.export, args.fleet_table, args.start, lambda i: f"{i['fleet']}#{i['sk']}"
-        )
-    except InputError:
-        fleets, bad_fleets = [], 0  # no fleets exported: tolerated
-    return items, fleets, bad + bad_fleets
+    fleets, bad_fleets = _optional_export(
+        args, args.fleet_table, lambda i: f"{i['fleet']}#{i['sk']}"
+    )
+    migrations, bad_migrations = _optional_export(args, args.migration_table, lambda i: i["pk"])
+    return items, fleets, migrations, bad + bad_fleets + bad_migrations
 
 
 def _workload_key(item: dict[str, Any]) -> str:
     return str(item["workload_id"])
 
 
-def _fleet_scan(table: str) -> list[dict[str, Any]]:
+def _optional_export(
+    args: argparse.Namespace, table: str, key: Callable[[dict[str, Any]], str]
+) -> tuple[Items, int]:
+    """A table's exported items, none when the export holds no such table (not deployed)."""
+    from carbon_aware.cli import export
+
+    try:
+        return export.read_export(args.export, table, args.start, key)
+    except InputError:
+        return [], 0
+
+
+def _optional_scan(table: str) -> Items:
     from botocore.exceptions import ClientError
 
     from carbon_aware.cli.export import scan_table

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from tests.runtime.events import http
@@ -90,8 +91,8 @@ def test_the_cli_sends_only_the_flags_given() -> None:
     }
 
 
-def test_the_demo_shows_both_strategies_end_to_end_and_a_rollback() -> None:
-    lines = run_migration_demo()
+def test_the_demo_shows_both_strategies_end_to_end_and_a_rollback(tmp_path: Path) -> None:
+    lines = run_migration_demo(tmp_path)
     endings = [
         line.split(";")[0].rsplit(" -> ", 1)[-1]
         for line in lines
@@ -99,4 +100,8 @@ def test_the_demo_shows_both_strategies_end_to_end_and_a_rollback() -> None:
     ]
     assert endings == ["completed", "completed", "rolled_back"], lines
     assert "saved net" in "\n".join(lines)
-    assert lines[-1].endswith("checkpoint objects in eu-north-1: 0"), lines[-1]
+    assert lines[-2].endswith("checkpoint objects in eu-north-1: 0"), lines[-2]
+    # The finished migrations are exported for the monthly report, in their final states.
+    (part,) = (tmp_path / "carbon-aware-migrations").glob("dt=*/part-*.jsonl")
+    exported = [json.loads(line) for line in part.read_text().splitlines()]
+    assert sorted(m["state"] for m in exported) == ["completed", "completed", "rolled_back"]
