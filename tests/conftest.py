@@ -5,6 +5,7 @@ Having this file here puts ``tests/`` on ``sys.path``, so tests import the doubl
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import boto3
@@ -16,6 +17,10 @@ from fakes.aws import SIGNALS_TABLE
 from fakes.clock import FakeClock
 from fakes.providers import ElectricityMapsApp, NesoApp, WattTimeApp
 from fakes.server import FakeServer
+
+# No test reads moto's ~1,300 default Amazon images per Region; loading them costs about 0.2 s
+# per Region each time an EC2 backend starts (every in-process moto test touching EC2).
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
 @pytest.fixture

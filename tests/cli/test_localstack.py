@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
-from carbon_aware.cli.localstack import run_local_demo
+from tests.cli.conftest import LocalDemo
 
 
-def test_local_stack_runs_workloads_to_completion_and_reports(tmp_path: Path, capsys) -> None:
-    before = dict(os.environ)
-    report = run_local_demo(tmp_path, days=1, workloads=5)
-    out = capsys.readouterr().out
+def test_local_stack_runs_workloads_to_completion_and_reports(local_demo: LocalDemo) -> None:
+    tmp_path, report, out = local_demo.out, local_demo.report, local_demo.printed
     assert report == tmp_path / "report.html" and report.stat().st_size > 1000
-    assert "final states: SUCCEEDED 5" in out
+    assert "final states: SUCCEEDED 6" in out
     records = json.loads((tmp_path / "workloads.json").read_text())
     for record in records:
         result = record["result"]
@@ -24,7 +20,7 @@ def test_local_stack_runs_workloads_to_completion_and_reports(tmp_path: Path, ca
     # sweep, and the monthly report's realised fraction of the oracle covers them all.
     assert all("oracle_g" in r["result"] for r in records)
     monthly = json.loads((tmp_path / "monthly" / "summary.json").read_text())
-    assert monthly["oracle_workloads"] == 6 and 0 < monthly["oracle_fraction"] <= 1
+    assert monthly["oracle_workloads"] == 7 and 0 < monthly["oracle_fraction"] <= 1
     assert "carbon efficiency (SLI): " in out
     # Handlers ran on the virtual clock: the demo's June 2025 dates, not today.
     assert records[0]["spec"]["submitted_at"].startswith("2025-06-0")
@@ -47,7 +43,7 @@ def test_local_stack_runs_workloads_to_completion_and_reports(tmp_path: Path, ca
     assert moved["status"] == "SUCCEEDED"
     assert len(moved["result"]["regions"]) == 2 and moved["result"]["segments"] >= 2
     assert "interrupted ->" in out and "resumed from a checkpoint" in out
-    assert "intake: 3 of 10 submissions arrived as events" in out
+    assert "intake: 3 of 11 submissions arrived as events" in out
     # The spot fleet: the optimizer ran every 30 minutes, launch before drain kept the fleet's
     # minimum, the dirtiest Region (eu-west-1) was drained to its min_share, and the placement
     # scores were called once an hour (cached for an hour, within the daily budget).
@@ -58,4 +54,4 @@ def test_local_stack_runs_workloads_to_completion_and_reports(tmp_path: Path, ca
     assert fleet["placement_score_calls_per_day"] == [24]
     assert (tmp_path / "fleet_capacity.png").stat().st_size > 1000
     # The emulator and the handlers' environment are gone afterwards.
-    assert dict(os.environ) == before
+    assert local_demo.environ_after == local_demo.environ_before

@@ -7,9 +7,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from tests.cli.conftest import LocalDemo
 
 from carbon_aware.cli.export import read_export
-from carbon_aware.cli.localstack import run_local_demo
 from carbon_aware.cli.main import main
 from carbon_aware.cli.report_cmd import EXIT_UNVERIFIED
 
@@ -19,11 +19,9 @@ from carbon_aware.cli.report_cmd import EXIT_UNVERIFIED
 STORED = 6 + 4
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    run_local_demo(out, days=1, workloads=6)
-    return out
+@pytest.fixture
+def demo(local_demo: LocalDemo) -> Path:
+    return local_demo.out
 
 
 def test_demo_month_recomputes_from_the_signals_table_within_a_tenth_of_a_percent(demo: Path):

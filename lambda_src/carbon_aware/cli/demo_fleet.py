@@ -11,6 +11,7 @@ carbon per Region for the report's chart.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from botocore.awsrequest import AWSResponse
 FLEET = "demo-batch"
 FLEET_REGIONS = ("eu-west-1", "eu-central-1", "us-east-1")
 INSTANCE_TYPES = ("m6g.large", "m7g.large", "c6g.xlarge")
+AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-"
 FLEET_TABLE = "carbon-aware-fleets"
 DESIRED_TOTAL = 12
 #: Every run period of the optimizer (the module's default is 5 minutes; the demo's clock steps
@@ -76,10 +78,16 @@ def create_group(region: str, name: str, desired: int, instance_types: Sequence[
     import boto3
 
     ec2 = boto3.client("ec2", region_name=region)
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    # Graviton types (m6g, c7gn, ...) take the arm64 image.
+    arm = all(re.match(r"^[a-z]+\d+g", t) for t in instance_types)
+    # The public parameter modules/fleet reads by default, resolved by EC2 at launch.
+    image = f"{AL2023_PARAMETER}{'arm64' if arm else 'x86_64'}"
     template = ec2.create_launch_template(
         LaunchTemplateName=name,
-        LaunchTemplateData={"ImageId": image, "MetadataOptions": {"HttpTokens": "required"}},
+        LaunchTemplateData={
+            "ImageId": f"resolve:ssm:{image}",
+            "MetadataOptions": {"HttpTokens": "required"},
+        },
     )["LaunchTemplate"]["LaunchTemplateId"]
     boto3.client("autoscaling", region_name=region).create_auto_scaling_group(
         AutoScalingGroupName=name,
