@@ -303,7 +303,7 @@ def _grams(m: Any) -> str:
         return "grams: none"
     return (
         f"{g['gross_g']:.0f} g gross - {g['overhead_g']:.1f} g overhead "
-        f"= {g['net_g']:.0f} g saved net"
+        f"= {g['net_g']:.1f} g saved net"
     )
 
 

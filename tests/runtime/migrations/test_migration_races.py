@@ -236,3 +236,32 @@ def test_metrics_feed_the_storm_alarm_and_the_success_slo(env: Env) -> None:
         ("MigrationsAttempted", 1)
     ] * 2
     assert [v for n, v, _ in emitted if n == "MigrationsSucceeded"] == [1, 0]
+
+
+def test_a_migration_records_its_net_grams_and_a_rollback_its_overhead(env: Env) -> None:
+    basis = {"source_g_per_kwh": 400.0, "target_g_per_kwh": 50.0, "power_watts": 200.0}
+    request = {**SHIFT, "count": 1, "basis": {**basis, "hours": 5.0}}
+    kw = 0.2
+
+    done = finish(env, env.orchestrator.start(request, env.now())["id"])
+    assert done.state == S.COMPLETED
+    overlap = done.data["released_at"] - done.data["launched_at"]
+    assert overlap > 0
+    overhead = kw * overlap / 3600.0 * 50.0
+    assert done.grams["gross_g"] == pytest.approx(kw * 5.0 * 350.0)
+    assert done.grams["overhead_g"] == pytest.approx(overhead)
+    assert done.grams["net_g"] == pytest.approx(kw * 5.0 * 350.0 - overhead)
+
+    # Undone: the target never became healthy. Nothing was saved; its launch still cost grams.
+    env.faults.unhealthy.add(TARGET)
+    for region, n in {SOURCE: 4, TARGET: 2}.items():
+        env.raw("autoscaling", region).set_desired_capacity(
+            AutoScalingGroupName=env.groups[region], DesiredCapacity=n
+        )
+    undone = finish(env, env.orchestrator.start(request, env.now())["id"])
+    assert undone.state == S.ROLLED_BACK
+    ran = undone.updated_at - undone.data["launched_at"]
+    assert ran > 0
+    assert undone.grams["gross_g"] == 0.0
+    assert undone.grams["overhead_g"] == pytest.approx(kw * ran / 3600.0 * 50.0)
+    assert undone.grams["net_g"] == pytest.approx(-undone.grams["overhead_g"])

@@ -204,7 +204,11 @@ class Orchestrator:
         if outcome.done:
             nxt = NEXT[m.state]
             done = replace(m, data={**m.data, **outcome.data})
-            grams = strategy.grams(done) if nxt == S.COMPLETED else None
+            grams = None
+            if nxt == S.COMPLETED:
+                grams = strategy.grams(done)
+            elif nxt == S.ROLLED_BACK:
+                grams = strategy.rollback_grams(done, now)
             reason = outcome.note or f"{m.state} done"
             return self._move(m, nxt, now, reason, data=outcome.data, grams=grams)
         return self._wait(m, now, outcome.data, outcome.note)

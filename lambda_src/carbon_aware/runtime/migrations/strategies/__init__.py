@@ -61,6 +61,10 @@ class Strategy(Protocol):
         """Grams saved net of the overhead (:func:`net_grams`), once completing is done."""
         ...
 
+    def rollback_grams(self, m: Migration, now: float) -> dict[str, Any]:
+        """The overhead of a move undone at ``now`` (:func:`overhead_grams`)."""
+        ...
+
 
 def check_basis(request: Mapping[str, Any]) -> dict[str, float] | None:
     """The optional ``basis`` of the grams (intensities in both regions, power, hours ahead)."""
@@ -100,3 +104,14 @@ def net_grams(
         "overlap_seconds": overlap_seconds,
         "units": units,
     }
+
+
+def overhead_grams(
+    basis: Mapping[str, float] | None, units: int, overlap_seconds: float
+) -> dict[str, Any]:
+    """A move rolled back saves nothing and still cost its overhead: the target's ``units`` for
+    the time they ran beside the source. Net is minus the overhead."""
+    grams = net_grams(basis, units, overlap_seconds)
+    if grams["net_g"] is None:
+        return grams
+    return {**grams, "gross_g": 0.0, "net_g": -grams["overhead_g"]}

@@ -38,6 +38,7 @@ from carbon_aware.runtime.migrations.strategies import (
     StepFailed,
     check_basis,
     net_grams,
+    overhead_grams,
 )
 from carbon_aware.runtime.repository import Conflict, WorkloadRecord, WorkloadRepository
 from carbon_aware.runtime.runs import RunGone, describe, stop
@@ -217,6 +218,11 @@ class CheckpointRestore:
         """One run moved, with the time both ran as the overhead."""
         overlap = m.data.get("released_at", 0.0) - m.data.get("started_at", 0.0)
         return net_grams(m.spec.get("basis"), 1, overlap)
+
+    def rollback_grams(self, m: Migration, now: float) -> dict[str, Any]:
+        """The target run's time beside the source, if it started."""
+        overlap = now - m.data["started_at"] if "started_at" in m.data else 0.0
+        return overhead_grams(m.spec.get("basis"), 1, overlap)
 
     def _running_source(self, m: Migration) -> WorkloadRecord:
         record = self.repo.get(m.spec["workload_id"])

@@ -34,6 +34,7 @@ from carbon_aware.runtime.migrations.strategies import (
     StepFailed,
     check_basis,
     net_grams,
+    overhead_grams,
 )
 
 KIND = "drain_and_shift"
@@ -182,6 +183,11 @@ class DrainAndShift:
         """Moved instances, with the time both regions ran them as the overhead."""
         overlap = m.data.get("released_at", 0.0) - m.data.get("launched_at", 0.0)
         return net_grams(m.spec.get("basis"), m.spec["count"], overlap)
+
+    def rollback_grams(self, m: Migration, now: float) -> dict[str, Any]:
+        """The launched instances' time beside the source, if they were launched."""
+        overlap = now - m.data["launched_at"] if "launched_at" in m.data else 0.0
+        return overhead_grams(m.spec.get("basis"), m.spec["count"], overlap)
 
     def _config(self, m: Migration) -> FleetConfig:
         config = self.fleets.get(m.spec["fleet"])
