@@ -1,6 +1,7 @@
 """The trigger pass through the migrations function on moto: the policy's confirmations, threshold,
-``auto`` switch, fleet cap, a broken subject beside a good one, state kept across invocations and
-the cooldown doubling after rollbacks, with only the function's grants (tests/runtime/conftest.py).
+renewable floor (on shares cached by the monitor's refresh), ``auto`` switch, fleet cap, a broken
+subject beside a good one, state kept across invocations and the cooldown doubling after
+rollbacks, with only the function's grants (tests/runtime/conftest.py).
 """
 
 from __future__ import annotations
@@ -24,11 +25,18 @@ from carbon_aware.cli.demo_migrations import (
     start_interruptible_run,
     tasks_keep_running,
 )
+from carbon_aware.engine.signal import SignalType
 from carbon_aware.runtime import config, wiring
 from carbon_aware.runtime.handlers import migrations
 from carbon_aware.runtime.migrations import settings
 from carbon_aware.runtime.migrations.orchestrator import AlreadyMigrating, Orchestrator
 from carbon_aware.runtime.tables import MIGRATIONS_TABLE
+from carbon_aware.signals.cache import create_table
+from carbon_aware.signals.catalog import load_catalog
+from carbon_aware.signals.prices.store import PriceStore
+from carbon_aware.signals.providers.electricitymaps import RenewableShare
+from carbon_aware.signals.renewables import refresh_renewables
+from carbon_aware.signals.targets import plan_targets
 
 T0 = 1_800_000_000.0
 # Renewable shares come from the built-in profile here: a floor of 0 leaves the carbon trigger.
@@ -146,6 +154,44 @@ def test_below_the_threshold_nothing_starts(env: Env) -> None:
         answer = env.invoke()
         assert answer["triggers"]["evaluated"] == 1 and not answer["triggers"]["started"]
     assert env.started() == {}
+
+
+@dataclass
+class Shares:
+    """A renewable-share source answering ``share`` for every zone (the monitor's surface)."""
+
+    share: float
+
+    def supports(self, target: Any) -> bool:
+        return True
+
+    def renewable_share(self, target: Any, now: float) -> RenewableShare:
+        return RenewableShare(target.zone, self.share, now, False)
+
+
+@pytest.mark.parametrize(("share", "moves"), [(0.1, True), (0.5, False)])
+def test_a_renewable_share_under_the_floor_triggers_below_the_carbon_threshold(
+    env: Env, monkeypatch: pytest.MonkeyPatch, share: float, moves: bool
+) -> None:
+    env.carbon.intensity[HOME] = lambda t: 250.0  # under the 300 g/kWh threshold
+    ddb = boto3.client("dynamodb", region_name=HOME)
+    create_table(ddb, "signals")
+    targets = plan_targets((HOME,), load_catalog(), SignalType.AVERAGE)
+    refresh_renewables(
+        Shares(share),
+        targets,
+        PriceStore(ddb, "signals"),
+        env.clock.t,
+        lambda *m: None,
+        interval=900.0,
+    )
+    monkeypatch.setenv(config.SIGNALS_TABLE, "signals")
+    monkeypatch.setenv(settings.MIGRATION_POLICY, json.dumps({**POLICY, "renewable_floor": 0.3}))
+    wiring.reset(env.clock)
+    env.workload("train-1")
+    for _ in range(2):
+        assert env.invoke()["triggers"]["evaluated"] == 1
+    assert list(env.started()) == (["train-1"] if moves else [])
 
 
 def test_auto_off_proposes_nothing(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
