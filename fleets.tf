@@ -52,10 +52,11 @@ locals {
       Resource = local.fleet_group_arns
     },
     {
-      # Neither call has resource-level permissions: "*" only.
+      # None of these calls has resource-level permissions: "*" only. DescribeInstanceTypes gives
+      # each type's vCPUs and memory, hence its power in the decisions' footprint.
       Sid      = "SpotSignals"
       Effect   = "Allow"
-      Action   = ["ec2:DescribeSpotPriceHistory", "ec2:GetSpotPlacementScores"]
+      Action   = ["ec2:DescribeInstanceTypes", "ec2:DescribeSpotPriceHistory", "ec2:GetSpotPlacementScores"]
       Resource = ["*"]
     },
   ]

@@ -123,7 +123,7 @@ run "one_fleet_over_three_regions" {
       PriceCache      = [["dynamodb:PutItem", "dynamodb:UpdateItem"], [aws_dynamodb_table.this["signals"].arn]]
       SignalsRead     = [["dynamodb:Query"], [aws_dynamodb_table.this["signals"].arn]]
       FleetGroupsRead = [["autoscaling:DescribeAutoScalingGroups"], ["*"]]
-      SpotSignals     = [["ec2:DescribeSpotPriceHistory", "ec2:GetSpotPlacementScores"], ["*"]]
+      SpotSignals     = [["ec2:DescribeInstanceTypes", "ec2:DescribeSpotPriceHistory", "ec2:GetSpotPlacementScores"], ["*"]]
       FleetGroupsWrite = [["autoscaling:PutScalingPolicy", "autoscaling:SetDesiredCapacity"], [
         "arn:aws:autoscaling:eu-central-1:111122223333:autoScalingGroup:*:autoScalingGroupName/ca-fleet-web",
         "arn:aws:autoscaling:eu-west-1:111122223333:autoScalingGroup:*:autoScalingGroupName/ca-fleet-web",

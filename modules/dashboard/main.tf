@@ -50,6 +50,9 @@ locals {
     ["Provider used (Regions per run)", [["e0", "SEARCH('{${local.ns},Provider} MetricName=\"ProviderUsed\"', 'Sum', 3600)", "", true]], 3600],
     ["Decisions on estimates (%)", [["e0", "SUM(SEARCH('{${local.ns}} MetricName=\"DecisionsOnEstimates\"', 'Sum', 3600))", "", false], ["e1", "SUM(SEARCH('{${local.ns}} MetricName=\"Decisions\"', 'Sum', 3600))", "", false], ["e2", "IF(e1 > 0, 100 * e0 / e1, 0)", "on estimates %", true]], 3600],
     ["Fleet capacity per Region", [["e0", "SEARCH('{${local.ns},Fleet,Region} MetricName=(\"FleetDesiredCapacity\" OR \"FleetInServiceCapacity\")', 'Average', 300)", "", true]], 300],
+    # The fleet optimizer accounts each interval between its runs (engine/fleet_footprint.py).
+    ["Fleet grams CO2e per day (emitted, saved vs home Region)", [["e0", "SUM(SEARCH('{${local.ns},Fleet,Region} MetricName=\"FleetEmissionsGrams\"', 'Sum', 86400))", "emitted", true], ["e1", "SUM(SEARCH('{${local.ns},Fleet} MetricName=\"FleetSavedGrams\"', 'Sum', 86400))", "saved", true]], 86400],
+    ["Fleet spot dollars per day", [["e0", "SUM(SEARCH('{${local.ns},Fleet,Region} MetricName=\"FleetCostUSD\"', 'Sum', 86400))", "USD", true]], 86400],
     ["Migrations", [["e0", "SEARCH('{${local.ns},Region} MetricName=\"Migrations\"', 'Sum', 3600)", "", true]], 3600],
     ["Interruption events by kind and Region", [["e0", "SEARCH('{${local.ns},Kind,Region} MetricName=\"InterruptionEvents\"', 'Sum', 3600)", "", true]], 3600],
     ["Carbon API errors", [["e0", "SEARCH('{${local.ns},Provider} MetricName=\"ProviderErrors\"', 'Sum', 3600)", "", true]], 3600],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from tests.cli.conftest import LocalDemo
 
 
@@ -52,6 +53,10 @@ def test_local_stack_runs_workloads_to_completion_and_reports(local_demo: LocalD
     assert all(sum(run["capacity"].values()) >= 6 for run in fleet["runs_detail"])
     assert fleet["first"]["eu-west-1"] > fleet["last"]["eu-west-1"] == 2
     assert fleet["placement_score_calls_per_day"] == [24]
+    # Every run after the first accounted its interval: grams, the home-Region baseline, dollars.
+    assert fleet["accounted"] == fleet["runs"] - 1 and fleet["emissions_g"] > 0
+    assert fleet["saved_g"] == pytest.approx(fleet["baseline_g"] - fleet["emissions_g"])
+    assert fleet["cost_usd"] > 0 and f"{fleet['accounted']} intervals accounted" in out
     assert (tmp_path / "fleet_capacity.png").stat().st_size > 1000
     # The emulator and the handlers' environment are gone afterwards.
     assert local_demo.environ_after == local_demo.environ_before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def test_demo_export_recomputes_again_from_the_files_alone(demo: Path, tmp_path:
     assert code == 0, capsys.readouterr().err
     assert f"verified: {STORED}/{STORED} workloads" in capsys.readouterr().out
     # Doctor one record's grams in the export by 0.2 %: the verification refuses it.
-    part = next((demo / "export").rglob("*.jsonl"))
+    part = next((demo / "export" / "carbon-aware-workloads").rglob("*.jsonl"))
     lines = part.read_text().splitlines()
     item = json.loads(lines[0])
     item["result"]["emissions_g"] *= 1.002
@@ -93,3 +94,41 @@ def test_demo_report_has_separate_views_team_tags_and_the_valuation_statement(de
     assert 'href="monthly/report.html"' in demo_page
     assert 'src="dashboard_panels.png"' in demo_page
     assert (demo / "dashboard_panels.png").stat().st_size > 10000
+
+
+def test_demo_fleet_decisions_carry_grams_that_recompute_and_a_doctored_one_is_refused(
+    demo: Path, tmp_path: Path, capsys
+):
+    fleet = json.loads((demo / "fleet.json").read_text())
+    summary = json.loads((demo / "monthly" / "summary.json").read_text())
+    totals = summary["fleets"][fleet["fleet"]]
+    # Every run but the first accounted the interval since the one before it.
+    assert totals["decisions"] == fleet["runs"] and totals["accounted"] == fleet["runs"] - 1
+    assert totals["emissions_g"] == pytest.approx(fleet["emissions_g"]) and totals["cost_usd"] > 0
+    assert totals["saved_g"] == pytest.approx(totals["baseline_g"] - totals["emissions_g"])
+    page = (demo / "monthly" / "report.html").read_text()
+    assert f"<td>{fleet['fleet']}</td><td>{fleet['runs']}</td>" in page
+    out, _ = verify(demo / "export", tmp_path / "clean", capsys)
+    assert f"verified: {fleet['runs'] - 1}/{fleet['runs'] - 1} fleet decisions" in out
+
+    # Doctor one decision's grams by 0.2 %: its recomputation on the stored intensities refuses it.
+    export = tmp_path / "export"
+    shutil.copytree(demo / "export", export)
+    part = next((export / "carbon-aware-fleets").rglob("*.jsonl"))
+    lines = [json.loads(line) for line in part.read_text().splitlines()]
+    item = next(i for i in lines if "emissions_g" in json.loads(i["decision"]))
+    decision = json.loads(item["decision"])
+    decision["emissions_g"] *= 1.002
+    item["decision"] = json.dumps(decision)
+    part.write_text("".join(json.dumps(i) + "\n" for i in lines))
+    _, err = verify(export, tmp_path / "doctored", capsys, EXIT_UNVERIFIED)
+    assert f"fleet {fleet['fleet']} at {decision['footprint']['end']}: emissions_g" in err
+
+
+def verify(export: Path, out: Path, capsys, expected: int = 0) -> tuple[str, str]:
+    """The report of the demo's month from ``export`` with --verify; what it printed."""
+    period = ["--from=2025-06-01", "--to=2025-06-30"]
+    code = main(["report", *period, f"--export={export}", f"--out={out}", "--verify"])
+    printed = capsys.readouterr()
+    assert code == expected, printed.err
+    return printed.out, printed.err

@@ -108,6 +108,10 @@ class Market:
         self.calls.append(("prices", region, tuple(instance_types)))
         return Quote(value=self.prices_by_region.get(region, 0.05))
 
+    def type_prices(self, region: str, instance_types: Sequence[str]) -> dict[str, float]:
+        price = self.prices_by_region.get(region, 0.05)
+        return {} if price is None else dict.fromkeys(instance_types, price)
+
     def scores(
         self,
         regions: Sequence[str],

@@ -4,7 +4,6 @@ every step, scaling follows the carbon tier, and a broken fleet never stops the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -17,7 +16,6 @@ from tests.fleet.fleet_env import (
     Market,
     Renewables,
     fleet_spec,
-    fleets_table,
     make_group,
 )
 
@@ -27,11 +25,6 @@ from carbon_aware.runtime.fleet.settings import FLEET_TABLE as FLEET_TABLE_ENV
 from carbon_aware.runtime.fleet.settings import FLEETS, FleetSettings
 
 T0 = 1_700_000_000.0
-
-
-@pytest.fixture
-def repo(moto_aws: None) -> Iterator[FleetRepository]:
-    yield fleets_table()
 
 
 def groups_of(name: str) -> dict[str, str]:

@@ -18,8 +18,9 @@ from tests.runtime.events import Context
 from tests.runtime.test_export import BUCKET, PREFIX, TTL_IDENTITY, exported, stream_records
 
 from carbon_aware.cli.export import read_export, scan_table
-from carbon_aware.cli.ledger import _fleets, build_ledger
+from carbon_aware.cli.ledger import FLEET_FIGURES, _fleets, build_ledger
 from carbon_aware.cli.main import main
+from carbon_aware.engine.fleet_footprint import footprint
 from carbon_aware.runtime import wiring
 from carbon_aware.runtime.export_config import EXPORT_BUCKET, EXPORT_PREFIX
 from carbon_aware.runtime.fleet.repository import FleetRepository, FleetState
@@ -194,7 +195,11 @@ def test_a_broken_record_beside_good_ones_is_isolated(streams: dict[str, str]) -
 
 
 def test_the_report_reads_the_exported_decisions_and_migrations(streams: dict[str, str]) -> None:
-    fleets().record({"fleet": "web"}, NOW)
+    usages = {"eu-west-1": ({"m5.large": 2}, {"m5.large": 20.0}, {"m5.large": 0.04})}
+    accounted = footprint(NOW - 600, NOW - 300, "eu-west-1", {"eu-west-1": 300.0}, usages)
+    figures = {k: v for k, v in accounted.to_dict().items() if k in FLEET_FIGURES}
+    fleets().record({"fleet": "web", "footprint": accounted.to_dict(), **figures}, NOW - 300)
+    fleets().record({"fleet": "web", "footprint": {"skipped": "first run"}}, NOW)
     repository = migrations()
     done = start(repository, "m-done", "w-1")
     repository.transition(done, MigrationState.CANCELLED, now=NOW + 1, reason="by the owner")
@@ -205,8 +210,18 @@ def test_the_report_reads_the_exported_decisions_and_migrations(streams: dict[st
     decisions, bad = read_export(location, FLEETS, since, lambda i: f"{i['fleet']}#{i['sk']}")
     moved, bad_migrations = read_export(location, MIGRATIONS, since, lambda i: i["pk"])
 
-    assert (len(decisions), len(moved), bad, bad_migrations) == (1, 1, 0, 0)
-    assert _fleets(decisions, NOW - 60, NOW + 60) == {"web": {"decisions": 1.0}}
+    assert (len(decisions), len(moved), bad, bad_migrations) == (2, 1, 0, 0)
+    # 2 x 20 W for 5 minutes at 300 g/kWh = 1 g; 2 x $0.04 an hour for 5 minutes
+    assert _fleets(decisions, NOW - 600, NOW + 60) == {
+        "web": {
+            "decisions": 2.0,
+            "accounted": 1.0,
+            "emissions_g": pytest.approx(1.0),
+            "baseline_g": pytest.approx(1.0),
+            "saved_g": 0.0,
+            "cost_usd": pytest.approx(2 * 0.04 / 12),
+        }
+    }
     assert moved[0]["state"] == "cancelled"
 
 

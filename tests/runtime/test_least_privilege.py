@@ -18,7 +18,7 @@ from tests.runtime.conftest import HOME, OTHER, AwsEnv
 from tests.runtime.events import Context, http, stored_spec, submission, submit
 from tests.runtime.events import completion as completion_event
 
-from carbon_aware.cli.demo_fleet import FakePlacementScores
+from carbon_aware.cli.demo_fleet import FakePlacementScores, InstanceTypeFill
 from carbon_aware.engine import Signal
 from carbon_aware.engine.signal import SignalType
 from carbon_aware.engine.timeutil import iso
@@ -344,10 +344,15 @@ def test_fleet_optimizer_uses_every_grant(
     wiring.reset()
     # moto does not implement GetSpotPlacementScores: answered in the API's shape (as in the demo).
     FakePlacementScores(time.time(), wiring.clock()).attach(wiring.client("ec2", HOME))
+    for region in groups:  # moto records no instance types: filled as AWS shows them
+        InstanceTypeFill.attach(wiring.client("autoscaling", region))
     answer = fleet_optimizer.handler({}, Context())
     assert answer["ok"], answer
     # Launch before drain: the cleaner Region is raised now, the other lowered on a later run.
     assert answer["fleets"]["web"]["applied"] == {OTHER: 4, HOME: 2}
+    # The next run accounts the interval since the first: DescribeInstanceTypes for the watts.
+    answer = fleet_optimizer.handler({}, Context())
+    assert answer["fleets"]["web"]["emissions_g"] > 0, answer["fleets"]["web"]["footprint"]
     uses_every_grant(least_privilege, "fleet_optimizer")
 
 

@@ -501,3 +501,28 @@ def test_granted_iam_actions_equal_the_operations_the_code_calls():
     called, granted = called_actions(), set().union(*map(granted_to, FUNCTIONS))
     assert granted - called == set(), "granted but never called"
     assert called - granted == set(), "called but never granted"
+
+
+def _alarmed_and_charted_metrics() -> set[str]:
+    """Metric names the alarms and the dashboard read (SEARCH expressions, alarm metrics,
+    Metrics Insights queries)."""
+    text = (ROOT / "alarms.tf").read_text() + (ROOT / "modules/dashboard/main.tf").read_text()
+    names = set()
+    for match in re.finditer(r'MetricName=\(?((?:\\"\w+\\"(?: OR )?)+)', text):
+        names |= set(re.findall(r'\\"(\w+)\\"', match.group(1)))
+    names |= set(re.findall(r'\bmetric\s*=\s*"(\w+)"', text))
+    names |= set(re.findall(r"SELECT \w+\((\w+)\)", text))
+    return names
+
+
+def test_every_metric_the_alarms_and_dashboard_read_is_emitted_by_the_runtime() -> None:
+    from carbon_aware.runtime.states import State
+
+    source = "\n".join(p.read_text() for p in PACKAGE.rglob("*.py"))
+    # names the handlers compose: f"Dispatch{status.title()}" and the like, f"Sweep_{count}"
+    composed = {f"{p}{s.title()}" for p in ("Dispatch", "Planned", "Workload") for s in State}
+    composed |= {f"Sweep_{n}" for n in re.findall(r'counts\.add\("(\w+)"\)', source)}
+    names = _alarmed_and_charted_metrics()
+    assert {"FleetEmissionsGrams", "CarbonIntensity", "Migrations"} <= names  # the parser reads
+    missing = sorted(n for n in names if f'"{n}"' not in source and n not in composed)
+    assert not missing, f"alarmed or charted but never emitted: {missing}"

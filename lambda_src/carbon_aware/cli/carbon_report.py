@@ -255,14 +255,26 @@ def _valuation(ledger: Ledger) -> str:
 def _fleets(ledger: Ledger) -> str:
     if not ledger.fleets:
         return "<h2>Fleets</h2><p>No fleet decision records in this period.</p>"
+
+    def figure(sums: dict[str, float], name: str, digits: int) -> str:
+        return f"{sums[name]:.{digits}f}" if name in sums else "–"
+
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td><td>{int(s['decisions'])}</td>"
-        f"<td>{s.get('emissions_g', '–')}</td><td>{s.get('cost_usd', '–')}</td></tr>"
+        f"<td>{int(s.get('accounted', 0))}</td><td>{figure(s, 'emissions_g', 1)}</td>"
+        f"<td>{figure(s, 'baseline_g', 1)}</td><td>{figure(s, 'saved_g', 1)}</td>"
+        f"<td>{figure(s, 'cost_usd', 4)}</td></tr>"
         for name, s in sorted(ledger.fleets.items())
     )
     return (
-        "<h2>Fleets</h2><table><tr><th>fleet</th><th>decisions</th><th>grams</th>"
-        f"<th>dollars</th></tr>{rows}</table>"
+        "<h2>Fleets</h2><p>Each optimizer decision accounts the interval since the previous one: "
+        "the instances InService then, their power (vCPUs and memory, CCF coefficients), the "
+        "intensity over the interval and each type's spot price. The baseline runs the same "
+        "instances in the fleet's home (first) Region. Intervals a decision did not account "
+        "(the first run, gaps over an hour) are not guessed. Fleet grams are never added to "
+        "the workloads' grams.</p><table><tr><th>fleet</th><th>decisions</th><th>accounted</th>"
+        "<th>grams</th><th>home-Region grams</th><th>saved grams</th><th>spot dollars</th></tr>"
+        f"{rows}</table>"
     )
 
 

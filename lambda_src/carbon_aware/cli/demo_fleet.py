@@ -4,8 +4,10 @@
 template and a mixed-instances ``price-capacity-optimized`` group) and the fleets table, and
 returns the ``CARBON_AWARE_FLEETS`` environment the module renders. moto does not implement
 GetSpotPlacementScores: :class:`FakePlacementScores` answers it on the optimizer's EC2 client, in
-the API's response shape, and counts the calls. :class:`FleetTrace` keeps each run's capacity and
-carbon per Region for the report's chart.
+the API's response shape, and counts the calls; :class:`FakeSpotPrices` answers its placeholder
+spot prices with plausible ones; :class:`InstanceTypeFill` fills the instance types
+moto leaves out of DescribeAutoScalingGroups. :class:`FleetTrace` keeps each run's capacity, carbon,
+grams and dollars per Region for the report's chart.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ DESIRED_TOTAL = 12
 FLEET_EVERY = 1800.0
 #: Fake placement scores: steady, except a capacity crunch in eu-central-1 on the second afternoon.
 SCORES = {"eu-west-1": 7, "eu-central-1": 8, "us-east-1": 9}
+#: Fake spot prices (USD per instance-hour of m6g.large) and each type's factor on it.
+SPOT_PRICES = {"eu-west-1": 0.031, "eu-central-1": 0.034, "us-east-1": 0.029}
+TYPE_PRICE_FACTOR = {"m6g.large": 1.0, "m7g.large": 1.1, "c6g.xlarge": 1.6}
 CRUNCH = ("eu-central-1", 86400.0 + 12 * 3600.0, 86400.0 + 18 * 3600.0, 2)
 
 
@@ -111,6 +116,41 @@ def create_group(region: str, name: str, desired: int, instance_types: Sequence[
 
 
 @dataclass
+class FakeSpotPrices:
+    """Answers DescribeSpotPriceHistory on one Region's EC2 client (moto answers every type with
+    a placeholder of $0.00001): :data:`SPOT_PRICES` per instance-hour, made up but of the order
+    of 2025 Graviton spot prices, in the API's response shape."""
+
+    region: str
+    clock: Any
+
+    def attach(self, ec2: Any) -> None:
+        """Answer the client's DescribeSpotPriceHistory calls from now on."""
+        ec2.meta.events.register("before-call.ec2.DescribeSpotPriceHistory", self._answer)
+
+    def _answer(self, params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
+        from datetime import UTC, datetime
+
+        body = params.get("body", {})
+        types = [v for k, v in sorted(body.items()) if k.startswith("InstanceType.")]
+        at = datetime.fromtimestamp(self.clock.now(), UTC)
+        history = [
+            {
+                "AvailabilityZone": f"{self.region}a",
+                "InstanceType": t,
+                "ProductDescription": "Linux/UNIX",
+                "SpotPrice": f"{SPOT_PRICES[self.region] * TYPE_PRICE_FACTOR.get(t, 1.0):.5f}",
+                "Timestamp": at,
+            }
+            for t in types
+        ]
+        return AWSResponse("", 200, {}, None), {
+            "SpotPriceHistory": history,
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
+
+
+@dataclass
 class FakePlacementScores:
     """Answers GetSpotPlacementScores on one EC2 client (botocore ``before-call``), per day."""
 
@@ -141,6 +181,30 @@ class FakePlacementScores:
         }
 
 
+class InstanceTypeFill:
+    """moto launches a mixed-instances group's first override and records no ``InstanceType``
+    (AWS shows each instance's type in DescribeAutoScalingGroups): this fills that type into the
+    answers (botocore ``after-call``), so the optimizer sees what AWS would show it."""
+
+    @staticmethod
+    def attach(autoscaling: Any) -> None:
+        """Fill the client's DescribeAutoScalingGroups answers from now on."""
+        autoscaling.meta.events.register(
+            "after-call.auto-scaling.DescribeAutoScalingGroups", InstanceTypeFill._fill
+        )
+
+    @staticmethod
+    def _fill(parsed: dict[str, Any], **_: Any) -> None:
+        for group in parsed.get("AutoScalingGroups", []):
+            overrides = (
+                group.get("MixedInstancesPolicy", {}).get("LaunchTemplate", {}).get("Overrides")
+            )
+            for instance in group.get("Instances", []) if overrides else []:
+                instance["InstanceType"] = instance.get("InstanceType") or overrides[0].get(
+                    "InstanceType", ""
+                )
+
+
 @dataclass
 class FleetTrace:
     """Capacity and carbon per Region after each optimizer run."""
@@ -150,6 +214,7 @@ class FleetTrace:
     carbon: list[dict[str, float]] = field(default_factory=list)
     moves: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    accounted: Counter[str] = field(default_factory=Counter)
 
     def add(self, at: float, result: dict[str, Any]) -> None:
         """Keep one run's stored decision (the handler's answer for :data:`FLEET`)."""
@@ -166,6 +231,10 @@ class FleetTrace:
             }
         )
         self.moves += int(record["moved"])
+        if "emissions_g" in record:
+            self.accounted["intervals"] += 1
+            for name in ("emissions_g", "baseline_g", "saved_g", "cost_usd"):
+                self.accounted[name] += record[name]
         self.reasons[(record["reason"] or "target kept").split(":")[0]] += 1
 
     def summary(self, scores: FakePlacementScores) -> dict[str, Any]:
@@ -180,6 +249,8 @@ class FleetTrace:
             "last": self.capacity[-1] if self.capacity else {},
             "placement_score_calls_per_day": [scores.calls[d] for d in sorted(scores.calls)],
             "reasons": dict(self.reasons),
+            "accounted": self.accounted["intervals"],
+            **{k: self.accounted[k] for k in ("emissions_g", "baseline_g", "saved_g", "cost_usd")},
             "runs_detail": [
                 {"at": iso(at), "capacity": capacity, "carbon_now": carbon}
                 for at, capacity, carbon in zip(self.times, self.capacity, self.carbon, strict=True)

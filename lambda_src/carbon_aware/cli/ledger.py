@@ -10,6 +10,7 @@ out of every sum, never guessed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections import defaultdict
@@ -27,6 +28,7 @@ LOCATION = "location-based"
 MARGINAL = "marginal (consequential)"
 MARKET = "market-based"
 VIEW_OF_SIGNAL = {"average": LOCATION, "marginal": MARGINAL}
+FLEET_FIGURES = ("emissions_g", "baseline_g", "saved_g", "cost_usd")
 FINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED")
 DIMENSIONS = ("workload", "team", "tag", "region", "strategy", "provider")
 VALUATION_NOTE = (
@@ -232,6 +234,11 @@ class Ledger:
     migrations: dict[str, MigrationTotals] = field(default_factory=dict)
 
     @property
+    def period(self) -> tuple[float, float]:
+        """``[start, end + 1 day)`` in epoch seconds."""
+        return _period(self.start, self.end)
+
+    @property
     def valuation_usd(self) -> float | None:
         """Location-based saved tonnes times the configured price."""
         view = self.views.get(LOCATION)
@@ -255,8 +262,7 @@ def build_ledger(
     """The ledger of workloads that ended in ``[start, end]`` (UTC days, inclusive)."""
     ledger = Ledger(start, end, market_configured=coverage is not None)
     ledger.price_per_tonne = price_per_tonne
-    lo = to_seconds(datetime(start.year, start.month, start.day, tzinfo=UTC))
-    hi = to_seconds(datetime(end.year, end.month, end.day, tzinfo=UTC)) + 86400.0
+    lo, hi = _period(start, end)
     for item in items:
         try:
             entry = entry_of(item)
@@ -285,6 +291,11 @@ def build_ledger(
     ledger.fleets = _fleets(fleet_items, lo, hi)
     ledger.migrations = _migrations(migration_items, lo, hi, ledger.flagged)
     return ledger
+
+
+def _period(start: date, end: date) -> tuple[float, float]:
+    lo = to_seconds(datetime(start.year, start.month, start.day, tzinfo=UTC))
+    return lo, to_seconds(datetime(end.year, end.month, end.day, tzinfo=UTC)) + 86400.0
 
 
 def _ended_in(item: Mapping[str, Any], lo: float, hi: float) -> bool:
@@ -341,7 +352,9 @@ def _fleets(
     items: Iterable[Mapping[str, Any]], lo: float, hi: float
 ) -> dict[str, dict[str, float]]:
     """Grams and dollars of fleet decision records (``sk = decision#<time>``) in the period,
-    summed per fleet, from ``emissions_g`` / ``cost_usd`` where a decision states them."""
+    summed per fleet, from the figures a decision states (its ``decision`` JSON as stored and
+    exported, or the item itself): ``emissions_g``, ``baseline_g``, ``saved_g``, ``cost_usd``;
+    ``accounted`` counts the decisions that state them (the others skipped their interval)."""
     fleets: dict[str, dict[str, float]] = {}
     for item in items:
         sk = str(item.get("sk", ""))
@@ -353,13 +366,24 @@ def _fleets(
             continue
         if not lo <= at < hi:
             continue
-        figures = {**item, **(item.get("result") or {})}
-        sums = fleets.setdefault(str(item.get("fleet")), {"decisions": 0.0})
+        figures = dict(item)
+        if isinstance(item.get("decision"), str):
+            with contextlib.suppress(ValueError):  # unreadable: a decision without figures
+                figures.update(json.loads(item["decision"]))
+        name = str(item.get("fleet"))
+        footprint = figures.get("footprint")
+        signal = footprint.get("signal_type") if isinstance(footprint, Mapping) else None
+        if signal is not None and VIEW_OF_SIGNAL.get(signal) != LOCATION:
+            name += f" ({VIEW_OF_SIGNAL.get(signal, signal)})"  # never summed with location-based
+        sums = fleets.setdefault(name, {"decisions": 0.0})
         sums["decisions"] += 1
-        for name in ("emissions_g", "cost_usd"):
+        stated = False
+        for name in FLEET_FIGURES:
             value = figures.get(name)
             if isinstance(value, int | float) and math.isfinite(value):
                 sums[name] = sums.get(name, 0.0) + float(value)
+                stated = True
+        sums["accounted"] = sums.get("accounted", 0.0) + stated
     return fleets
 
 

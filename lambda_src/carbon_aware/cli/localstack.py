@@ -36,8 +36,12 @@ import numpy as np
 
 from carbon_aware.cli.demo_fleet import (
     FLEET_EVERY,
+    FLEET_REGIONS,
+    FLEET_TABLE,
     FakePlacementScores,
+    FakeSpotPrices,
     FleetTrace,
+    InstanceTypeFill,
     provision_fleet,
 )
 from carbon_aware.cli.panels import draw_panels
@@ -320,7 +324,11 @@ def run_local_demo(output_dir: Path, *, days: int = 3, workloads: int = 40) -> P
         f"<h2>Spot fleet {fleet['fleet']}</h2><p>The fleet_optimizer function every "
         f"{FLEET_EVERY / 60:.0f} minutes: {fleet['runs']} runs, {fleet['moves']} moves, "
         f"placement-score calls per day {fleet['placement_score_calls_per_day']} (fake scores: "
-        f"moto does not implement GetSpotPlacementScores).</p>"
+        f"moto does not implement GetSpotPlacementScores). Each decision accounted the "
+        f"interval since the previous run: {fleet['accounted']} intervals, "
+        f"{fleet['emissions_g']:.0f} g CO2e emitted, {fleet['saved_g']:.0f} g saved against "
+        f"the same instances in {FLEET_REGIONS[0]}, ${fleet['cost_usd']:.2f} of spot (fake "
+        "prices: moto answers DescribeSpotPriceHistory with a placeholder).</p>"
         f'<img src="{fleet_chart.name}" alt="fleet capacity per Region against intensity">',
         "<h2>Dashboard panels</h2><p>Drawn from the handlers' recorded EMF metrics "
         "(lambda-metrics.jsonl) and the workload records.</p>"
@@ -347,6 +355,11 @@ def run_local_demo(output_dir: Path, *, days: int = 3, workloads: int = 40) -> P
         f"capacity {fleet['first']} -> {fleet['last']}, placement-score calls per day "
         f"{fleet['placement_score_calls_per_day']} ({fleet_chart.name})"
     )
+    print(
+        f"fleet {fleet['fleet']}: {fleet['accounted']} intervals accounted, "
+        f"{fleet['emissions_g']:.0f} g emitted, {fleet['saved_g']:.0f} g saved against "
+        f"{FLEET_REGIONS[0]} alone, ${fleet['cost_usd']:.2f} of spot (fake prices)"
+    )
     return path
 
 
@@ -364,6 +377,13 @@ def monthly_report(output_dir: Path, now: float) -> Path:
         output_dir / "export",
         table,
         day_of=lambda item: float(item["updated_at"]),
+        exported_at=now,
+    )
+    write_export(
+        [i for i in scan_table(FLEET_TABLE) if str(i["sk"]).startswith("decision#")],
+        output_dir / "export",
+        FLEET_TABLE,
+        day_of=lambda item: to_seconds(parse_iso(str(item["sk"]).removeprefix("decision#"))),
         exported_at=now,
     )
     coverage = output_dir / "coverage.json"
@@ -450,6 +470,9 @@ class Driver:
         from carbon_aware.runtime.handlers import fleet_optimizer, monitor
 
         self.scores.attach(wiring.client("ec2", HOME))
+        for region in FLEET_REGIONS:
+            InstanceTypeFill.attach(wiring.client("autoscaling", region))
+            FakeSpotPrices(region, self.clock).attach(wiring.client("ec2", region))
         last_sweep = last_monitor = last_fleet = -np.inf
         while self.clock.now() < until or self._live():
             now = self.clock.now()

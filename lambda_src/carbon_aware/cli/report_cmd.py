@@ -112,25 +112,26 @@ def run(args: argparse.Namespace) -> int:
     )
     if skipped:
         ledger.flagged.append(f"{skipped} unreadable export lines")
-    verification = None
+    verification = fleets = None
     if args.verify:
-        from carbon_aware.cli.verify import profile_source, table_source, verify
+        from carbon_aware.cli.verify import profile_source, table_source, verify, verify_fleets
 
         source = table_source(args.signals_table) if args.signals_table else profile_source()
         by_id = {str(i.get("workload_id")): i for i in items}
         verification = verify(ledger.entries, by_id, source)
+        fleets = verify_fleets(fleet_items, ledger.period, source)
     page = write_carbon_report(ledger, args.out, verification)
     print(f"report: {page}")
-    if verification is not None:
+    if verification is None or fleets is None:
+        return 0
+    for kind, checked in (("workloads", verification), ("fleet decisions", fleets)):
         print(
-            f"verified: {verification.matched}/{verification.checked} workloads recompute "
-            f"within 0.1 % (largest error {verification.largest_error:.2e})"
+            f"verified: {checked.matched}/{checked.checked} {kind} recompute within 0.1 % "
+            f"(largest error {checked.largest_error:.2e})"
         )
-        for mismatch in verification.mismatches:
+        for mismatch in checked.mismatches:
             print(f"carbon-aware: mismatch: {mismatch}", file=sys.stderr)
-        if not verification.ok:
-            return EXIT_UNVERIFIED
-    return 0
+    return 0 if verification.ok and fleets.ok else EXIT_UNVERIFIED
 
 
 def _records(args: argparse.Namespace) -> tuple[Items, Items, Items, int]:

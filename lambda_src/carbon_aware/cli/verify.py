@@ -11,6 +11,7 @@ from the same provider.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from carbon_aware.engine.accounting import Series, Span, emissions_g
 from carbon_aware.engine.signal_type import SignalError, SignalType
 
 TOLERANCE = 0.001  # 0.1 %
+HOUR = 3600.0
 
 SourceFor = Callable[[Mapping[str, Any], str], Callable[[Sequence[Span]], list[Series]]]
 
@@ -144,3 +146,59 @@ class _At:
 
     def sleep(self, seconds: float) -> None:
         raise RuntimeError("a verification never waits")
+
+
+def verify_fleets(
+    items: Iterable[Mapping[str, Any]],
+    period: tuple[float, float],
+    source_for: SourceFor,
+    tolerance: float = TOLERANCE,
+) -> Verification:
+    """Recompute each fleet decision's footprint (``engine.fleet_footprint``) that ends in
+    ``period``: its recorded instances, watts and prices with each region's intensity read
+    from the stored series over the interval (not the intensity the record states)."""
+    from carbon_aware.engine.fleet_footprint import recompute
+
+    outcome = Verification()
+    for item in items:
+        decision = item.get("decision")
+        try:
+            record = json.loads(decision) if isinstance(decision, str) else dict(item)
+        except ValueError:
+            continue  # the ledger counts it as a decision without figures
+        accounted = record.get("footprint") or {}
+        if "regions" not in accounted or not period[0] <= float(accounted["end"]) < period[1]:
+            continue
+        outcome.checked += 1
+        name = f"fleet {record.get('fleet')} at {accounted['end']}"
+        try:
+            start, end = float(accounted["start"]), float(accounted["end"])
+            read = source_for({"updated_at": end}, str(accounted.get("signal_type", "average")))
+            stored = {}
+            for region in {*accounted["regions"], accounted["home"]}:
+                (series,) = read([Span(region, start, end)])
+                stored[region] = emissions_g(series, 1000.0, start, end) * HOUR / (end - start)
+            audited = {
+                **accounted,
+                "home_intensity_g_per_kwh": stored[accounted["home"]],
+                "regions": {
+                    r: {**usage, "intensity_g_per_kwh": stored[r]}
+                    for r, usage in accounted["regions"].items()
+                },
+            }
+            again = recompute(audited)
+        except (SignalError, KeyError, TypeError, ValueError) as exc:
+            outcome.mismatches.append(f"{name}: cannot recompute: {exc}")
+            continue
+        problems = []
+        for figure in ("emissions_g", "baseline_g", "cost_usd"):
+            recorded = float(record.get(figure, accounted[figure]))
+            error = abs(again[figure] - recorded) / max(abs(recorded), 1e-9)
+            outcome.largest_error = max(outcome.largest_error, error)
+            if error > tolerance:
+                problems.append(f"{figure} {recorded:.6g} recomputed {again[figure]:.6g}")
+        if problems:
+            outcome.mismatches.append(f"{name}: " + "; ".join(problems))
+        else:
+            outcome.matched += 1
+    return outcome

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from carbon_aware.runtime.cancel import Canceller
     from carbon_aware.runtime.completion import Completer
     from carbon_aware.runtime.dispatcher import Dispatcher
+    from carbon_aware.runtime.fleet.instances import InstancePower
     from carbon_aware.runtime.fleet.optimizer import FleetOptimizer
     from carbon_aware.runtime.fleet.repository import FleetRepository
     from carbon_aware.runtime.fleet.settings import FleetSettings
@@ -138,6 +139,7 @@ def reset(new_clock: Clock = SYSTEM_CLOCK) -> None:
         export_settings,
         fleet_settings,
         fleet_repository,
+        instance_power,
         migration_settings,
     ):
         built.cache_clear()
@@ -255,6 +257,14 @@ def fleet_repository() -> FleetRepository:
     return FleetRepository(client("dynamodb"), fleet_settings().fleet_table)
 
 
+@cache
+def instance_power() -> InstancePower:
+    """Watts per instance type, described once per process (the specs never change)."""
+    from carbon_aware.runtime.fleet.instances import InstancePower
+
+    return InstancePower(lambda region: client("ec2", region))
+
+
 def fleet_optimizer(emit: Any = None) -> FleetOptimizer:
     """The fleet optimizer wired to the environment."""
     from carbon_aware.runtime.fleet.optimizer import FleetOptimizer
@@ -297,6 +307,7 @@ def fleet_optimizer(emit: Any = None) -> FleetOptimizer:
         marks=marks,
         emit=emit,
         hold=hold,
+        power=instance_power(),
     )
 
 

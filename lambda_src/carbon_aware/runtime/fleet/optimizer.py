@@ -13,6 +13,12 @@ instance at risk (a rebalance recommendation with the ``prepare`` action) is kep
 plan: each live preparation for a fleet's group adds one to that group's desired capacity, never
 above its MaxSize, until the instance stops or the preparation expires. A fleet that fails (bad
 configuration, missing group, API error) is logged and counted and never stops the others.
+
+Each decision also accounts the interval since the previous run (``engine.fleet_footprint``): the
+instances InService then, per region and instance type, times each type's power (its vCPUs and
+memory from DescribeInstanceTypes, CCF coefficients), the mean intensity the signal reader holds
+for the interval, and each type's spot price. An interval longer than :data:`MAX_ACCOUNTED_GAP`
+(the optimizer did not run, or a migration held the fleet) is not guessed: the decision says so.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from carbon_aware.engine.fleet_footprint import FootprintError, footprint
 from carbon_aware.engine.fleet_policy import (
     FleetDecision,
     GroupState,
@@ -30,6 +37,7 @@ from carbon_aware.engine.fleet_policy import (
     decide,
     scaling_target,
 )
+from carbon_aware.runtime.fleet.instances import InstancePower
 from carbon_aware.runtime.fleet.repository import FleetRepository, FleetState
 from carbon_aware.runtime.fleet.scaling import put_target_tracking
 from carbon_aware.runtime.fleet.settings import FleetConfig, FleetSettings
@@ -46,6 +54,11 @@ from carbon_aware.signals.prices.unavailable import Mark, Preparation
 
 log = logging.getLogger(__name__)
 Emit = Callable[[str, float, dict[str, str]], None]
+HOUR = 3600.0
+#: The longest interval between two runs that is accounted at the first run's instances.
+MAX_ACCOUNTED_GAP = 3600.0
+#: The type of an instance whose group does not say (its footprint cannot be computed).
+UNKNOWN_TYPE = "unknown"
 
 
 class MarkSource(Protocol):
@@ -77,6 +90,7 @@ class Plan:
 
     decision: FleetDecision
     groups: dict[str, GroupState]
+    running: dict[str, dict[str, int]]
     desired: dict[str, int]
     state: FleetState
     budget_exhausted: bool = False
@@ -100,9 +114,11 @@ class FleetOptimizer:
         marks: MarkSource | None = None,
         emit: Emit | None = None,
         hold: Callable[[str], str | None] | None = None,
+        power: InstancePower | None = None,
     ) -> None:
         """``hold(fleet)`` names the migration that owns the fleet's capacity now, if any
-        (runtime.migrations): such a fleet is left alone until the migration ends."""
+        (runtime.migrations): such a fleet is left alone until the migration ends. ``power``
+        gives watts per instance type; without it decisions carry no footprint."""
         self.settings = settings
         self.autoscaling = autoscaling
         self.repository = repository
@@ -113,6 +129,7 @@ class FleetOptimizer:
         self.marks = marks
         self.emit = emit or (lambda name, value, dimensions: None)
         self.hold = hold or (lambda fleet: None)
+        self.power = power
 
     def run(self, now: float, only: Sequence[str] | None = None) -> dict[str, Any]:
         """Run every fleet (or those named in ``only``); ``{"fleets": {name: summary}, "failed": n,
@@ -146,7 +163,7 @@ class FleetOptimizer:
         policy = config.policy
         state = self.repository.state(config.name)
         described = {r: self.group_state(r, config.groups[r]) for r in policy.regions}
-        groups = {r: group for r, (group, _) in described.items()}
+        groups = {r: group for r, (group, _, _) in described.items()}
         committed = {
             r: GroupState(r, state.allocation.get(r, g.desired), g.in_service)
             for r, g in groups.items()
@@ -166,7 +183,8 @@ class FleetOptimizer:
             r: value + min(prepared.get(r, 0), max(0, described[r][1] - value))
             for r, value in planned.items()
         }
-        return Plan(decision, groups, desired, state, exhausted, carbon_now, prepared)
+        running = {r: types for r, (_, _, types) in described.items()}
+        return Plan(decision, groups, running, desired, state, exhausted, carbon_now, prepared)
 
     def prepared(self, config: FleetConfig, now: float) -> dict[str, int]:
         """Live preparations (replacements held for instances at risk) per region of the fleet."""
@@ -200,6 +218,7 @@ class FleetOptimizer:
             scaling_targets={**plan.state.scaling_targets, **scaling},
             updated_at=now,
             version=plan.state.version,
+            running=plan.running,
         )
         self.repository.save_state(stored)
         record = {
@@ -213,13 +232,61 @@ class FleetOptimizer:
             "prepared": dict(plan.prepared),
             "scaling_targets": dict(stored.scaling_targets),
             "placement_score_budget_exhausted": plan.budget_exhausted,
+            **self.account(config, plan.state, now),
         }
         self.repository.record(record, now)
-        self.metrics(config.name, plan, launches)
+        self.metrics(config.name, plan, launches, record)
         return record
 
-    def group_state(self, region: str, group: str) -> tuple[GroupState, int]:
-        """Desired and InService capacity of one Auto Scaling group, and its MaxSize."""
+    def account(self, config: FleetConfig, previous: FleetState, now: float) -> dict[str, Any]:
+        """The footprint of ``[previous run, now)`` at the instances InService at the previous run:
+        ``{"footprint": {...}, "emissions_g", "baseline_g", "saved_g", "cost_usd"}``, or
+        ``{"footprint": {"skipped": why}}``. Never raises: the decision stands without it."""
+        start = previous.updated_at
+        if self.power is None:
+            return {"footprint": {"skipped": "no instance power source configured"}}
+        if start is None or not previous.running:
+            return {"footprint": {"skipped": "first run: no earlier instances to account"}}
+        if now - start > MAX_ACCOUNTED_GAP:
+            gap = (now - start) / 60.0
+            return {"footprint": {"skipped": f"{gap:.0f} min since the last run: not accounted"}}
+        try:
+            regions = config.policy.regions
+            signals = self.carbon.signal_set(list(regions), start, now)
+            intensities, sources = {}, {}
+            for region in regions:
+                if region not in signals:
+                    continue
+                signal = signals[region]
+                lo, hi = max(start, signal.start), min(now, signal.end)
+                if hi > lo:
+                    intensities[region] = float(signal.integral(lo, hi)) * HOUR / (hi - lo)
+                    sources[region] = signal.source + (" (estimated)" if signal.estimated else "")
+            usages = {}
+            for region, types in previous.running.items():
+                if region not in regions:
+                    continue
+                names = sorted(t for t in types if t != UNKNOWN_TYPE)
+                usages[region] = (
+                    types,
+                    self.power.watts(region, names),
+                    self.prices.type_prices(region, names),
+                )
+            result = footprint(start, now, regions[0], intensities, usages)
+        except (FootprintError, FleetRunError) as exc:
+            return {"footprint": {"skipped": str(exc)}}
+        except Exception as exc:  # a footprint never stops the decision
+            log.exception("fleet %s: footprint failed", config.name)
+            return {"footprint": {"skipped": f"{type(exc).__name__}: {exc}"}}
+        accounted = result.to_dict()
+        accounted["intensity_sources"] = sources
+        accounted["signal_type"] = str(signals[regions[0]].signal_type)
+        figures = ("emissions_g", "baseline_g", "saved_g", "cost_usd")
+        return {"footprint": accounted, **{k: accounted[k] for k in figures}}
+
+    def group_state(self, region: str, group: str) -> tuple[GroupState, int, dict[str, int]]:
+        """Desired and InService capacity of one Auto Scaling group, its MaxSize, and its
+        InService instances per instance type."""
         response = self.autoscaling(region).describe_auto_scaling_groups(
             AutoScalingGroupNames=[group]
         )
@@ -227,10 +294,15 @@ class FleetOptimizer:
         if not found:
             raise FleetRunError(f"Auto Scaling group {group} not found in {region}")
         instances = found[0].get("Instances", [])
-        in_service = sum(1 for i in instances if i.get("LifecycleState") == "InService")
+        running: dict[str, int] = {}
+        for instance in instances:
+            if instance.get("LifecycleState") == "InService":
+                kind = str(instance.get("InstanceType") or UNKNOWN_TYPE)
+                running[kind] = running.get(kind, 0) + 1
         return (
-            GroupState(region, int(found[0]["DesiredCapacity"]), in_service),
+            GroupState(region, int(found[0]["DesiredCapacity"]), sum(running.values())),
             int(found[0]["MaxSize"]),
+            running,
         )
 
     def signals(
@@ -294,8 +366,8 @@ class FleetOptimizer:
                 changed[region] = target
         return changed
 
-    def metrics(self, fleet: str, plan: Plan, launches: int) -> None:
-        """The fleet's capacity metrics (namespace CarbonAware)."""
+    def metrics(self, fleet: str, plan: Plan, launches: int, record: dict[str, Any]) -> None:
+        """The fleet's capacity and footprint metrics (namespace CarbonAware)."""
         for region, value in sorted(plan.desired.items()):
             dimensions = {"Fleet": fleet, "Region": region}
             self.emit("FleetDesiredCapacity", value, dimensions)
@@ -303,3 +375,9 @@ class FleetOptimizer:
         self.emit("FleetLaunches", launches, {"Fleet": fleet})
         if plan.budget_exhausted:
             self.emit("PlacementScoreBudgetExhausted", 1, {"Fleet": fleet})
+        for region, usage in sorted(record["footprint"].get("regions", {}).items()):
+            dimensions = {"Fleet": fleet, "Region": region}
+            self.emit("FleetEmissionsGrams", usage["grams"], dimensions)
+            self.emit("FleetCostUSD", usage["cost_usd"], dimensions)
+        if "saved_g" in record:
+            self.emit("FleetSavedGrams", record["saved_g"], {"Fleet": fleet})

@@ -27,7 +27,8 @@ class Conflict(Exception):
 
 @dataclass(frozen=True)
 class FleetState:
-    """What the optimizer remembers between runs; ``version`` 0 means never stored."""
+    """What the optimizer remembers between runs; ``version`` 0 means never stored; ``running``:
+    InService instances per region and instance type when it was stored (the footprint's input)."""
 
     fleet: str
     allocation: dict[str, int] = field(default_factory=dict)
@@ -35,6 +36,7 @@ class FleetState:
     scaling_targets: dict[str, float] = field(default_factory=dict)
     updated_at: float | None = None
     version: int = 0
+    running: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (without the version)."""
@@ -44,6 +46,7 @@ class FleetState:
             "last_change_at": self.last_change_at,
             "scaling_targets": dict(self.scaling_targets),
             "updated_at": self.updated_at,
+            "running": {r: dict(types) for r, types in self.running.items()},
         }
 
 
@@ -77,6 +80,10 @@ class FleetRepository:
             scaling_targets={k: float(v) for k, v in body.get("scaling_targets", {}).items()},
             updated_at=body.get("updated_at"),
             version=int(item["version"]["N"]),
+            running={
+                r: {t: int(n) for t, n in types.items()}
+                for r, types in body.get("running", {}).items()
+            },
         )
 
     def save_state(self, state: FleetState) -> FleetState:

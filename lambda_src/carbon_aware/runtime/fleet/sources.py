@@ -53,9 +53,13 @@ class ScoreQuoteLike(Protocol):
 
 
 class SpotPriceSource(Protocol):
-    """The cheapest spot price of a fleet's instance types in one region."""
+    """The cheapest spot price of a fleet's instance types in one region, and each type's."""
 
     def prices(self, region: str, instance_types: Sequence[str], now: float) -> PriceQuoteLike: ...
+
+    def type_prices(self, region: str, instance_types: Sequence[str]) -> Mapping[str, float]:
+        """Each type's price (USD per instance-hour) as last quoted; unknown types left out."""
+        ...
 
 
 class PlacementScoreSource(Protocol):
@@ -150,6 +154,10 @@ class NeutralMarket:
     def prices(self, region: str, instance_types: Sequence[str], now: float) -> NeutralQuote:
         """No price known."""
         return NeutralQuote()
+
+    def type_prices(self, region: str, instance_types: Sequence[str]) -> dict[str, float]:
+        """No price known for any type."""
+        return {}
 
     def scores(
         self,

@@ -37,6 +37,7 @@ class SpotPrices:
         self.ec2 = ec2
         self.store = store
         self.max_age = max_age
+        self.last_by_type: dict[str, dict[str, Cached]] = {}
 
     def prices(self, region: str, instance_types: Sequence[str], now: float) -> PriceQuote:
         """The region's quote: fresh cache, else one DescribeSpotPriceHistory, else last known."""
@@ -44,6 +45,7 @@ class SpotPrices:
         keys = {t: price_item("spot", t) for t in types}
         cached = self.store.partition(price_partition(region))
         by_type = {t: cached[k] for t, k in keys.items() if k in cached}
+        self.last_by_type[region] = by_type
         if len(by_type) == len(types) and all(c.age(now) < self.max_age for c in by_type.values()):
             return _quote(by_type, fallback=False)
         try:
@@ -57,6 +59,11 @@ class SpotPrices:
             by_type[instance_type] = Cached(payload, provenance)
         stale = any(c.age(now) >= self.max_age for c in by_type.values())
         return _quote(by_type, fallback=stale, why="some types have no fresh price")
+
+    def type_prices(self, region: str, instance_types: Sequence[str]) -> dict[str, float]:
+        """Each type's price behind the region's last :meth:`prices` quote (no call)."""
+        known = self.last_by_type.get(region, {})
+        return {t: float(known[t].payload["price"]) for t in instance_types if t in known}
 
     def _fetch(self, region: str, types: Sequence[str], now: float) -> dict[str, tuple[float, str]]:
         """Cheapest AZ's newest Linux/UNIX price per type: ``{type: (price, zone)}``."""
