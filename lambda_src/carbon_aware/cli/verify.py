@@ -40,6 +40,26 @@ class Verification:
         """Every checked gram matched."""
         return not self.mismatches and self.checked == self.matched
 
+    def compare(
+        self,
+        name: str,
+        figures: Mapping[str, tuple[float, float]],
+        tolerance: float,
+        problems: Sequence[str] = (),
+    ) -> None:
+        """Count ``name`` matched unless a recorded figure (``{figure: (recorded, recomputed)}``)
+        differs by more than ``tolerance`` or ``problems`` were already found."""
+        found = list(problems)
+        for figure, (recorded, again) in figures.items():
+            error = abs(again - recorded) / max(abs(recorded), 1e-9)
+            self.largest_error = max(self.largest_error, error)
+            if error > tolerance:
+                found.append(f"{figure} {recorded:.6g} recomputed {again:.6g} ({error:.2%})")
+        if found:
+            self.mismatches.append(f"{name}: " + "; ".join(found))
+        else:
+            self.matched += 1
+
 
 def verify(
     entries: Iterable[Entry],
@@ -71,20 +91,11 @@ def verify(
         problems = []
         if ran.source != entry.provider:
             problems.append(f"provider {ran.source} where the record says {entry.provider}")
-        for name, stored, again in zip(
-            ("emissions_g", "baseline_g"),
-            (entry.emissions_g, entry.baseline_g),
-            recomputed,
-            strict=True,
-        ):
-            error = abs(again - stored) / max(abs(stored), 1e-9)
-            outcome.largest_error = max(outcome.largest_error, error)
-            if error > tolerance:
-                problems.append(f"{name} {stored:.6g} recomputed {again:.6g} ({error:.2%})")
-        if problems:
-            outcome.mismatches.append(f"{entry.workload_id}: " + "; ".join(problems))
-        else:
-            outcome.matched += 1
+        figures = {
+            "emissions_g": (entry.emissions_g, recomputed[0]),
+            "baseline_g": (entry.baseline_g, recomputed[1]),
+        }
+        outcome.compare(entry.workload_id, figures, tolerance, problems)
     return outcome
 
 
@@ -190,15 +201,9 @@ def verify_fleets(
         except (SignalError, KeyError, TypeError, ValueError) as exc:
             outcome.mismatches.append(f"{name}: cannot recompute: {exc}")
             continue
-        problems = []
-        for figure in ("emissions_g", "baseline_g", "cost_usd"):
-            recorded = float(record.get(figure, accounted[figure]))
-            error = abs(again[figure] - recorded) / max(abs(recorded), 1e-9)
-            outcome.largest_error = max(outcome.largest_error, error)
-            if error > tolerance:
-                problems.append(f"{figure} {recorded:.6g} recomputed {again[figure]:.6g}")
-        if problems:
-            outcome.mismatches.append(f"{name}: " + "; ".join(problems))
-        else:
-            outcome.matched += 1
+        figures = {
+            figure: (float(record.get(figure, accounted[figure])), again[figure])
+            for figure in ("emissions_g", "baseline_g", "cost_usd")
+        }
+        outcome.compare(name, figures, tolerance)
     return outcome
