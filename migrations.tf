@@ -14,6 +14,7 @@ locals {
     CARBON_AWARE_MIGRATIONS_TABLE       = try(aws_dynamodb_table.this["migrations"].name, null)
     CARBON_AWARE_MIGRATION_TIMEOUTS     = local.create_migrations ? jsonencode(var.migrations.state_timeouts) : null
     CARBON_AWARE_MIGRATION_POLL_SECONDS = local.create_migrations ? var.migrations.poll_seconds : null
+    CARBON_AWARE_MIGRATION_LIVE         = local.create_migrations ? tostring(var.migrations.live) : null
   }
   # The trigger pass (runtime.migrations.triggers): whether it runs, and the policy it applies.
   migration_trigger_environment = {

@@ -57,8 +57,8 @@ class CheckpointStore:
             return ""
         _, source, manifest = newest
         if source != region:
-            self._copy(source, region, manifest["key"])
-            self._copy(source, region, prefix(workload_id) + MANIFEST)
+            self.copy(source, region, manifest["key"])
+            self.copy(source, region, prefix(workload_id) + MANIFEST)
         return self.uri(region, workload_id) + MANIFEST
 
     def manifest(self, region: str, workload_id: str) -> dict[str, Any] | None:
@@ -79,7 +79,7 @@ class CheckpointStore:
             raise CheckpointError(f"manifest {key} names {ckpt}, outside {prefix(workload_id)}")
         return {**manifest, "sequence": sequence, "key": ckpt}
 
-    def _copy(self, source: str, region: str, key: str) -> None:
+    def copy(self, source: str, region: str, key: str) -> None:
         """Server-side copy into ``region``'s bucket, encrypted under its key."""
         encryption: dict[str, Any] = {"ServerSideEncryption": "aws:kms"}
         if region in self.kms_keys:

@@ -18,7 +18,8 @@ grams against the same stretch of work run unshifted in the home Region, on one 
 the workload's result sums its segments: exit 0 ends the workload SUCCEEDED, exit 75
 ("checkpointed") schedules the next segment, a Spot interruption waits for a re-plan from the last
 checkpoint (runtime.planner.Planner.resume_segments), anything else fails it. An event for a run
-other than the current segment's (a repeat, or one arriving late) changes nothing.
+other than the current segment's (a repeat, or one arriving late) changes nothing, nor does the
+end of a run a live migration paused (``segments.PAUSED_BY``): the migration resumes it.
 """
 
 from __future__ import annotations
@@ -224,6 +225,8 @@ class Completer:
             finished.handle and finished.handle != run.get("handle")
         ):
             return record  # a repeated event, or one of an earlier segment's run
+        if (record.dispatch or {}).get(seg.PAUSED_BY):
+            return record  # a live migration paused this run and resumes it elsewhere
         workload = workload_of(record.spec)
         started = finished.started_at or run.get("started_at") or now
         ended = max(finished.ended_at or now, started)

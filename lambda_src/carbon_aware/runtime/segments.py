@@ -33,6 +33,9 @@ INTERRUPTED = "interrupted"
 FAILED = "failed"
 # Runs after which a checkpoint may exist in their Region.
 RAN = frozenset({CHECKPOINTED, INTERRUPTED, DONE, FAILED})
+#: Set on a workload's ``dispatch`` (to the migration's id) while a live migration has paused its
+#: run: the end of that run is the migration's to handle, not the next segment's.
+PAUSED_BY = "paused_by"
 START, END = "start", "end"
 
 

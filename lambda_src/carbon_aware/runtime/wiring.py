@@ -327,11 +327,13 @@ def migration_repository() -> MigrationRepository:
 
 
 def migrations(emit: Any = None) -> Orchestrator:
-    """The migration orchestrator with both strategies, wired to the environment; a strategy
-    whose settings are absent (no fleets, no workloads table) takes no migrations."""
+    """The migration orchestrator with its strategies, wired to the environment; a strategy
+    whose settings are absent (no fleets, no workloads table) takes no migrations, and ``live``
+    refuses starts unless enabled."""
     from carbon_aware.runtime.migrations.orchestrator import Orchestrator
     from carbon_aware.runtime.migrations.strategies.checkpoint_restore import CheckpointRestore
     from carbon_aware.runtime.migrations.strategies.drain_and_shift import DrainAndShift
+    from carbon_aware.runtime.migrations.strategies.live import LivePreCopy
 
     config = migration_settings()
     strategies: dict[str, Any] = {}
@@ -342,6 +344,7 @@ def migrations(emit: Any = None) -> Orchestrator:
         )
     if os.environ.get(WORKLOADS_TABLE):
         strategies["checkpoint_restore"] = CheckpointRestore(repository(), settings(), client)
+        strategies["live"] = LivePreCopy(repository(), settings(), client, enabled=config.live)
     return Orchestrator(
         migration_repository(),
         strategies,

@@ -32,6 +32,7 @@ from carbon_aware.runtime.migrations.states import MigrationState
 from carbon_aware.runtime.migrations.strategies import Strategy
 from carbon_aware.runtime.migrations.strategies.checkpoint_restore import CheckpointRestore
 from carbon_aware.runtime.migrations.strategies.drain_and_shift import DrainAndShift
+from carbon_aware.runtime.migrations.strategies.live import LivePreCopy
 from carbon_aware.runtime.repository import WorkloadRepository
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.tables import FLEETS_TABLE, MIGRATIONS_TABLE, WORKLOADS_TABLE
@@ -260,6 +261,7 @@ def create_env(
             faults,
         ),
         "checkpoint_restore": Crashing(CheckpointRestore(workloads, settings, env.client), faults),
+        "live": Crashing(LivePreCopy(workloads, settings, env.client, enabled=True), faults),
     }
     env.orchestrator = Orchestrator(
         repo,

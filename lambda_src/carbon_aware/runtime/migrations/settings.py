@@ -18,18 +18,21 @@ MIGRATION_TIMEOUTS = "CARBON_AWARE_MIGRATION_TIMEOUTS"
 MIGRATION_POLL = "CARBON_AWARE_MIGRATION_POLL_SECONDS"
 MIGRATION_POLICY = "CARBON_AWARE_MIGRATION_POLICY"
 MIGRATION_AUTO = "CARBON_AWARE_MIGRATION_AUTO"
+MIGRATION_LIVE = "CARBON_AWARE_MIGRATION_LIVE"
 
 
 @dataclass(frozen=True)
 class MigrationSettings:
-    """The migrations table, each state's timeout, how often a waiting state is polled, and
-    whether the trigger pass proposes migrations (``auto``) under which policy."""
+    """The migrations table, each state's timeout, how often a waiting state is polled,
+    whether the trigger pass proposes migrations (``auto``) under which policy, and whether
+    ``live`` (pre-copy) migrations may be started."""
 
     table: str
     timeouts: Mapping[MigrationState, float] = field(default_factory=lambda: DEFAULT_TIMEOUTS)
     poll_seconds: float = DEFAULT_POLL_SECONDS
     policy: MigrationPolicy = field(default_factory=MigrationPolicy)
     auto: bool = False
+    live: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> MigrationSettings:
@@ -40,7 +43,8 @@ class MigrationSettings:
             _timeouts(env.get(MIGRATION_TIMEOUTS, "")),
             _poll(env),
             _policy(env.get(MIGRATION_POLICY, "")),
-            _auto(env.get(MIGRATION_AUTO, "")),
+            _flag(env, MIGRATION_AUTO),
+            _flag(env, MIGRATION_LIVE),
         )
 
 
@@ -100,8 +104,8 @@ def _policy(raw: str) -> MigrationPolicy:
         raise ConfigError(f"{MIGRATION_POLICY}: {exc}") from None
 
 
-def _auto(raw: str) -> bool:
-    value = raw.strip().lower()
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
     if value not in {"", "true", "false"}:
-        raise ConfigError(f"environment variable {MIGRATION_AUTO} must be true or false")
+        raise ConfigError(f"environment variable {name} must be true or false")
     return value == "true"

@@ -128,7 +128,16 @@ class CheckpointRestore:
         resume = self.store.carry(wid, [m.data["source"]], target)
         if not resume:
             raise StepFailed(f"no committed checkpoint in {m.data['source']} yet")
-        manifest = self.store.manifest(target, wid)
+        manifest = self._verify_carried(target, wid)
+        return Outcome(
+            True,
+            {"resume_from": resume, "sequence": manifest["sequence"], "bytes": manifest["bytes"]},
+            f"checkpoint {manifest['sequence']} carried to {target}",
+        )
+
+    def _verify_carried(self, target: str, workload_id: str) -> dict[str, Any]:
+        """The manifest carried to ``target``, once its object matches it (size and SHA-256)."""
+        manifest = self.store.manifest(target, workload_id)
         if manifest is None:
             raise StepFailed(f"the manifest copied to {target} is missing")
         body = (
@@ -141,11 +150,7 @@ class CheckpointRestore:
             raise StepFailed(
                 f"checkpoint {manifest['key']} in {target} does not match its manifest"
             )
-        return Outcome(
-            True,
-            {"resume_from": resume, "sequence": manifest["sequence"], "bytes": len(body)},
-            f"checkpoint {manifest['sequence']} carried to {target}",
-        )
+        return manifest
 
     def migrate(self, m: Migration, now: float) -> Outcome:
         """Start the segment in the target (once), then wait until it runs."""
@@ -237,20 +242,30 @@ class CheckpointRestore:
         return record
 
     def _start(
-        self, m: Migration, record: WorkloadRecord, spec_target: Mapping[str, Any]
+        self,
+        m: Migration,
+        record: WorkloadRecord,
+        spec_target: Mapping[str, Any],
+        region: str | None = None,
+        resume_from: str | None = None,
     ) -> dict[str, str]:
-        wid, target = record.workload_id, m.spec["target"]
+        """Start the segment in ``region`` (the target) from ``resume_from`` (the carried one);
+        the token names the migration and the region, so a re-run starts nothing twice."""
+        wid, region = record.workload_id, region or m.spec["target"]
         env = seg.environment(
             wid,
             m.data["segment"],
-            self.store.uri(target, wid),
-            m.data["resume_from"],
+            self.store.uri(region, wid),
+            m.data["resume_from"] if resume_from is None else resume_from,
             self.settings.checkpoint_budget,
         )
+        token = f"migration-{m.migration_id}"
+        if region != m.spec["target"]:
+            token += f"-{region}"
         started = start_target(
             seg.with_environment(spec_target, env),
-            region=target,
-            names=RunNames(self.settings.name_prefix, wid, f"migration-{m.migration_id}"),
+            region=region,
+            names=RunNames(self.settings.name_prefix, wid, token),
             allowlist=self.settings.target_allowlist,
             client=self.client,
             decision=record.decision,
@@ -266,34 +281,42 @@ class CheckpointRestore:
             cluster=cluster, startedBy=names.run, desiredStatus="RUNNING"
         )["taskArns"]
 
-    def _switch(self, m: Migration, record: WorkloadRecord, now: float) -> bool:
+    def _switch(
+        self,
+        m: Migration,
+        record: WorkloadRecord,
+        now: float,
+        run: Mapping[str, Any] | None = None,
+        resume_from: str | None = None,
+    ) -> bool:
+        """Point the workload's current segment at ``run`` (the target run by default), resumed
+        from ``resume_from``; False when the record changed under us."""
         segmented = dict(record.segments or {})
         runs = [dict(r) for r in segmented.get("runs", [])]
-        target_run = m.data["target_run"]
+        run = run or m.data["target_run"]
+        region, moved = run["region"], run["region"] != m.data["source"]
         index = m.data["segment"]
         if index < len(runs):
             runs[index].update(
-                region=m.spec["target"],
-                handle=target_run["handle"],
-                resume_from=m.data["resume_from"],
-                migrated_from=m.data["source"],
+                region=region,
+                handle=run["handle"],
+                resume_from=m.data["resume_from"] if resume_from is None else resume_from,
             )
+            if moved:
+                runs[index]["migrated_from"] = m.data["source"]
+        dispatch = {k: v for k, v in (record.dispatch or {}).items() if k != seg.PAUSED_BY}
+        dispatch.update(run, migration=m.migration_id)
+        if moved:
+            dispatch["migrated_from"] = m.data["source_run"]
+        reason = f"migrated to {region}" if moved else f"resumed in {region}"
         try:
             self.repo.transition(
                 record,
                 State.RUNNING,
                 now=now,
-                reason=f"migrated to {m.spec['target']} (migration {m.migration_id})",
+                reason=f"{reason} (migration {m.migration_id})",
                 due_at=record.due_at if record.due_at is not None else now,
-                updates={
-                    "dispatch": {
-                        **(record.dispatch or {}),
-                        **target_run,
-                        "migrated_from": m.data["source_run"],
-                        "migration": m.migration_id,
-                    },
-                    "segments": {**segmented, "runs": runs},
-                },
+                updates={"dispatch": dispatch, "segments": {**segmented, "runs": runs}},
             )
         except Conflict:
             return False
