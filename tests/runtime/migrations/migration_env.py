@@ -1,8 +1,10 @@
 """Migrations on moto: a fleet over two regions, interruptible workloads running on ECS with
-checkpoints in both regions' buckets, and the faults the trials inject.
+checkpoints in both regions' buckets, a service behind Route 53 weighted records in both regions,
+and the faults the trials inject.
 
 What moto does not do (the fault layer stands in): it never reports an instance unhealthy by
-itself, and it leaves ``startedAt`` unset on the tasks it runs (filled here when RUNNING).
+itself, its Route 53 health checks always pass, and it leaves ``startedAt`` unset on the tasks it
+runs (filled here when RUNNING).
 """
 
 from __future__ import annotations
@@ -28,8 +30,13 @@ from carbon_aware.runtime.fleet.repository import FleetRepository
 from carbon_aware.runtime.fleet.settings import parse_fleet
 from carbon_aware.runtime.migrations.orchestrator import Orchestrator
 from carbon_aware.runtime.migrations.repository import MigrationRepository
-from carbon_aware.runtime.migrations.states import MigrationState
+from carbon_aware.runtime.migrations.states import DEFAULT_TIMEOUTS, MigrationState
 from carbon_aware.runtime.migrations.strategies import Strategy
+from carbon_aware.runtime.migrations.strategies.blue_green import (
+    ROUTE53_REGION,
+    BlueGreen,
+    parse_services,
+)
 from carbon_aware.runtime.migrations.strategies.checkpoint_restore import CheckpointRestore
 from carbon_aware.runtime.migrations.strategies.drain_and_shift import DrainAndShift
 from carbon_aware.runtime.repository import WorkloadRepository
@@ -39,6 +46,9 @@ from carbon_aware.runtime.tables import FLEETS_TABLE, MIGRATIONS_TABLE, WORKLOAD
 MIGRATIONS = "migrations"
 FLEETS = "fleets"
 FLEET = "web"
+SERVICE = "api"
+ZONE = "example.com"
+RECORD = f"{SERVICE}.{ZONE}"
 PHASES = ("validate", "prepare", "migrate", "complete", "rollback")
 
 
@@ -53,10 +63,13 @@ class Faults:
     failing: set[str] = field(default_factory=set)  # operations answering InternalError
     unhealthy: set[str] = field(default_factory=set)  # regions whose instances fail health checks
     crash_after: str | None = None  # a phase that dies right after doing its work
+    failing_checks: set[str] = field(default_factory=set)  # regions whose Route 53 check fails
+    check_regions: dict[str, str] = field(default_factory=dict)  # health check id -> region
 
     def clear(self) -> None:
         self.failing.clear()
         self.unhealthy.clear()
+        self.failing_checks.clear()
         self.crash_after = None
 
 
@@ -79,6 +92,11 @@ class Client:
                 for group in answer["AutoScalingGroups"]:
                     for instance in group.get("Instances", []):
                         instance["HealthStatus"] = "Unhealthy"
+            checked = self._faults.check_regions.get(kwargs.get("HealthCheckId", ""))
+            failing = self._faults.unhealthy | self._faults.failing_checks
+            if name == "get_health_check_status" and checked in failing:
+                for observation in answer["HealthCheckObservations"]:
+                    observation["StatusReport"]["Status"] = "Failure: injected"
             return answer
 
         return call
@@ -119,6 +137,8 @@ class Env:
     groups: dict[str, str]
     targets: dict[str, dict[str, Any]]
     fleet_spec: dict[str, Any]
+    service_groups: dict[str, str] = field(default_factory=dict)
+    zone_id: str = ""
     clients: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def client(self, service: str, region: str) -> Client:
@@ -139,21 +159,27 @@ class Env:
     def desired(self) -> dict[str, int]:
         return {r: n for r, (n, _) in self.capacity().items()}
 
-    def capacity(self) -> dict[str, tuple[int, int]]:
-        """(desired, InService) per region."""
+    def capacity(self, groups: Mapping[str, str] | None = None) -> dict[str, tuple[int, int]]:
+        """(desired, InService) per region of ``groups`` (the fleet's by default)."""
         out = {}
-        for region in self.groups:
-            group = self.group(region)
+        for region, name in (groups or self.groups).items():
+            group = self.group(region, name)
             in_service = sum(1 for i in group["Instances"] if i["LifecycleState"] == "InService")
             out[region] = (group["DesiredCapacity"], in_service)
         return out
 
-    def group(self, region: str) -> dict[str, Any]:
+    def group(self, region: str, name: str | None = None) -> dict[str, Any]:
         client = self.raw("autoscaling", region)
-        name = self.groups[region]
-        return client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
-            "AutoScalingGroups"
-        ][0]
+        return client.describe_auto_scaling_groups(
+            AutoScalingGroupNames=[name or self.groups[region]]
+        )["AutoScalingGroups"][0]
+
+    def weights(self) -> dict[str, int]:
+        """The service's weighted records: weight per region (set identifier)."""
+        listed = self.raw("route53", ROUTE53_REGION).list_resource_record_sets(
+            HostedZoneId=self.zone_id
+        )["ResourceRecordSets"]
+        return {r["SetIdentifier"]: int(r["Weight"]) for r in listed if "SetIdentifier" in r}
 
     def running_tasks(self, region: str, workload_id: str) -> list[str]:
         return self.raw("ecs", region).list_tasks(
@@ -225,6 +251,7 @@ def create_env(
         "min_share": {SOURCE: 0.2},
     }
     fleet = parse_fleet(FLEET, spec)
+    service_groups, zone_id, services = create_service(faults)
     repo = MigrationRepository(ddb, MIGRATIONS)
     fleet_repo = FleetRepository(ddb, FLEETS)
     workloads = WorkloadRepository(
@@ -241,6 +268,8 @@ def create_env(
         groups,
         {r: dict(t) for r, t in targets.items()},
         spec,
+        service_groups,
+        zone_id,
     )
     settings = WorkloadSettings(
         workloads_table="workloads-migrations",
@@ -260,6 +289,10 @@ def create_env(
             faults,
         ),
         "checkpoint_restore": Crashing(CheckpointRestore(workloads, settings, env.client), faults),
+        "blue_green": Crashing(
+            BlueGreen(services, env.client, {**DEFAULT_TIMEOUTS, **(timeouts or {})}, 30.0),
+            faults,
+        ),
     }
     env.orchestrator = Orchestrator(
         repo,
@@ -268,6 +301,47 @@ def create_env(
         poll_seconds=30.0,
     )
     return env
+
+
+def create_service(faults: Faults) -> tuple[dict[str, str], str, dict[str, Any]]:
+    """Service ``api``: 4 instances in SOURCE (minimum 1) and none in TARGET, weighted A
+    records 100/0 and a health check per region. (groups, hosted zone id, parsed services)."""
+    groups = {SOURCE: "api-source", TARGET: "api-target"}
+    make_group(SOURCE, groups[SOURCE], 4)
+    make_group(TARGET, groups[TARGET], 0)
+    boto3.client("autoscaling", region_name=SOURCE).update_auto_scaling_group(
+        AutoScalingGroupName=groups[SOURCE], MinSize=1
+    )
+    route53 = boto3.client("route53", region_name=ROUTE53_REGION)
+    zone_id = route53.create_hosted_zone(Name=ZONE, CallerReference="migrations")["HostedZone"][
+        "Id"
+    ].rsplit("/", 1)[-1]
+    regions, changes = {}, []
+    for n, region in enumerate((SOURCE, TARGET)):
+        check = route53.create_health_check(
+            CallerReference=f"api-{region}",
+            HealthCheckConfig={"Type": "HTTPS", "FullyQualifiedDomainName": f"{region}.{RECORD}"},
+        )["HealthCheck"]["Id"]
+        faults.check_regions[check] = region
+        regions[region] = {
+            "group": groups[region],
+            "set_identifier": region,
+            "health_check_id": check,
+        }
+        record = {
+            "Name": RECORD,
+            "Type": "A",
+            "SetIdentifier": region,
+            "Weight": 100 if region == SOURCE else 0,
+            "TTL": 60,
+            "ResourceRecords": [{"Value": f"192.0.2.{n + 1}"}],
+        }
+        changes.append({"Action": "CREATE", "ResourceRecordSet": record})
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+    services = parse_services(
+        {SERVICE: {"zone_id": zone_id, "record_name": RECORD, "regions": regions}}
+    )
+    return groups, zone_id, services
 
 
 def running_workload(env: Env, workload_id: str, sequence: int, stale_target: bool) -> str:

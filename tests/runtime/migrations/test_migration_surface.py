@@ -74,12 +74,21 @@ def test_a_bad_field_is_a_400_naming_it(env: Env, body: object, field: str) -> N
 
 
 def test_the_cli_sends_only_the_flags_given() -> None:
+    unset = dict.fromkeys(
+        (
+            "fleet",
+            "source",
+            "count",
+            "workload_id",
+            "service",
+            "healthy_checks",
+            "traffic_steps",
+            "step_wait_seconds",
+            "deregistration_delay_seconds",
+        )
+    )
     args = argparse.Namespace(
-        kind="checkpoint_restore",
-        fleet=None,
-        source=None,
-        count=None,
-        workload_id="train-1",
+        **{**unset, "kind": "checkpoint_restore", "workload_id": "train-1"},
         target=TARGET,
         basis='{"hours": 2}',
     )
@@ -88,6 +97,20 @@ def test_the_cli_sends_only_the_flags_given() -> None:
         "workload_id": "train-1",
         "target": TARGET,
         "basis": {"hours": 2},
+    }
+    args = argparse.Namespace(
+        **{**unset, "kind": "blue_green", "service": "api", "source": SOURCE},
+        target=TARGET,
+        basis=None,
+    )
+    args.traffic_steps, args.healthy_checks = "20,100", 2
+    assert request_of(args) == {
+        "kind": "blue_green",
+        "service": "api",
+        "source": SOURCE,
+        "target": TARGET,
+        "healthy_checks": 2,
+        "traffic_steps": [20, 100],
     }
 
 

@@ -12,24 +12,28 @@ from carbon_aware.engine.migration import MigrationError, MigrationPolicy
 from carbon_aware.runtime.config import ConfigError, required
 from carbon_aware.runtime.migrations.orchestrator import DEFAULT_POLL_SECONDS
 from carbon_aware.runtime.migrations.states import DEFAULT_TIMEOUTS, MigrationState
+from carbon_aware.runtime.migrations.strategies.blue_green import Service, parse_services
 
 MIGRATIONS_TABLE = "CARBON_AWARE_MIGRATIONS_TABLE"
 MIGRATION_TIMEOUTS = "CARBON_AWARE_MIGRATION_TIMEOUTS"
 MIGRATION_POLL = "CARBON_AWARE_MIGRATION_POLL_SECONDS"
 MIGRATION_POLICY = "CARBON_AWARE_MIGRATION_POLICY"
 MIGRATION_AUTO = "CARBON_AWARE_MIGRATION_AUTO"
+MIGRATION_SERVICES = "CARBON_AWARE_MIGRATION_SERVICES"
 
 
 @dataclass(frozen=True)
 class MigrationSettings:
     """The migrations table, each state's timeout, how often a waiting state is polled, and
-    whether the trigger pass proposes migrations (``auto``) under which policy."""
+    whether the trigger pass proposes migrations (``auto``) under which policy, and the services
+    blue_green can move."""
 
     table: str
     timeouts: Mapping[MigrationState, float] = field(default_factory=lambda: DEFAULT_TIMEOUTS)
     poll_seconds: float = DEFAULT_POLL_SECONDS
     policy: MigrationPolicy = field(default_factory=MigrationPolicy)
     auto: bool = False
+    services: Mapping[str, Service] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> MigrationSettings:
@@ -41,6 +45,7 @@ class MigrationSettings:
             _poll(env),
             _policy(env.get(MIGRATION_POLICY, "")),
             _auto(env.get(MIGRATION_AUTO, "")),
+            _services(env.get(MIGRATION_SERVICES, "")),
         )
 
 
@@ -105,3 +110,12 @@ def _auto(raw: str) -> bool:
     if value not in {"", "true", "false"}:
         raise ConfigError(f"environment variable {MIGRATION_AUTO} must be true or false")
     return value == "true"
+
+
+def _services(raw: str) -> dict[str, Service]:
+    if not raw.strip():
+        return {}
+    try:
+        return parse_services(json.loads(raw))
+    except ValueError as exc:  # JSONDecodeError is one
+        raise ConfigError(f"{MIGRATION_SERVICES}: {exc}") from None

@@ -35,7 +35,7 @@ class Outcome:
 
 
 class Strategy(Protocol):
-    """One way of migrating (drain_and_shift, checkpoint_restore)."""
+    """One way of migrating (drain_and_shift, checkpoint_restore, blue_green)."""
 
     kind: str
 

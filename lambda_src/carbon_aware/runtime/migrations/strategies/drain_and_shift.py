@@ -36,18 +36,10 @@ from carbon_aware.runtime.migrations.strategies import (
     net_grams,
     overhead_grams,
 )
+from carbon_aware.runtime.migrations.strategies.groups import Group, read_group, set_desired
 
 KIND = "drain_and_shift"
 _FIELDS = {"kind", "fleet", "source", "target", "count", "basis"}
-
-
-@dataclass(frozen=True)
-class Group:
-    """An Auto Scaling group as the migration reads it."""
-
-    desired: int
-    healthy: int
-    max_size: int
 
 
 @dataclass(frozen=True)
@@ -196,22 +188,7 @@ class DrainAndShift:
         return config
 
     def _group(self, config: FleetConfig, region: str) -> Group:
-        name = config.groups[region]
-        found = self.autoscaling(region).describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
-            "AutoScalingGroups"
-        ]
-        if not found:
-            raise StepFailed(f"Auto Scaling group {name} not found in {region}")
-        healthy = sum(
-            1
-            for i in found[0].get("Instances", [])
-            if i.get("LifecycleState") == "InService" and i.get("HealthStatus") == "Healthy"
-        )
-        return Group(int(found[0]["DesiredCapacity"]), healthy, int(found[0]["MaxSize"]))
+        return read_group(self.autoscaling(region), config.groups[region], region)
 
     def _set(self, m: Migration, region: str, desired: int) -> None:
-        self.autoscaling(region).set_desired_capacity(
-            AutoScalingGroupName=self._config(m).groups[region],
-            DesiredCapacity=desired,
-            HonorCooldown=False,
-        )
+        set_desired(self.autoscaling(region), self._config(m).groups[region], desired)
