@@ -290,7 +290,9 @@ def create_env(
         ),
         "checkpoint_restore": Crashing(CheckpointRestore(workloads, settings, env.client), faults),
         "blue_green": Crashing(
-            BlueGreen(services, env.client, {**DEFAULT_TIMEOUTS, **(timeouts or {})}, 30.0),
+            BlueGreen(
+                parse_services(services), env.client, {**DEFAULT_TIMEOUTS, **(timeouts or {})}, 30.0
+            ),
             faults,
         ),
     }
@@ -305,7 +307,8 @@ def create_env(
 
 def create_service(faults: Faults) -> tuple[dict[str, str], str, dict[str, Any]]:
     """Service ``api``: 4 instances in SOURCE (minimum 1) and none in TARGET, weighted A
-    records 100/0 and a health check per region. (groups, hosted zone id, parsed services)."""
+    records 100/0 and a health check per region. (groups, hosted zone id, the services as
+    ``var.migrations.services`` renders them)."""
     groups = {SOURCE: "api-source", TARGET: "api-target"}
     make_group(SOURCE, groups[SOURCE], 4)
     make_group(TARGET, groups[TARGET], 0)
@@ -338,10 +341,11 @@ def create_service(faults: Faults) -> tuple[dict[str, str], str, dict[str, Any]]
         }
         changes.append({"Action": "CREATE", "ResourceRecordSet": record})
     route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
-    services = parse_services(
-        {SERVICE: {"zone_id": zone_id, "record_name": RECORD, "regions": regions}}
+    return (
+        groups,
+        zone_id,
+        {SERVICE: {"zone_id": zone_id, "record_name": RECORD, "regions": regions}},
     )
-    return groups, zone_id, services
 
 
 def running_workload(env: Env, workload_id: str, sequence: int, stale_target: bool) -> str:
