@@ -12,14 +12,14 @@ from collections.abc import Iterator
 import boto3
 import numpy as np
 import pytest
-from tests.fleet.fleet_env import FLEET_TABLE, fleet_spec, fleets_table, make_group
+from tests.fleet.fleet_env import FLEET_TABLE, TYPES, fleet_spec, fleets_table, make_group
 from tests.runtime.aws_samples import put_event
 from tests.runtime.conftest import HOME, OTHER, AwsEnv
 from tests.runtime.events import Context, http, stored_spec, submission, submit
 from tests.runtime.events import completion as completion_event
-from tests.runtime.migrations.migration_env import SERVICE, Faults, create_service
 
 from carbon_aware.cli.demo_fleet import FakePlacementScores, InstanceTypeFill
+from carbon_aware.cli.demo_migrations import SERVICE, create_service
 from carbon_aware.engine import Signal
 from carbon_aware.engine.signal import SignalType
 from carbon_aware.engine.timeutil import iso
@@ -193,7 +193,8 @@ def test_api_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypatch
     monkeypatch.setenv(config.FLEET_TABLE, FLEET_TABLE)
     monkeypatch.setenv(migration_settings.MIGRATIONS_TABLE, "migrations")
     # blue_green's dry run also reads the service's weighted records and health checks.
-    _, _, services = create_service(Faults())
+    service_groups = {region: f"api-{region}" for region in (HOME, OTHER)}
+    _, services = create_service(service_groups, {HOME: 4, OTHER: 0}, TYPES)
     monkeypatch.setenv(migration_settings.MIGRATION_SERVICES, json.dumps(services))
     wiring.reset()
     shift = {"kind": "drain_and_shift", "fleet": "web", "source": HOME, "target": OTHER, "count": 1}

@@ -19,11 +19,14 @@ from tests.fleet.fleet_env import TYPES, make_group
 
 from carbon_aware.cli.demo_migrations import (
     PREFIX,
+    SERVICE,
     SOURCE,
     TARGET,
     EcsStarted,
+    create_service,
     put_checkpoint,
     start_interruptible_run,
+    weights,
 )
 from carbon_aware.runtime.config import WorkloadSettings
 from carbon_aware.runtime.fleet.repository import FleetRepository
@@ -32,11 +35,7 @@ from carbon_aware.runtime.migrations.orchestrator import Orchestrator
 from carbon_aware.runtime.migrations.repository import MigrationRepository
 from carbon_aware.runtime.migrations.states import DEFAULT_TIMEOUTS, MigrationState
 from carbon_aware.runtime.migrations.strategies import Strategy
-from carbon_aware.runtime.migrations.strategies.blue_green import (
-    ROUTE53_REGION,
-    BlueGreen,
-    parse_services,
-)
+from carbon_aware.runtime.migrations.strategies.blue_green import BlueGreen, parse_services
 from carbon_aware.runtime.migrations.strategies.checkpoint_restore import CheckpointRestore
 from carbon_aware.runtime.migrations.strategies.drain_and_shift import DrainAndShift
 from carbon_aware.runtime.repository import WorkloadRepository
@@ -46,9 +45,6 @@ from carbon_aware.runtime.tables import FLEETS_TABLE, MIGRATIONS_TABLE, WORKLOAD
 MIGRATIONS = "migrations"
 FLEETS = "fleets"
 FLEET = "web"
-SERVICE = "api"
-ZONE = "example.com"
-RECORD = f"{SERVICE}.{ZONE}"
 PHASES = ("validate", "prepare", "migrate", "complete", "rollback")
 
 
@@ -176,10 +172,7 @@ class Env:
 
     def weights(self) -> dict[str, int]:
         """The service's weighted records: weight per region (set identifier)."""
-        listed = self.raw("route53", ROUTE53_REGION).list_resource_record_sets(
-            HostedZoneId=self.zone_id
-        )["ResourceRecordSets"]
-        return {r["SetIdentifier"]: int(r["Weight"]) for r in listed if "SetIdentifier" in r}
+        return weights(self.zone_id)
 
     def running_tasks(self, region: str, workload_id: str) -> list[str]:
         return self.raw("ecs", region).list_tasks(
@@ -251,7 +244,10 @@ def create_env(
         "min_share": {SOURCE: 0.2},
     }
     fleet = parse_fleet(FLEET, spec)
-    service_groups, zone_id, services = create_service(faults)
+    service_groups = {SOURCE: "api-source", TARGET: "api-target"}
+    zone_id, services = create_service(service_groups, {SOURCE: 4, TARGET: 0}, TYPES)
+    for region, endpoint in services[SERVICE]["regions"].items():
+        faults.check_regions[endpoint["health_check_id"]] = region
     repo = MigrationRepository(ddb, MIGRATIONS)
     fleet_repo = FleetRepository(ddb, FLEETS)
     workloads = WorkloadRepository(
@@ -303,49 +299,6 @@ def create_env(
         poll_seconds=30.0,
     )
     return env
-
-
-def create_service(faults: Faults) -> tuple[dict[str, str], str, dict[str, Any]]:
-    """Service ``api``: 4 instances in SOURCE (minimum 1) and none in TARGET, weighted A
-    records 100/0 and a health check per region. (groups, hosted zone id, the services as
-    ``var.migrations.services`` renders them)."""
-    groups = {SOURCE: "api-source", TARGET: "api-target"}
-    make_group(SOURCE, groups[SOURCE], 4)
-    make_group(TARGET, groups[TARGET], 0)
-    boto3.client("autoscaling", region_name=SOURCE).update_auto_scaling_group(
-        AutoScalingGroupName=groups[SOURCE], MinSize=1
-    )
-    route53 = boto3.client("route53", region_name=ROUTE53_REGION)
-    zone_id = route53.create_hosted_zone(Name=ZONE, CallerReference="migrations")["HostedZone"][
-        "Id"
-    ].rsplit("/", 1)[-1]
-    regions, changes = {}, []
-    for n, region in enumerate((SOURCE, TARGET)):
-        check = route53.create_health_check(
-            CallerReference=f"api-{region}",
-            HealthCheckConfig={"Type": "HTTPS", "FullyQualifiedDomainName": f"{region}.{RECORD}"},
-        )["HealthCheck"]["Id"]
-        faults.check_regions[check] = region
-        regions[region] = {
-            "group": groups[region],
-            "set_identifier": region,
-            "health_check_id": check,
-        }
-        record = {
-            "Name": RECORD,
-            "Type": "A",
-            "SetIdentifier": region,
-            "Weight": 100 if region == SOURCE else 0,
-            "TTL": 60,
-            "ResourceRecords": [{"Value": f"192.0.2.{n + 1}"}],
-        }
-        changes.append({"Action": "CREATE", "ResourceRecordSet": record})
-    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
-    return (
-        groups,
-        zone_id,
-        {SERVICE: {"zone_id": zone_id, "record_name": RECORD, "regions": regions}},
-    )
 
 
 def running_workload(env: Env, workload_id: str, sequence: int, stale_target: bool) -> str:

@@ -121,6 +121,32 @@ def common_fault(env: Env, fault: str, at: S, m: Migration, failing: set[str]) -
             env.orchestrator.cancel(m.migration_id, env.now(), "trial")
 
 
+def group_fault(
+    env: Env,
+    rng: random.Random,
+    groups: dict[str, str],
+    fault: str,
+    at: S,
+    m: Migration,
+    failing: set[str],
+) -> None:
+    """A fault for strategies on Auto Scaling groups: the target's instances fail their health
+    checks, a spot interruption takes an instance of either group, or a common fault."""
+    if fault == "health":
+        env.faults.unhealthy.add(TARGET)
+    elif fault == "interruption":
+        region = rng.choice((SOURCE, TARGET))
+        instances = env.group(region, groups[region])["Instances"]
+        if instances:
+            boto3.client(
+                "autoscaling", region_name=region
+            ).terminate_instance_in_auto_scaling_group(
+                InstanceId=rng.choice(instances)["InstanceId"], ShouldDecrementDesiredCapacity=False
+            )
+    else:
+        common_fault(env, fault, at, m, failing)
+
+
 def assert_released(env: Env, m: Migration) -> None:
     assert env.repo.holder(m.subject) is None, f"lock of {m.subject} left behind"
     assert m.migration_id not in set(env.repo.due(env.now() + 1e9)), "final migration still due"
@@ -156,22 +182,8 @@ def test_drain_and_shift_survives_faults_at_every_state(fleet_env: Env) -> None:
         )
 
         def inject(m: Migration, fault: str = fault, at: S = at) -> None:
-            if fault == "health":
-                env.faults.unhealthy.add(TARGET)
-            elif fault == "interruption":
-                region = rng.choice((SOURCE, TARGET))
-                instances = env.group(region)["Instances"]
-                if instances:
-                    boto3.client(
-                        "autoscaling", region_name=region
-                    ).terminate_instance_in_auto_scaling_group(
-                        InstanceId=rng.choice(instances)["InstanceId"],
-                        ShouldDecrementDesiredCapacity=False,
-                    )
-            else:
-                common_fault(
-                    env, fault, at, m, {"set_desired_capacity", "describe_auto_scaling_groups"}
-                )
+            failing = {"set_desired_capacity", "describe_auto_scaling_groups"}
+            group_fault(env, rng, env.groups, fault, at, m, failing)
 
         def capacity_holds(m: Migration, fault: str = fault, at: S = at) -> None:
             capacity = env.capacity()
@@ -296,30 +308,8 @@ def test_blue_green_survives_faults_at_every_state(service_env: Env) -> None:
         )
 
         def inject(m: Migration, fault: str = fault, at: S = at) -> None:
-            if fault == "health":
-                env.faults.unhealthy.add(TARGET)
-            elif fault == "interruption":
-                region = rng.choice((SOURCE, TARGET))
-                instances = env.group(region, groups[region])["Instances"]
-                if instances:
-                    boto3.client(
-                        "autoscaling", region_name=region
-                    ).terminate_instance_in_auto_scaling_group(
-                        InstanceId=rng.choice(instances)["InstanceId"],
-                        ShouldDecrementDesiredCapacity=False,
-                    )
-            else:
-                common_fault(
-                    env,
-                    fault,
-                    at,
-                    m,
-                    {
-                        "set_desired_capacity",
-                        "change_resource_record_sets",
-                        "get_health_check_status",
-                    },
-                )
+            failing = {"set_desired_capacity", "change_resource_record_sets"}
+            group_fault(env, rng, groups, fault, at, m, failing | {"get_health_check_status"})
 
         def serving_holds(m: Migration) -> None:
             capacity, weights = env.capacity(groups), env.weights()

@@ -1,9 +1,10 @@
 """The surface of migrations: the api routes (list, start with a dry run first, get, cancel),
-fields rejected naming them, the CLI's start request, and the demo's three migrations."""
+fields rejected naming them, the CLI's start request, and the demo's four migrations."""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,17 +115,33 @@ def test_the_cli_sends_only_the_flags_given() -> None:
     }
 
 
-def test_the_demo_shows_both_strategies_end_to_end_and_a_rollback(tmp_path: Path) -> None:
+def test_the_demo_shows_every_strategy_end_to_end_and_a_rollback(tmp_path: Path) -> None:
     lines = run_migration_demo(tmp_path)
     endings = [
         line.split(";")[0].rsplit(" -> ", 1)[-1]
         for line in lines
         if " -> completing" in line or "rolling_back" in line
     ]
-    assert endings == ["completed", "completed", "rolled_back"], lines
+    assert endings == ["completed", "completed", "completed", "rolled_back"], lines
+    # blue_green: the weights go 100/0 -> 90/10 -> 50/50 -> 0/100, the target launched first.
+    shares = [line.split("weights ")[1] for line in lines if " weights " in line]
+    moved = [w.split(" desired")[0] for w in shares]
+    assert list(dict.fromkeys(moved)) == [
+        "{'eu-west-1': 100, 'eu-north-1': 0}",
+        "{'eu-west-1': 90, 'eu-north-1': 10}",
+        "{'eu-west-1': 50, 'eu-north-1': 50}",
+        "{'eu-west-1': 0, 'eu-north-1': 100}",
+    ], lines
+    for weights, desired in (map(ast.literal_eval, w.split(" desired ")) for w in shares):
+        assert not weights["eu-north-1"] or desired["eu-north-1"] == 4, lines
     assert "saved net" in "\n".join(lines)
     assert lines[-2].endswith("checkpoint objects in eu-north-1: 0"), lines[-2]
     # The finished migrations are exported for the monthly report, in their final states.
     (part,) = (tmp_path / "carbon-aware-migrations").glob("dt=*/part-*.jsonl")
     exported = [json.loads(line) for line in part.read_text().splitlines()]
-    assert sorted(m["state"] for m in exported) == ["completed", "completed", "rolled_back"]
+    assert sorted(m["state"] for m in exported) == [
+        "completed",
+        "completed",
+        "completed",
+        "rolled_back",
+    ]

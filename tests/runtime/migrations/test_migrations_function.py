@@ -11,13 +11,14 @@ import time
 
 import boto3
 import pytest
-from tests.fleet.fleet_env import FLEET_TABLE, fleet_spec, fleets_table, make_group
+from tests.fleet.fleet_env import FLEET_TABLE, TYPES, fleet_spec, fleets_table, make_group
 from tests.runtime.conftest import HOME, OTHER, AwsEnv
 from tests.runtime.events import Context
-from tests.runtime.migrations.migration_env import SERVICE, Faults, create_service
 
 from carbon_aware.cli.demo_migrations import (
+    SERVICE,
     EcsStarted,
+    create_service,
     put_checkpoint,
     start_interruptible_run,
     tasks_keep_running,
@@ -51,7 +52,8 @@ def test_the_sweep_steps_what_is_due_with_only_the_functions_grants(
     monkeypatch.setenv(config.FLEET_TABLE, FLEET_TABLE)
     monkeypatch.setenv(settings.MIGRATIONS_TABLE, "migrations")
     monkeypatch.setenv(settings.MIGRATION_POLL, "0.001")
-    _, zone_id, services = create_service(Faults())
+    groups = {region: f"api-{region}" for region in (HOME, OTHER)}
+    zone_id, services = create_service(groups, {HOME: 4, OTHER: 0}, TYPES)
     monkeypatch.setenv(settings.MIGRATION_SERVICES, json.dumps(services))
     wiring.reset()
     plain = wiring.client

@@ -35,6 +35,7 @@ from carbon_aware.runtime.migrations.strategies import (
     SpecError,
     StepFailed,
     check_basis,
+    check_move,
     net_grams,
     overhead_grams,
 )
@@ -163,24 +164,14 @@ class BlueGreen:
 
     def check(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Normalised spec: service, source, target, the shift's parameters, the basis."""
-        unknown = sorted(set(request) - _FIELDS)
-        if unknown:
-            raise SpecError(f"{unknown[0]}: unknown field for {KIND}")
-        service = request.get("service")
-        if service not in self.services:
-            raise SpecError(f"service: no configured service {service!r}")
-        regions = list(self.services[str(service)].regions)
-        for name in ("source", "target"):
-            if request.get(name) not in regions:
-                raise SpecError(f"{name}: must be one of the service's regions {regions}")
-        if request["source"] == request["target"]:
-            raise SpecError("target: must differ from source")
+        regions = {name: list(service.regions) for name, service in self.services.items()}
+        service, source, target = check_move(request, KIND, _FIELDS, "service", regions)
         parameters = check_parameters(request)
         self._fits(parameters)
         return {
             "service": service,
-            "source": request["source"],
-            "target": request["target"],
+            "source": source,
+            "target": target,
             **parameters,
             "basis": check_basis(request),
         }

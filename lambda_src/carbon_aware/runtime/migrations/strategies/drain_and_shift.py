@@ -33,6 +33,7 @@ from carbon_aware.runtime.migrations.strategies import (
     SpecError,
     StepFailed,
     check_basis,
+    check_move,
     net_grams,
     overhead_grams,
 )
@@ -53,25 +54,15 @@ class DrainAndShift:
 
     def check(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Normalised spec: fleet, source, target, count (and the optional basis)."""
-        unknown = sorted(set(request) - _FIELDS)
-        if unknown:
-            raise SpecError(f"{unknown[0]}: unknown field for {KIND}")
-        fleet = request.get("fleet")
-        if fleet not in self.fleets:
-            raise SpecError(f"fleet: no configured fleet {fleet!r}")
-        regions = self.fleets[str(fleet)].policy.regions
-        for name in ("source", "target"):
-            if request.get(name) not in regions:
-                raise SpecError(f"{name}: must be one of the fleet's regions {list(regions)}")
-        if request["source"] == request["target"]:
-            raise SpecError("target: must differ from source")
+        regions = {name: config.policy.regions for name, config in self.fleets.items()}
+        fleet, source, target = check_move(request, KIND, _FIELDS, "fleet", regions)
         count = request.get("count")
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise SpecError("count: must be an integer >= 1")
         return {
             "fleet": fleet,
-            "source": request["source"],
-            "target": request["target"],
+            "source": source,
+            "target": target,
             "count": count,
             "basis": check_basis(request),
         }
