@@ -74,7 +74,7 @@ def test_launch_checks_steps_delay_then_drain_to_the_minimum(env: Env) -> None:
         healthy_checks=2,
         traffic_steps=[10, 50, 100],
         step_wait_seconds=60,
-        deregistration_delay_seconds=90,
+        deregistration_delay_seconds=300,
         basis=BASIS,
     )
     observed = until(env, mid, S.COMPLETED, 60)
@@ -90,7 +90,7 @@ def test_launch_checks_steps_delay_then_drain_to_the_minimum(env: Env) -> None:
     # The source drains only once all traffic left it and the delay passed.
     drained = [i for i, (_, _, d) in enumerate(observed) if d[SOURCE] < 4]
     full = shares.index(100)
-    assert drained and drained[0] - full >= 90 / POLL
+    assert drained and (drained[0] - full) * POLL >= 300
     m = env.repo.get(mid)
     assert m.grams["units"] == 4
     assert m.grams["overlap_seconds"] == m.data["released_at"] - m.data["launched_at"] > 0
@@ -123,6 +123,17 @@ def test_a_failing_route53_health_check_counts_as_unhealthy(env: Env) -> None:
     assert len(instances) == 4 and all(i["HealthStatus"] == "Healthy" for i in instances)
     env.faults.failing_checks.clear()
     assert until(env, mid, S.MIGRATING)[-1][0].state == S.MIGRATING
+
+
+def test_a_target_failing_mid_shift_gets_no_more_traffic_and_rolls_back(env: Env) -> None:
+    mid = start(env, healthy_checks=1, traffic_steps=[10, 50, 100], step_wait_seconds=0)
+    until(env, mid, S.MIGRATING)
+    assert step(env, mid).data["step"] == 1 and env.weights()[TARGET] == 10
+    env.faults.unhealthy.add(TARGET)
+    m = step(env, mid)
+    assert m.state == S.ROLLING_BACK and env.weights()[TARGET] == 10, m.history
+    until(env, mid, S.ROLLED_BACK)
+    assert env.weights() == {SOURCE: 100, TARGET: 0} and desired(env) == {SOURCE: 4, TARGET: 0}
 
 
 def test_a_crash_mid_shift_resumes_at_the_persisted_step(env: Env) -> None:

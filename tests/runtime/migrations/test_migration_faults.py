@@ -307,12 +307,20 @@ def test_blue_green_survives_faults_at_every_state(service_env: Env) -> None:
             env.now(),
         )
 
-        def inject(m: Migration, fault: str = fault, at: S = at) -> None:
+        # No more traffic goes to the target once it failed its checks (none when it always fails).
+        ceiling = [0 if at == S.ROLLING_BACK else 100]
+
+        def inject(
+            m: Migration, fault: str = fault, at: S = at, ceiling: list[int] = ceiling
+        ) -> None:
+            if fault == "health":
+                ceiling[0] = env.weights()[TARGET]
             failing = {"set_desired_capacity", "change_resource_record_sets"}
             group_fault(env, rng, groups, fault, at, m, failing | {"get_health_check_status"})
 
-        def serving_holds(m: Migration) -> None:
+        def serving_holds(m: Migration, ceiling: list[int] = ceiling) -> None:
             capacity, weights = env.capacity(groups), env.weights()
+            assert weights[TARGET] <= ceiling[0], f"more traffic to a failing target {weights}"
             assert capacity[SOURCE][0] >= 1, f"source below its minimum at {m.state}"
             for region, weight in weights.items():
                 if weight:  # whatever takes traffic runs at the source's full capacity
