@@ -220,6 +220,7 @@ def test_validation_rejects_a_missing_record_naming_it(env: Env) -> None:
         ({"deregistration_delay_seconds": "5m"}, "deregistration_delay_seconds"),
         ({"step_wait_seconds": 3600}, "step_wait_seconds"),  # longer than migrating may last
         ({"healthy_checks": 40}, "healthy_checks"),  # longer than preparing may last
+        ({"traffic_steps": list(range(1, 101)), "step_wait_seconds": 0}, "traffic_steps"),
         ({"count": 2}, "count"),
     ],
 )

@@ -190,8 +190,12 @@ class BlueGreen:
         steps = parameters["traffic_steps"]
         shift = (len(steps) + 1) * max(poll, parameters["step_wait_seconds"])
         if shift >= self.timeouts[MigrationState.MIGRATING]:
+            # Blame the wait when it sets the pace, else the number of steps (one poll each).
+            name = (
+                "step_wait_seconds" if parameters["step_wait_seconds"] > poll else "traffic_steps"
+            )
             raise SpecError(
-                f"step_wait_seconds: {len(steps)} traffic steps and their waits need {shift:g} s, "
+                f"{name}: {len(steps)} traffic steps and their waits need {shift:g} s, "
                 f"the migrating timeout is {self.timeouts[MigrationState.MIGRATING]:g} s"
             )
 
