@@ -135,6 +135,7 @@ class Env:
     fleet_spec: dict[str, Any]
     service_groups: dict[str, str] = field(default_factory=dict)
     zone_id: str = ""
+    services: dict[str, Any] = field(default_factory=dict)  # as var.migrations.services renders
     clients: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def client(self, service: str, region: str) -> Client:
@@ -266,6 +267,7 @@ def create_env(
         spec,
         service_groups,
         zone_id,
+        services,
     )
     settings = WorkloadSettings(
         workloads_table="workloads-migrations",

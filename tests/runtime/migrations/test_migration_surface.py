@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pytest
 from tests.runtime.events import http
-from tests.runtime.migrations.migration_env import FLEET, SOURCE, TARGET, Env, create_env
+from tests.runtime.migrations.migration_env import FLEET, SERVICE, SOURCE, TARGET, Env, create_env
 
 from carbon_aware.cli.demo_migrations import run_migration_demo
 from carbon_aware.cli.migrations import request_of
 from carbon_aware.runtime import config, wiring
 from carbon_aware.runtime.handlers import api
-from carbon_aware.runtime.migrations.settings import MIGRATIONS_TABLE
+from carbon_aware.runtime.migrations.settings import MIGRATION_SERVICES, MIGRATIONS_TABLE
 
 SHIFT = {"kind": "drain_and_shift", "fleet": FLEET, "source": SOURCE, "target": TARGET, "count": 1}
+MOVE = {"kind": "blue_green", "service": SERVICE, "source": SOURCE, "target": TARGET}
 
 
 @pytest.fixture
@@ -28,6 +29,7 @@ def env(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     monkeypatch.setenv(MIGRATIONS_TABLE, "migrations")
     monkeypatch.setenv(config.FLEETS, json.dumps({FLEET: env.fleet_spec}))
     monkeypatch.setenv(config.FLEET_TABLE, "fleets")
+    monkeypatch.setenv(MIGRATION_SERVICES, json.dumps(env.services))
     monkeypatch.delenv(config.WORKLOADS_TABLE, raising=False)
     wiring.reset()
     yield env
@@ -64,6 +66,10 @@ def test_start_dry_run_first_then_start_get_list_and_cancel(env: Env) -> None:
         ({**SHIFT, "count": "two"}, "count"),
         ({**SHIFT, "dry_run": "yes"}, "dry_run"),
         ({**SHIFT, "surprise": 1}, "surprise"),
+        ({"kind": "blue_green", "source": SOURCE, "target": TARGET}, "service"),
+        ({**MOVE, "target": None}, "target"),
+        ({**MOVE, "traffic_steps": [50]}, "traffic_steps"),
+        ({**MOVE, "healthy_checks": True}, "healthy_checks"),
         ({"kind": "checkpoint_restore", "workload_id": "w", "target": TARGET}, "kind"),
         ([1, 2], "body"),
     ],
@@ -72,6 +78,18 @@ def test_a_bad_field_is_a_400_naming_it(env: Env, body: object, field: str) -> N
     status, answer = call("POST", "/migrations", body)
     assert status == 400 and answer["errors"][0]["field"] == field
     assert call("GET", "/migrations")[1] == {"migrations": []}
+
+
+def test_a_blue_green_dry_run_plans_and_a_start_is_stepped(env: Env) -> None:
+    status, plan = call("POST", "/migrations", {**MOVE, "dry_run": True})
+    assert status == 200 and plan["ok"], plan
+    assert plan["plan"]["original"] == {
+        SOURCE: {"desired": 4, "weight": 100},
+        TARGET: {"desired": 0, "weight": 0},
+    }
+    assert plan["spec"]["traffic_steps"] == [10, 50, 100]  # the defaults, as they will apply
+    status, started = call("POST", "/migrations", MOVE)
+    assert status == 202 and started["subject"] == f"service:{SERVICE}"
 
 
 def test_the_cli_sends_only_the_flags_given() -> None:
