@@ -243,7 +243,8 @@ locals {
       handler     = "carbon_aware.runtime.handlers.api.handler"
       # Cancelling a running workload stops its target and accounts its grams until then.
       # GET /fleets* reads the fleets' settings and decisions (fleets.tf); /migrations* lists,
-      # starts (a dry run reads the fleet's groups) and cancels migrations (migrations.tf).
+      # starts (a dry run reads the fleet's or service's groups, a service's weighted records and
+      # health checks) and cancels migrations (migrations.tf).
       environment = merge(local.workload_environment, local.schedule_group_environment, local.submit_environment, local.signal_reader_environment, local.fleets_environment, local.migrations_environment)
       statements = concat([
         {
@@ -263,12 +264,12 @@ locals {
           Effect   = "Allow"
           Action   = ["dynamodb:GetItem", "dynamodb:Query"]
           Resource = [try(aws_dynamodb_table.this["fleets"].arn, null)]
-          }], local.migration_table_statements, !(local.create_migrations && local.create_fleets) ? [] : [{
+          }], local.migration_table_statements, !(local.create_migrations && (local.create_fleets || length(local.migration_services) > 0)) ? [] : [{
           Sid      = "MigrationDryRuns"
           Effect   = "Allow"
           Action   = ["autoscaling:DescribeAutoScalingGroups"]
           Resource = ["*"]
-      }])
+      }], local.service_read_statements)
     }
 
     intake = {
@@ -430,7 +431,7 @@ locals {
     }
 
     migrations = {
-      description = "Proposes migrations of running work from the policy (migrations.auto), then steps every migration between Regions that is due (drain_and_shift, checkpoint_restore)."
+      description = "Proposes migrations of running work from the policy (migrations.auto), then steps every migration between Regions that is due (drain_and_shift, checkpoint_restore, blue_green)."
       handler     = "carbon_aware.runtime.handlers.migrations.handler"
       environment = merge(local.workload_environment, local.fleets_environment, local.migrations_environment, local.migration_trigger_environment, local.signal_reader_environment, {
         CARBON_AWARE_TARGET_ALLOWLIST = jsonencode(local.target_allowlist)

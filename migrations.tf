@@ -15,6 +15,7 @@ locals {
     CARBON_AWARE_MIGRATION_TIMEOUTS     = local.create_migrations ? jsonencode(var.migrations.state_timeouts) : null
     CARBON_AWARE_MIGRATION_POLL_SECONDS = local.create_migrations ? var.migrations.poll_seconds : null
     CARBON_AWARE_MIGRATION_LIVE         = local.create_migrations ? tostring(var.migrations.live) : null
+    CARBON_AWARE_MIGRATION_SERVICES     = length(local.migration_services) > 0 ? jsonencode(local.migration_services) : null
   }
   # The trigger pass (runtime.migrations.triggers): whether it runs, and the policy it applies.
   migration_trigger_environment = {
@@ -22,6 +23,34 @@ locals {
     CARBON_AWARE_MIGRATION_POLICY = jsonencode(var.migrations.policy)
   }
   migration_table_resources = local.create_migrations ? local.table_resources["migrations"] : []
+
+  # blue_green's services (runtime.migrations.strategies.blue_green): their groups, the hosted
+  # zones of their weighted records, their health checks.
+  migration_services = local.create_migrations ? var.migrations.services : {}
+  service_group_arns = flatten([
+    for s in values(local.migration_services) : [
+      for r, e in s.regions : "arn:${local.partition}:autoscaling:${r}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${e.group}"
+    ]
+  ])
+  service_zone_arns = distinct([for s in values(local.migration_services) : "arn:${local.partition}:route53:::hostedzone/${s.zone_id}"])
+  service_health_check_arns = distinct(flatten([
+    for s in values(local.migration_services) : [
+      for e in values(s.regions) : "arn:${local.partition}:route53:::healthcheck/${e.health_check_id}" if e.health_check_id != null
+    ]
+  ]))
+  # What validating a blue_green move reads (the migrations function, and the api's dry runs):
+  # the weighted records and the health checks. Their groups are read with "*" (below).
+  service_read_statements = length(local.migration_services) == 0 ? [] : concat([{
+    Sid      = "ServiceRecordsRead"
+    Effect   = "Allow"
+    Action   = ["route53:ListResourceRecordSets"]
+    Resource = local.service_zone_arns
+    }], length(local.service_health_check_arns) == 0 ? [] : [{
+    Sid      = "ServiceHealthChecks"
+    Effect   = "Allow"
+    Action   = ["route53:GetHealthCheckStatus"]
+    Resource = local.service_health_check_arns
+  }])
 
   # Migrations and their locks (runtime.migrations.repository): conditional PutItem, and the
   # TransactWriteItems of a start (Put, Put) and of a final transition (Put, Delete).
@@ -50,18 +79,42 @@ locals {
         Resource = [try(aws_dynamodb_table.this["fleets"].arn, null)]
       },
       {
-        Sid      = "FleetGroupsRead"
-        Effect   = "Allow"
-        Action   = ["autoscaling:DescribeAutoScalingGroups"]
-        Resource = ["*"]
-      },
-      {
         Sid      = "FleetGroupsWrite"
         Effect   = "Allow"
         Action   = ["autoscaling:SetDesiredCapacity"]
         Resource = local.fleet_group_arns
       },
     ] : [],
+    !(local.create_fleets || length(local.migration_services) > 0) ? [] : [{
+      # drain_and_shift's fleet groups and blue_green's service groups: Describe calls of Auto
+      # Scaling have no resource-level permissions.
+      Sid      = "GroupsRead"
+      Effect   = "Allow"
+      Action   = ["autoscaling:DescribeAutoScalingGroups"]
+      Resource = ["*"]
+    }],
+    local.service_read_statements,
+    length(local.migration_services) == 0 ? [] : [{
+      # blue_green launches the target and drains the source (never below its minimum).
+      Sid      = "ServiceGroupsWrite"
+      Effect   = "Allow"
+      Action   = ["autoscaling:SetDesiredCapacity"]
+      Resource = local.service_group_arns
+    }],
+    length(local.migration_services) == 0 ? [] : [{
+      # blue_green shifts traffic: UPSERTs of the services' weighted records only.
+      Sid      = "ServiceWeights"
+      Effect   = "Allow"
+      Action   = ["route53:ChangeResourceRecordSets"]
+      Resource = local.service_zone_arns
+      Condition = {
+        "ForAllValues:StringEquals" = {
+          "route53:ChangeResourceRecordSetsNormalizedRecordNames" = distinct([for s in values(local.migration_services) : lower(trimsuffix(s.record_name, "."))])
+          "route53:ChangeResourceRecordSetsRecordTypes"           = distinct([for s in values(local.migration_services) : s.record_type])
+          "route53:ChangeResourceRecordSetsActions"               = ["UPSERT"]
+        }
+      }
+    }],
     !var.migrations.auto ? [] : concat(local.signal_reader_statements, [{
       # The trigger pass lists the running workloads (the due index, RUNNING#<shard>).
       Sid      = "RunningWorkloads"

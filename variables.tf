@@ -747,7 +747,7 @@ variable "fleet_optimizer_schedule" {
 }
 
 variable "migrations" {
-  description = "Migrations between Regions (carbon_aware.runtime.migrations): `enabled` deploys the migrations table and function; `step_schedule` how often the function steps the migrations due (`rate(...)` or `cron(...)`); `poll_seconds` how soon a state that waits on AWS is looked at again; `state_timeouts` seconds a migration may stay in a state (pending, validating, preparing, migrating, completing, rolling_back): past it validating fails, preparing and migrating roll back, the others are stepped again; `auto` runs the trigger pass before each step (off by default: the module then moves running work by itself, see the README); `live` allows `live` (pre-copy) migrations of interruptible workloads, which pause the workload briefly (off by default; see the README for which workloads suit it); `policy` the trigger's guards (carbon_aware.engine.migration.MigrationPolicy): `threshold_g_per_kwh` and `renewable_floor` trigger, the forecast net saving over `horizon_hours` (1 to 168) must exceed max(`margin_g`, `margin_ratio` x the move's overhead), `confirmations` consecutive evaluations choosing the same target, `min_dwell_minutes` between moves, `max_per_workload_per_day`, `max_fleet_fraction` migrating at once, `cooldown_minutes` after a rollback (doubling per consecutive rollback, up to `max_cooldown_minutes`), more than `surge_limit_per_hour` starts in an hour raise the threshold by `surge_raise_g_per_kwh`."
+  description = "Migrations between Regions (carbon_aware.runtime.migrations): `enabled` deploys the migrations table and function; `step_schedule` how often the function steps the migrations due (`rate(...)` or `cron(...)`); `poll_seconds` how soon a state that waits on AWS is looked at again; `state_timeouts` seconds a migration may stay in a state (pending, validating, preparing, migrating, completing, rolling_back): past it validating fails, preparing and migrating roll back, the others are stepped again; `auto` runs the trigger pass before each step (off by default: the module then moves running work by itself, see the README); `live` allows `live` (pre-copy) migrations of interruptible workloads, which pause the workload briefly (off by default; see the README for which workloads suit it); `policy` the trigger's guards (carbon_aware.engine.migration.MigrationPolicy): `threshold_g_per_kwh` and `renewable_floor` trigger, the forecast net saving over `horizon_hours` (1 to 168) must exceed max(`margin_g`, `margin_ratio` x the move's overhead), `confirmations` consecutive evaluations choosing the same target, `min_dwell_minutes` between moves, `max_per_workload_per_day`, `max_fleet_fraction` migrating at once, `cooldown_minutes` after a rollback (doubling per consecutive rollback, up to `max_cooldown_minutes`), more than `surge_limit_per_hour` starts in an hour raise the threshold by `surge_raise_g_per_kwh`; `services` the stateless services the blue_green strategy can move, by name: the Route 53 weighted record set carrying their traffic (`zone_id`, `record_name`, `record_type`, default A) and per Region the Auto Scaling group running them (`group`), the set identifier of that Region's weighted record (`set_identifier`) and optionally the Route 53 health check of that Region (`health_check_id`). The migrations function is granted SetDesiredCapacity on those groups, UPSERTs of those record names in those zones and GetHealthCheckStatus of those health checks only."
   type = object({
     enabled        = optional(bool, false)
     step_schedule  = optional(string, "rate(1 minute)")
@@ -770,6 +770,16 @@ variable "migrations" {
       surge_limit_per_hour     = optional(number, 10)
       surge_raise_g_per_kwh    = optional(number, 100)
     }), {})
+    services = optional(map(object({
+      zone_id     = string
+      record_name = string
+      record_type = optional(string, "A")
+      regions = map(object({
+        group           = string
+        set_identifier  = string
+        health_check_id = optional(string)
+      }))
+    })), {})
   })
   default = {}
 
@@ -800,6 +810,22 @@ variable "migrations" {
   validation {
     condition     = alltrue([for v in [var.migrations.policy.confirmations, var.migrations.policy.max_per_workload_per_day, var.migrations.policy.surge_limit_per_hour] : v >= 1 && floor(v) == v])
     error_message = "migrations.policy confirmations, max_per_workload_per_day and surge_limit_per_hour must be whole numbers of 1 or more."
+  }
+  validation {
+    condition     = alltrue([for k, v in var.migrations.services : can(regex("^[a-z][a-z0-9-]{0,30}$", k)) && length(v.regions) >= 2 && alltrue([for r in keys(v.regions) : contains(var.regions, r)])])
+    error_message = "migrations.services keys must start with a lowercase letter and have at most 31 lowercase letters, digits or hyphens, and each service at least two regions, all of them in regions."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.migrations.services) : can(regex("^[A-Z0-9]{1,32}$", v.zone_id)) && contains(["A", "AAAA", "CNAME"], v.record_type) && length(trimsuffix(v.record_name, ".")) > 0])
+    error_message = "migrations.services zone_id must be a Route 53 hosted zone id (Z...), record_type A, AAAA or CNAME, and record_name a DNS name."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.migrations.services) : alltrue([for e in values(v.regions) : length(e.group) > 0 && length(e.set_identifier) > 0 && (e.health_check_id == null || can(regex("^[0-9a-f-]{36}$", coalesce(e.health_check_id, "-"))))])])
+    error_message = "migrations.services regions need a group and a set_identifier; health_check_id, when set, is a Route 53 health check id (a UUID)."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.migrations.services) : length(distinct([for e in values(v.regions) : e.set_identifier])) == length(v.regions)])
+    error_message = "migrations.services set_identifier must differ between the regions of a service."
   }
 }
 

@@ -44,6 +44,17 @@ run "rendered_environment" {
       state_timeouts = { migrating = 600, rolling_back = 1200 }
       auto           = true
       policy         = { threshold_g_per_kwh = 350, confirmations = 3, max_fleet_fraction = 0.5 }
+      services = {
+        api = {
+          zone_id     = "Z0123456789ABCDEFGHIJ"
+          record_name = "api.example.com"
+          record_type = "AAAA"
+          regions = {
+            "eu-west-1" = { group = "api-eu", set_identifier = "eu", health_check_id = "0b6a5c1e-2f3d-4e5f-8a9b-0c1d2e3f4a5b" }
+            "us-west-2" = { group = "api-us", set_identifier = "us" }
+          }
+        }
+      }
     }
     interruption_handling = {
       rebalance_action        = "replace"

@@ -129,3 +129,100 @@ run "rejects_non_positive_poll" {
   variables { migrations = { enabled = true, poll_seconds = 0 } }
   expect_failures = [var.migrations]
 }
+
+run "blue_green_services_reach_the_functions_with_scoped_grants" {
+  command = apply
+
+  variables {
+    migrations = {
+      enabled = true
+      services = {
+        api = {
+          zone_id     = "Z0123456789ABCDEFGHIJ"
+          record_name = "API.example.com."
+          regions = {
+            "eu-west-1" = { group = "api-eu", set_identifier = "eu", health_check_id = "0b6a5c1e-2f3d-4e5f-8a9b-0c1d2e3f4a5b" }
+            "us-west-2" = { group = "api-us", set_identifier = "us" }
+          }
+        }
+      }
+    }
+  }
+
+  assert {
+    condition = (
+      jsondecode(local.functions["migrations"].environment["CARBON_AWARE_MIGRATION_SERVICES"]).api.record_type == "A" &&
+      jsondecode(local.functions["migrations"].environment["CARBON_AWARE_MIGRATION_SERVICES"]).api.regions["us-west-2"].health_check_id == null &&
+      local.functions["api"].environment["CARBON_AWARE_MIGRATION_SERVICES"] == local.functions["migrations"].environment["CARBON_AWARE_MIGRATION_SERVICES"]
+    )
+    error_message = "the services reach the migrations function and the api (record_type defaults to A)"
+  }
+
+  assert {
+    condition = {
+      for s in jsondecode(module.function["migrations"].role_policy).Statement : s.Sid => [s.Action, s.Resource, try(s.Condition, null)]
+      if contains(["GroupsRead", "ServiceRecordsRead", "ServiceHealthChecks", "ServiceGroupsWrite", "ServiceWeights"], s.Sid)
+      } == {
+      GroupsRead          = [["autoscaling:DescribeAutoScalingGroups"], ["*"], null]
+      ServiceRecordsRead  = [["route53:ListResourceRecordSets"], ["arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"], null]
+      ServiceHealthChecks = [["route53:GetHealthCheckStatus"], ["arn:aws:route53:::healthcheck/0b6a5c1e-2f3d-4e5f-8a9b-0c1d2e3f4a5b"], null]
+      ServiceGroupsWrite = [["autoscaling:SetDesiredCapacity"], [
+        "arn:aws:autoscaling:eu-west-1:111122223333:autoScalingGroup:*:autoScalingGroupName/api-eu",
+        "arn:aws:autoscaling:us-west-2:111122223333:autoScalingGroup:*:autoScalingGroupName/api-us",
+      ], null]
+      ServiceWeights = [["route53:ChangeResourceRecordSets"], ["arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"], {
+        "ForAllValues:StringEquals" = {
+          "route53:ChangeResourceRecordSetsActions"               = ["UPSERT"]
+          "route53:ChangeResourceRecordSetsNormalizedRecordNames" = ["api.example.com"]
+          "route53:ChangeResourceRecordSetsRecordTypes"           = ["A"]
+        }
+      }]
+    }
+    error_message = "least privilege: the services' groups, zone (UPSERTs of their record names only) and health checks"
+  }
+
+  assert {
+    condition = (
+      length([for s in local.functions["api"].statements : s if contains(["ServiceRecordsRead", "ServiceHealthChecks", "MigrationDryRuns"], s.Sid)]) == 3 &&
+      length([for s in local.functions["api"].statements : s if contains(["ServiceGroupsWrite", "ServiceWeights"], s.Sid)]) == 0
+    )
+    error_message = "the api's dry runs read the groups, records and health checks, and write nothing"
+  }
+}
+
+run "no_service_grants_without_services" {
+  command = plan
+  variables { migrations = { enabled = true } }
+
+  assert {
+    condition = (
+      local.functions["migrations"].environment["CARBON_AWARE_MIGRATION_SERVICES"] == null &&
+      length([for s in local.functions["migrations"].statements : s if startswith(s.Sid, "Service") || s.Sid == "GroupsRead"]) == 0
+    )
+    error_message = "no services: no service settings, no Route 53 or group grants"
+  }
+}
+
+run "rejects_a_service_in_one_region" {
+  command = plan
+  variables {
+    migrations = { enabled = true, services = { api = { zone_id = "Z1", record_name = "api.example.com", regions = { "eu-west-1" = { group = "g", set_identifier = "eu" } } } } }
+  }
+  expect_failures = [var.migrations]
+}
+
+run "rejects_a_service_outside_the_regions" {
+  command = plan
+  variables {
+    migrations = { enabled = true, services = { api = { zone_id = "Z1", record_name = "api.example.com", regions = { "eu-west-1" = { group = "g", set_identifier = "eu" }, "ap-south-1" = { group = "g", set_identifier = "ap" } } } } }
+  }
+  expect_failures = [var.migrations]
+}
+
+run "rejects_a_bad_health_check_or_record_type" {
+  command = plan
+  variables {
+    migrations = { enabled = true, services = { api = { zone_id = "Z1", record_name = "api.example.com", record_type = "MX", regions = { "eu-west-1" = { group = "g", set_identifier = "eu", health_check_id = "hc" }, "us-west-2" = { group = "h", set_identifier = "eu" } } } } }
+  }
+  expect_failures = [var.migrations]
+}

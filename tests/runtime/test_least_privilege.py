@@ -12,13 +12,14 @@ from collections.abc import Iterator
 import boto3
 import numpy as np
 import pytest
-from tests.fleet.fleet_env import FLEET_TABLE, fleet_spec, fleets_table, make_group
+from tests.fleet.fleet_env import FLEET_TABLE, TYPES, fleet_spec, fleets_table, make_group
 from tests.runtime.aws_samples import put_event
 from tests.runtime.conftest import HOME, OTHER, AwsEnv
 from tests.runtime.events import Context, http, stored_spec, submission, submit
 from tests.runtime.events import completion as completion_event
 
 from carbon_aware.cli.demo_fleet import FakePlacementScores, InstanceTypeFill
+from carbon_aware.cli.demo_migrations import SERVICE, create_service
 from carbon_aware.engine import Signal
 from carbon_aware.engine.signal import SignalType
 from carbon_aware.engine.timeutil import iso
@@ -180,7 +181,7 @@ def test_api_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypatch
         executor.handler({"workload_id": record.workload_id, "version": record.version}, Context())
         stopped = api.handler(http("DELETE", f"/workloads/{record.workload_id}"), Context())
         assert json.loads(stopped["body"])["result"]["target_stopped"] is True
-    # Migrations: a dry run reads the fleet's groups, a start and a cancel write the table.
+    # Migrations: a dry run reads the groups, a start and a cancel write the table.
     groups = {region: f"ca-test-web-{region}" for region in (HOME, OTHER)}
     for region, name in groups.items():
         make_group(region, name, 2)
@@ -191,10 +192,17 @@ def test_api_uses_every_grant(estate: AwsEnv, least_privilege: dict, monkeypatch
     monkeypatch.setenv(config.FLEETS, json.dumps({"web": fleet_spec(groups, desired_total=4)}))
     monkeypatch.setenv(config.FLEET_TABLE, FLEET_TABLE)
     monkeypatch.setenv(migration_settings.MIGRATIONS_TABLE, "migrations")
+    # blue_green's dry run also reads the service's weighted records and health checks.
+    service_groups = {region: f"api-{region}" for region in (HOME, OTHER)}
+    _, services = create_service(service_groups, {HOME: 4, OTHER: 0}, TYPES)
+    monkeypatch.setenv(migration_settings.MIGRATION_SERVICES, json.dumps(services))
     wiring.reset()
     shift = {"kind": "drain_and_shift", "fleet": "web", "source": HOME, "target": OTHER, "count": 1}
     dry = api.handler(http("POST", "/migrations", {**shift, "dry_run": True}), Context())
     assert json.loads(dry["body"])["ok"], dry
+    move = {"kind": "blue_green", "service": SERVICE, "source": HOME, "target": OTHER}
+    dry = api.handler(http("POST", "/migrations", {**move, "dry_run": True}), Context())
+    assert json.loads(dry["body"])["plan"]["goal"] == 4, dry
     started = json.loads(api.handler(http("POST", "/migrations", shift), Context())["body"])
     cancel = api.handler(http("POST", f"/migrations/{started['id']}/cancel"), Context())
     assert json.loads(cancel["body"])["state"] == "cancelled"

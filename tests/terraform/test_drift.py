@@ -343,6 +343,19 @@ def test_migration_settings_carry_the_module_inputs(rendered: Rendered, function
         assert set(policy) == {f.name for f in fields(MigrationPolicy)}
         for name, value in inputs["policy"].items():
             assert getattr(settings.policy, name) == value
+    # blue_green's services, every field as given (health_check_id absent: None).
+    for name, given in inputs["services"].items():
+        service = settings.services[name]
+        assert (service.zone_id, service.record_name, service.record_type) == (
+            given["zone_id"],
+            given["record_name"],
+            given["record_type"],
+        )
+        for region, endpoint in given["regions"].items():
+            parsed = service.regions[region]
+            assert parsed.group == endpoint["group"]
+            assert parsed.set_identifier == endpoint["set_identifier"]
+            assert parsed.health_check_id == endpoint.get("health_check_id")
     assert rendered.environment("fleet_optimizer")[migration_settings.MIGRATIONS_TABLE] == table
 
 
@@ -432,6 +445,7 @@ SERVICES = {
     "ec2": "ec2",
     "s3": "s3",
     "pricing": "pricing",
+    "route53": "route53",
 }
 # API operations whose IAM action has another name.
 # CopyObject is authorised as GetObject on the source and PutObject on the destination.
@@ -456,7 +470,8 @@ LIBRARY_CALLS = {
 # Calls only the local stack makes (Terraform creates the tables in AWS).
 LOCAL_STACK_ONLY = {"dynamodb:CreateTable", "dynamodb:UpdateTimeToLive"}
 _STATEMENTS_LOCAL = re.compile(r"\blocal\.(\w+_statements)\b")
-_ACTION = re.compile(rf"\b(?:{'|'.join(SERVICES.values())}):[A-Z][A-Za-z]+\b")
+# An action is a value; a condition key (route53:ChangeResourceRecordSetsActions) is a key.
+_ACTION = re.compile(rf"\b(?:{'|'.join(SERVICES.values())}):[A-Z][A-Za-z]+\b(?!\\?\"\s*[:=])")
 
 
 def called_actions() -> set[str]:

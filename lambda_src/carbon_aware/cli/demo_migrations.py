@@ -1,6 +1,6 @@
-"""The migrations demo on moto (in-process): one drain_and_shift and one checkpoint_restore end to
-end, and one checkpoint_restore whose target run dies and is rolled back. Printed by
-``carbon-aware demo``; no AWS, no keys.
+"""The migrations demo on moto (in-process): one drain_and_shift, one blue_green (Route 53 weighted
+records) and one checkpoint_restore end to end, and one checkpoint_restore whose target run dies
+and is rolled back. Printed by ``carbon-aware demo``; no AWS, no keys.
 
 moto runs ECS tasks without a lifecycle of their own (it moves a task towards STOPPED at every
 DescribeTasks and leaves ``startedAt`` unset): :func:`tasks_keep_running` and :class:`EcsStarted`
@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,8 @@ from typing import Any
 SOURCE, TARGET = "eu-west-1", "eu-north-1"
 PREFIX = "carbon-aware"
 FLEET = "web"
+SERVICE = "api"
+ZONE = "example.com"
 T0 = 1_800_000_000.0
 BASIS = {"source_g_per_kwh": 320.0, "target_g_per_kwh": 30.0, "power_watts": 150.0, "hours": 6.0}
 
@@ -135,6 +137,63 @@ def start_interruptible_run(
     return task
 
 
+def create_service(
+    groups: dict[str, str], desired: dict[str, int], instance_types: Sequence[str]
+) -> tuple[str, dict[str, Any]]:
+    """Service ``api`` on a group per region (``desired`` instances; the source, SOURCE, keeps a
+    minimum of 1) behind weighted A records ``api.example.com``, all traffic on SOURCE, with a
+    Route 53 health check per region: (hosted zone id, the services as
+    ``var.migrations.services`` renders them)."""
+    import boto3
+
+    from carbon_aware.cli.demo_fleet import create_group
+    from carbon_aware.runtime.migrations.strategies.blue_green import ROUTE53_REGION
+
+    for region, name in groups.items():
+        create_group(region, name, desired[region], instance_types)
+    boto3.client("autoscaling", region_name=SOURCE).update_auto_scaling_group(
+        AutoScalingGroupName=groups[SOURCE], MinSize=1
+    )
+    route53 = boto3.client("route53", region_name=ROUTE53_REGION)
+    zone = route53.create_hosted_zone(Name=ZONE, CallerReference=SERVICE)["HostedZone"]["Id"]
+    zone_id = zone.rsplit("/", 1)[-1]
+    record_name = f"{SERVICE}.{ZONE}"
+    regions, changes = {}, []
+    for n, region in enumerate(groups):
+        check = route53.create_health_check(
+            CallerReference=f"{SERVICE}-{region}",
+            HealthCheckConfig={"Type": "HTTPS", "FullyQualifiedDomainName": f"{region}.{ZONE}"},
+        )["HealthCheck"]["Id"]
+        regions[region] = {
+            "group": groups[region],
+            "set_identifier": region,
+            "health_check_id": check,
+        }
+        record = {
+            "Name": record_name,
+            "Type": "A",
+            "SetIdentifier": region,
+            "Weight": 100 if region == SOURCE else 0,
+            "TTL": 60,
+            "ResourceRecords": [{"Value": f"192.0.2.{n + 1}"}],
+        }
+        changes.append({"Action": "CREATE", "ResourceRecordSet": record})
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+    return zone_id, {SERVICE: {"zone_id": zone_id, "record_name": record_name, "regions": regions}}
+
+
+def weights(zone_id: str) -> dict[str, int]:
+    """The weight of each weighted record of ``zone_id``, by set identifier."""
+    import boto3
+
+    from carbon_aware.runtime.migrations.strategies.blue_green import ROUTE53_REGION
+
+    listed = boto3.client("route53", region_name=ROUTE53_REGION).list_resource_record_sets(
+        HostedZoneId=zone_id
+    )["ResourceRecordSets"]
+    return {r["SetIdentifier"]: int(r["Weight"]) for r in listed if "Weight" in r}
+
+
 @dataclass
 class _Demo:
     clock: list[float]
@@ -144,6 +203,8 @@ class _Demo:
     targets: dict[str, dict[str, Any]]
     buckets: dict[str, str]
     groups: dict[str, str]
+    service_groups: dict[str, str]
+    zone_id: str
 
     def client(self, service: str, region: str | None = None) -> Any:
         import boto3
@@ -154,12 +215,12 @@ class _Demo:
             self.clients[key] = EcsStarted(raw, lambda: self.clock[0]) if service == "ecs" else raw
         return self.clients[key]
 
-    def desired(self) -> dict[str, int]:
+    def desired(self, groups: dict[str, str] | None = None) -> dict[str, int]:
         return {
             r: self.client("autoscaling", r).describe_auto_scaling_groups(
                 AutoScalingGroupNames=[g]
             )["AutoScalingGroups"][0]["DesiredCapacity"]
-            for r, g in self.groups.items()
+            for r, g in (groups or self.groups).items()
         }
 
     def drive(self, migration_id: str, each: Callable[[Any], None] = lambda m: None) -> Any:
@@ -180,6 +241,7 @@ def _setup(clock: list[float]) -> _Demo:
     from carbon_aware.runtime.fleet.settings import parse_fleet
     from carbon_aware.runtime.migrations.orchestrator import Orchestrator
     from carbon_aware.runtime.migrations.repository import MigrationRepository
+    from carbon_aware.runtime.migrations.strategies.blue_green import BlueGreen, parse_services
     from carbon_aware.runtime.migrations.strategies.checkpoint_restore import CheckpointRestore
     from carbon_aware.runtime.migrations.strategies.drain_and_shift import DrainAndShift
     from carbon_aware.runtime.repository import WorkloadRepository
@@ -195,6 +257,8 @@ def _setup(clock: list[float]) -> _Demo:
     groups = {SOURCE: f"{PREFIX}-{FLEET}-{SOURCE}", TARGET: f"{PREFIX}-{FLEET}-{TARGET}"}
     create_group(SOURCE, groups[SOURCE], 6, ("m6i.large",))
     create_group(TARGET, groups[TARGET], 2, ("m6i.large",))
+    service_groups = {r: f"{PREFIX}-{SERVICE}-{r}" for r in (SOURCE, TARGET)}
+    zone_id, services = create_service(service_groups, {SOURCE: 4, TARGET: 0}, ("m6i.large",))
     buckets, keys, targets = {}, {}, {}
     for region in (SOURCE, TARGET):
         buckets[region] = f"{PREFIX}-checkpoints-{region}"
@@ -227,7 +291,7 @@ def _setup(clock: list[float]) -> _Demo:
     workloads = WorkloadRepository(
         boto3.resource("dynamodb", region_name=SOURCE).Table("workloads")
     )
-    demo = _Demo(clock, {}, None, workloads, targets, buckets, groups)
+    demo = _Demo(clock, {}, None, workloads, targets, buckets, groups, service_groups, zone_id)
     settings = WorkloadSettings(
         workloads_table="workloads",
         regions=(SOURCE, TARGET),
@@ -247,13 +311,14 @@ def _setup(clock: list[float]) -> _Demo:
                 FleetRepository(ddb, "fleets"),
             ),
             "checkpoint_restore": CheckpointRestore(workloads, settings, demo.client),
+            "blue_green": BlueGreen(parse_services(services), demo.client),
         },
     )
     return demo
 
 
 def run_migration_demo(export_to: Path | None = None, t0: float = T0) -> list[str]:
-    """Run the three migrations from ``t0``; the lines to print. With ``export_to``, the finished
+    """Run the four migrations from ``t0``; the lines to print. With ``export_to``, the finished
     migrations are written there in the exporter's layout, for the carbon report to read."""
     from moto import mock_aws
 
@@ -261,6 +326,7 @@ def run_migration_demo(export_to: Path | None = None, t0: float = T0) -> list[st
     with mock_aws(), tasks_keep_running():
         demo = _setup([t0])
         lines += _drain_and_shift(demo)
+        lines += _blue_green(demo)
         lines += _checkpoint_restore(demo, "train-1", dies=False)
         lines += _checkpoint_restore(demo, "train-2", dies=True)
         if export_to is not None:
@@ -327,6 +393,39 @@ def _drain_and_shift(demo: _Demo) -> list[str]:
     return [
         f"migration {m.migration_id} drain_and_shift {FLEET}: 3 from {SOURCE} to {TARGET} "
         f"(dry run: {plan['reason']})",
+        *seen,
+        f"  {_path(m)}; {_grams(m)}",
+    ]
+
+
+def _blue_green(demo: _Demo) -> list[str]:
+    request = {
+        "kind": "blue_green",
+        "service": SERVICE,
+        "source": SOURCE,
+        "target": TARGET,
+        "healthy_checks": 2,
+        "traffic_steps": [10, 50, 100],
+        "step_wait_seconds": 60,
+        "deregistration_delay_seconds": 60,
+        "basis": BASIS,
+    }
+    started = demo.orchestrator.start(request, demo.clock[0])
+    seen: list[str] = []
+
+    def watch(m: Any) -> None:
+        line = (
+            f"  {m.state:<11} weights {weights(demo.zone_id)} "
+            f"desired {demo.desired(demo.service_groups)}"
+        )
+        if not seen or seen[-1] != line:
+            seen.append(line)
+
+    watch(demo.orchestrator.repo.get(started["id"]))
+    m = demo.drive(started["id"], watch)
+    return [
+        f"migration {m.migration_id} blue_green {SERVICE}: traffic from {SOURCE} to {TARGET} "
+        "in 10/50/100 % steps after 2 healthy checks",
         *seen,
         f"  {_path(m)}; {_grams(m)}",
     ]

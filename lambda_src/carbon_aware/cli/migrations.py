@@ -3,7 +3,8 @@
 A thin front-end on the migrations table (``--table``, else ``CARBON_AWARE_MIGRATIONS_TABLE``;
 boto3 honours ``AWS_ENDPOINT_URL`` for a local emulator). ``start`` reads the same environment
 as the migrations function (``CARBON_AWARE_FLEETS`` and ``CARBON_AWARE_FLEET_TABLE`` for
-drain_and_shift, the workload settings for checkpoint_restore), always validates first and only
+drain_and_shift, the workload settings for checkpoint_restore, ``CARBON_AWARE_MIGRATION_SERVICES``
+for blue_green), always validates first and only
 starts when the dry run finds nothing wrong (``--dry-run`` stops there). The migrations function
 steps what was started; ``watch --step`` steps it from here instead (an emulator has no
 schedule).
@@ -37,11 +38,31 @@ def add_parser(sub: Any) -> None:
     listed.set_defaults(handler=_list)
 
     start = commands.add_parser("start", help="validate, then start a migration")
-    start.add_argument("--kind", required=True, choices=["drain_and_shift", "checkpoint_restore"])
+    start.add_argument(
+        "--kind", required=True, choices=["drain_and_shift", "checkpoint_restore", "blue_green"]
+    )
     start.add_argument("--fleet", help="drain_and_shift: the fleet")
-    start.add_argument("--source", help="drain_and_shift: the region to drain")
+    start.add_argument("--source", help="drain_and_shift, blue_green: the region to drain")
     start.add_argument("--count", type=int, help="drain_and_shift: instances to move")
     start.add_argument("--workload-id", help="checkpoint_restore: the running workload")
+    start.add_argument("--service", help="blue_green: the service (var.migrations.services)")
+    start.add_argument(
+        "--healthy-checks",
+        type=int,
+        help="blue_green: consecutive healthy checks of the target before the shift (default 3)",
+    )
+    start.add_argument(
+        "--traffic-steps",
+        help="blue_green: percents on the target, e.g. 10,50,100 (the default); ends at 100",
+    )
+    start.add_argument(
+        "--step-wait-seconds", type=float, help="blue_green: seconds between steps (default 60)"
+    )
+    start.add_argument(
+        "--deregistration-delay-seconds",
+        type=float,
+        help="blue_green: seconds after the last step before the source drains (default 300)",
+    )
     start.add_argument("--target", required=True, help="the region to move to")
     start.add_argument(
         "--basis", help="JSON: source_g_per_kwh, target_g_per_kwh, power_watts, hours"
@@ -69,8 +90,17 @@ def request_of(args: argparse.Namespace) -> dict[str, Any]:
         "count": args.count,
         "workload_id": args.workload_id,
         "target": args.target,
+        "service": args.service,
+        "healthy_checks": args.healthy_checks,
+        "step_wait_seconds": args.step_wait_seconds,
+        "deregistration_delay_seconds": args.deregistration_delay_seconds,
     }
     request = {k: v for k, v in fields.items() if v is not None}
+    if args.traffic_steps:
+        try:
+            request["traffic_steps"] = [int(s) for s in args.traffic_steps.split(",")]
+        except ValueError:
+            raise InputError("--traffic-steps must be comma-separated integers") from None
     if args.basis:
         try:
             request["basis"] = json.loads(args.basis)

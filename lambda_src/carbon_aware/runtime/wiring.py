@@ -328,9 +328,10 @@ def migration_repository() -> MigrationRepository:
 
 def migrations(emit: Any = None) -> Orchestrator:
     """The migration orchestrator with its strategies, wired to the environment; a strategy
-    whose settings are absent (no fleets, no workloads table) takes no migrations, and ``live``
-    refuses starts unless enabled."""
+    whose settings are absent (no fleets, no workloads table, no services) takes no migrations,
+    and ``live`` refuses starts unless enabled."""
     from carbon_aware.runtime.migrations.orchestrator import Orchestrator
+    from carbon_aware.runtime.migrations.strategies.blue_green import BlueGreen
     from carbon_aware.runtime.migrations.strategies.checkpoint_restore import CheckpointRestore
     from carbon_aware.runtime.migrations.strategies.drain_and_shift import DrainAndShift
     from carbon_aware.runtime.migrations.strategies.live import LivePreCopy
@@ -345,6 +346,10 @@ def migrations(emit: Any = None) -> Orchestrator:
     if os.environ.get(WORKLOADS_TABLE):
         strategies["checkpoint_restore"] = CheckpointRestore(repository(), settings(), client)
         strategies["live"] = LivePreCopy(repository(), settings(), client, enabled=config.live)
+    if config.services:
+        strategies["blue_green"] = BlueGreen(
+            config.services, client, config.timeouts, config.poll_seconds
+        )
     return Orchestrator(
         migration_repository(),
         strategies,

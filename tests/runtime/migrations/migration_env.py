@@ -1,8 +1,10 @@
 """Migrations on moto: a fleet over two regions, interruptible workloads running on ECS with
-checkpoints in both regions' buckets, and the faults the trials inject.
+checkpoints in both regions' buckets, a service behind Route 53 weighted records in both regions,
+and the faults the trials inject.
 
 What moto does not do (the fault layer stands in): it never reports an instance unhealthy by
-itself, and it leaves ``startedAt`` unset on the tasks it runs (filled here when RUNNING).
+itself, its Route 53 health checks always pass, and it leaves ``startedAt`` unset on the tasks it
+runs (filled here when RUNNING).
 """
 
 from __future__ import annotations
@@ -17,19 +19,23 @@ from tests.fleet.fleet_env import TYPES, make_group
 
 from carbon_aware.cli.demo_migrations import (
     PREFIX,
+    SERVICE,
     SOURCE,
     TARGET,
     EcsStarted,
+    create_service,
     put_checkpoint,
     start_interruptible_run,
+    weights,
 )
 from carbon_aware.runtime.config import WorkloadSettings
 from carbon_aware.runtime.fleet.repository import FleetRepository
 from carbon_aware.runtime.fleet.settings import parse_fleet
 from carbon_aware.runtime.migrations.orchestrator import Orchestrator
 from carbon_aware.runtime.migrations.repository import MigrationRepository
-from carbon_aware.runtime.migrations.states import MigrationState
+from carbon_aware.runtime.migrations.states import DEFAULT_TIMEOUTS, MigrationState
 from carbon_aware.runtime.migrations.strategies import Strategy
+from carbon_aware.runtime.migrations.strategies.blue_green import BlueGreen, parse_services
 from carbon_aware.runtime.migrations.strategies.checkpoint_restore import CheckpointRestore
 from carbon_aware.runtime.migrations.strategies.drain_and_shift import DrainAndShift
 from carbon_aware.runtime.migrations.strategies.live import LivePreCopy
@@ -54,10 +60,13 @@ class Faults:
     failing: set[str] = field(default_factory=set)  # operations answering InternalError
     unhealthy: set[str] = field(default_factory=set)  # regions whose instances fail health checks
     crash_after: str | None = None  # a phase that dies right after doing its work
+    failing_checks: set[str] = field(default_factory=set)  # regions whose Route 53 check fails
+    check_regions: dict[str, str] = field(default_factory=dict)  # health check id -> region
 
     def clear(self) -> None:
         self.failing.clear()
         self.unhealthy.clear()
+        self.failing_checks.clear()
         self.crash_after = None
 
 
@@ -80,6 +89,11 @@ class Client:
                 for group in answer["AutoScalingGroups"]:
                     for instance in group.get("Instances", []):
                         instance["HealthStatus"] = "Unhealthy"
+            checked = self._faults.check_regions.get(kwargs.get("HealthCheckId", ""))
+            failing = self._faults.unhealthy | self._faults.failing_checks
+            if name == "get_health_check_status" and checked in failing:
+                for observation in answer["HealthCheckObservations"]:
+                    observation["StatusReport"]["Status"] = "Failure: injected"
             return answer
 
         return call
@@ -120,6 +134,9 @@ class Env:
     groups: dict[str, str]
     targets: dict[str, dict[str, Any]]
     fleet_spec: dict[str, Any]
+    service_groups: dict[str, str] = field(default_factory=dict)
+    zone_id: str = ""
+    services: dict[str, Any] = field(default_factory=dict)  # as var.migrations.services renders
     clients: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def client(self, service: str, region: str) -> Client:
@@ -140,21 +157,24 @@ class Env:
     def desired(self) -> dict[str, int]:
         return {r: n for r, (n, _) in self.capacity().items()}
 
-    def capacity(self) -> dict[str, tuple[int, int]]:
-        """(desired, InService) per region."""
+    def capacity(self, groups: Mapping[str, str] | None = None) -> dict[str, tuple[int, int]]:
+        """(desired, InService) per region of ``groups`` (the fleet's by default)."""
         out = {}
-        for region in self.groups:
-            group = self.group(region)
+        for region, name in (groups or self.groups).items():
+            group = self.group(region, name)
             in_service = sum(1 for i in group["Instances"] if i["LifecycleState"] == "InService")
             out[region] = (group["DesiredCapacity"], in_service)
         return out
 
-    def group(self, region: str) -> dict[str, Any]:
+    def group(self, region: str, name: str | None = None) -> dict[str, Any]:
         client = self.raw("autoscaling", region)
-        name = self.groups[region]
-        return client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
-            "AutoScalingGroups"
-        ][0]
+        return client.describe_auto_scaling_groups(
+            AutoScalingGroupNames=[name or self.groups[region]]
+        )["AutoScalingGroups"][0]
+
+    def weights(self) -> dict[str, int]:
+        """The service's weighted records: weight per region (set identifier)."""
+        return weights(self.zone_id)
 
     def running_tasks(self, region: str, workload_id: str) -> list[str]:
         return self.raw("ecs", region).list_tasks(
@@ -226,6 +246,10 @@ def create_env(
         "min_share": {SOURCE: 0.2},
     }
     fleet = parse_fleet(FLEET, spec)
+    service_groups = {SOURCE: "api-source", TARGET: "api-target"}
+    zone_id, services = create_service(service_groups, {SOURCE: 4, TARGET: 0}, TYPES)
+    for region, endpoint in services[SERVICE]["regions"].items():
+        faults.check_regions[endpoint["health_check_id"]] = region
     repo = MigrationRepository(ddb, MIGRATIONS)
     fleet_repo = FleetRepository(ddb, FLEETS)
     workloads = WorkloadRepository(
@@ -242,6 +266,9 @@ def create_env(
         groups,
         {r: dict(t) for r, t in targets.items()},
         spec,
+        service_groups,
+        zone_id,
+        services,
     )
     settings = WorkloadSettings(
         workloads_table="workloads-migrations",
@@ -262,6 +289,12 @@ def create_env(
         ),
         "checkpoint_restore": Crashing(CheckpointRestore(workloads, settings, env.client), faults),
         "live": Crashing(LivePreCopy(workloads, settings, env.client, enabled=True), faults),
+        "blue_green": Crashing(
+            BlueGreen(
+                parse_services(services), env.client, {**DEFAULT_TIMEOUTS, **(timeouts or {})}, 30.0
+            ),
+            faults,
+        ),
     }
     env.orchestrator = Orchestrator(
         repo,

@@ -1,4 +1,4 @@
-"""Fault injection at every state of both strategies, over seeded randomised trials on moto.
+"""Fault injection at every state of every strategy, over seeded randomised trials on moto.
 
 Each trial starts one migration and injects one fault when it reaches a chosen state: the
 orchestrator dies right after a phase did its work (the step is re-run from the persisted
@@ -22,6 +22,7 @@ import boto3
 import pytest
 from tests.runtime.migrations.migration_env import (
     FLEET,
+    SERVICE,
     SOURCE,
     TARGET,
     Crash,
@@ -37,6 +38,7 @@ from carbon_aware.engine.fleet import share_cap
 from carbon_aware.runtime.migrations.orchestrator import CannotCancel
 from carbon_aware.runtime.migrations.repository import Migration
 from carbon_aware.runtime.migrations.states import MigrationState
+from carbon_aware.runtime.migrations.strategies.blue_green import ROUTE53_REGION
 
 S = MigrationState
 AT = (S.VALIDATING, S.PREPARING, S.MIGRATING, S.COMPLETING, S.ROLLING_BACK)
@@ -47,6 +49,8 @@ TRIALS = int(os.environ.get("MIGRATION_TRIALS", "50"))
 COMBOS = [(f, s) for s in AT for f in FAULTS]
 T0 = 1_800_000_000.0
 TIMEOUTS = {s: 90.0 for s in S}
+# blue_green's checks and traffic steps take a poll each: up to 3 checks, then 3 steps.
+SERVICE_TIMEOUTS = {s: 150.0 for s in S}
 PHASE_OF = {
     S.VALIDATING: "validate",
     S.PREPARING: "prepare",
@@ -67,6 +71,11 @@ def fleet_env(moto_aws: None) -> Env:
 def env(moto_aws: None) -> Iterator[Env]:
     with tasks_keep_running():
         yield create_env([T0], ecs_targets(), TIMEOUTS)
+
+
+@pytest.fixture
+def service_env(moto_aws: None) -> Env:
+    return create_env([T0], {}, SERVICE_TIMEOUTS)
 
 
 def drive(
@@ -112,6 +121,32 @@ def common_fault(env: Env, fault: str, at: S, m: Migration, failing: set[str]) -
             env.orchestrator.cancel(m.migration_id, env.now(), "trial")
 
 
+def group_fault(
+    env: Env,
+    rng: random.Random,
+    groups: dict[str, str],
+    fault: str,
+    at: S,
+    m: Migration,
+    failing: set[str],
+) -> None:
+    """A fault for strategies on Auto Scaling groups: the target's instances fail their health
+    checks, a spot interruption takes an instance of either group, or a common fault."""
+    if fault == "health":
+        env.faults.unhealthy.add(TARGET)
+    elif fault == "interruption":
+        region = rng.choice((SOURCE, TARGET))
+        instances = env.group(region, groups[region])["Instances"]
+        if instances:
+            boto3.client(
+                "autoscaling", region_name=region
+            ).terminate_instance_in_auto_scaling_group(
+                InstanceId=rng.choice(instances)["InstanceId"], ShouldDecrementDesiredCapacity=False
+            )
+    else:
+        common_fault(env, fault, at, m, failing)
+
+
 def assert_released(env: Env, m: Migration) -> None:
     assert env.repo.holder(m.subject) is None, f"lock of {m.subject} left behind"
     assert m.migration_id not in set(env.repo.due(env.now() + 1e9)), "final migration still due"
@@ -147,22 +182,8 @@ def test_drain_and_shift_survives_faults_at_every_state(fleet_env: Env) -> None:
         )
 
         def inject(m: Migration, fault: str = fault, at: S = at) -> None:
-            if fault == "health":
-                env.faults.unhealthy.add(TARGET)
-            elif fault == "interruption":
-                region = rng.choice((SOURCE, TARGET))
-                instances = env.group(region)["Instances"]
-                if instances:
-                    boto3.client(
-                        "autoscaling", region_name=region
-                    ).terminate_instance_in_auto_scaling_group(
-                        InstanceId=rng.choice(instances)["InstanceId"],
-                        ShouldDecrementDesiredCapacity=False,
-                    )
-            else:
-                common_fault(
-                    env, fault, at, m, {"set_desired_capacity", "describe_auto_scaling_groups"}
-                )
+            failing = {"set_desired_capacity", "describe_auto_scaling_groups"}
+            group_fault(env, rng, env.groups, fault, at, m, failing)
 
         def capacity_holds(m: Migration, fault: str = fault, at: S = at) -> None:
             capacity = env.capacity()
@@ -259,3 +280,91 @@ def test_checkpoint_restore_survives_faults_at_every_state(env: Env) -> None:
         SUMMARY[("checkpoint_restore", f"{fault}@{at}", str(m.state))] += 1
     print(f"\ncheckpoint_restore: {TRIALS} trials, outcomes {dict(outcomes)}")
     assert outcomes[str(S.COMPLETED)] and outcomes[str(S.ROLLED_BACK)]
+
+
+def test_blue_green_survives_faults_at_every_state(service_env: Env) -> None:
+    env = service_env
+    rng = random.Random(47)
+    groups = env.service_groups
+    original = {SOURCE: 4, TARGET: 0}
+    outcomes: Counter[str] = Counter()
+    for trial in range(TRIALS):
+        fault, at = COMBOS[trial % len(COMBOS)]
+        env.faults.clear()
+        if at == S.ROLLING_BACK:
+            env.faults.unhealthy.add(TARGET)
+        started = env.orchestrator.start(
+            {
+                "kind": "blue_green",
+                "service": SERVICE,
+                "source": SOURCE,
+                "target": TARGET,
+                "healthy_checks": rng.choice((1, 2, 3)),
+                "traffic_steps": rng.choice(([100], [50, 100], [10, 50, 100])),
+                "step_wait_seconds": rng.choice((0, 30)),
+                "deregistration_delay_seconds": rng.choice((0, 30, 60)),
+            },
+            env.now(),
+        )
+
+        # No more traffic goes to the target once it failed its checks (none when it always fails).
+        ceiling = [0 if at == S.ROLLING_BACK else 100]
+
+        def inject(
+            m: Migration, fault: str = fault, at: S = at, ceiling: list[int] = ceiling
+        ) -> None:
+            if fault == "health":
+                ceiling[0] = env.weights()[TARGET]
+            failing = {"set_desired_capacity", "change_resource_record_sets"}
+            group_fault(env, rng, groups, fault, at, m, failing | {"get_health_check_status"})
+
+        def serving_holds(m: Migration, ceiling: list[int] = ceiling) -> None:
+            capacity, weights = env.capacity(groups), env.weights()
+            assert weights[TARGET] <= ceiling[0], f"more traffic to a failing target {weights}"
+            assert capacity[SOURCE][0] >= 1, f"source below its minimum at {m.state}"
+            for region, weight in weights.items():
+                if weight:  # whatever takes traffic runs at the source's full capacity
+                    assert capacity[region][0] >= 4, f"{region} {capacity} {weights} {m.state}"
+            if capacity[SOURCE][0] < 4:  # launch before drain: the source drains last
+                assert weights == {SOURCE: 0, TARGET: 100}, f"{weights} at {m.state}"
+                assert capacity[TARGET][0] >= 4
+            serving = sum(
+                n for r, (_, n) in capacity.items() if weights[r] and r not in env.faults.unhealthy
+            )
+            assert serving >= 4 or weights[TARGET] == 100, f"{capacity} {weights} {m.state}"
+
+        m = drive(env, started["id"], at, inject, serving_holds)
+        check_ending(m, fault, at)
+        desired = {r: d for r, (d, _) in env.capacity(groups).items()}
+        if m.state == S.COMPLETED:
+            assert env.weights() == {SOURCE: 0, TARGET: 100}
+            assert desired == {SOURCE: 1, TARGET: 4}, m.history
+        else:
+            assert env.weights() == {SOURCE: 100, TARGET: 0}, f"{m.state}: {m.history}"
+            assert desired == original, f"{m.state} left {desired}: {m.history}"
+        assert_released(env, m)
+        outcomes[str(m.state)] += 1
+        SUMMARY[("blue_green", f"{fault}@{at}", str(m.state))] += 1
+        env.faults.clear()
+        reset_service(env, original)
+    print(f"\nblue_green: {TRIALS} trials, outcomes {dict(outcomes)}")
+    assert outcomes[str(S.COMPLETED)] and outcomes[str(S.ROLLED_BACK)]
+
+
+def reset_service(env: Env, desired: dict[str, int]) -> None:
+    """The service as it was before the trial: capacities, all traffic on the source."""
+    for region, n in desired.items():
+        env.raw("autoscaling", region).set_desired_capacity(
+            AutoScalingGroupName=env.service_groups[region], DesiredCapacity=n
+        )
+    route53 = env.raw("route53", ROUTE53_REGION)
+    records = route53.list_resource_record_sets(HostedZoneId=env.zone_id)["ResourceRecordSets"]
+    changes = [
+        {
+            "Action": "UPSERT",
+            "ResourceRecordSet": {**r, "Weight": 100 if r["SetIdentifier"] == SOURCE else 0},
+        }
+        for r in records
+        if "SetIdentifier" in r
+    ]
+    route53.change_resource_record_sets(HostedZoneId=env.zone_id, ChangeBatch={"Changes": changes})

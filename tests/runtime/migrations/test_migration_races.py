@@ -12,7 +12,7 @@ import pytest
 from moto.core.botocore_stubber import BotocoreStubber
 from tests.fleet.fleet_env import Carbon, Market, Renewables
 from tests.runtime.conftest import _serialised
-from tests.runtime.migrations.migration_env import FLEET, SOURCE, TARGET, Env, create_env
+from tests.runtime.migrations.migration_env import FLEET, SERVICE, SOURCE, TARGET, Env, create_env
 
 from carbon_aware.runtime.fleet.optimizer import FleetOptimizer
 from carbon_aware.runtime.fleet.settings import FleetSettings, parse_fleet
@@ -265,3 +265,33 @@ def test_a_migration_records_its_net_grams_and_a_rollback_its_overhead(env: Env)
     assert undone.grams["gross_g"] == 0.0
     assert undone.grams["overhead_g"] == pytest.approx(kw * ran / 3600.0 * 50.0)
     assert undone.grams["net_g"] == pytest.approx(-undone.grams["overhead_g"])
+
+
+def test_blue_green_concurrent_starts_and_racing_steppers(env: Env) -> None:
+    move = {
+        "kind": "blue_green",
+        "service": SERVICE,
+        "source": SOURCE,
+        "target": TARGET,
+        "healthy_checks": 1,  # the checks must fit in the 90 s timeouts
+        "traffic_steps": [100],
+        "step_wait_seconds": 0,
+        "deregistration_delay_seconds": 0,
+    }
+    started, errors = race(6, lambda: env.orchestrator.start(move, env.now()))
+    assert len(started) == 1 and all(isinstance(e, AlreadyMigrating) for e in errors), errors
+    migration_id = started[0]["id"]
+    for _ in range(14):
+        race(4, lambda: env.orchestrator.step(migration_id, env.now()))
+        env.clock[0] += 30.0
+    m = env.repo.get(migration_id)
+    assert [h["to"] for h in m.history] == [
+        "pending",
+        "validating",
+        "preparing",
+        "migrating",
+        "completing",
+        "completed",
+    ]
+    assert env.weights() == {SOURCE: 0, TARGET: 100}
+    assert env.repo.holder(f"service:{SERVICE}") is None

@@ -1,6 +1,7 @@
-"""The migrations function on moto: its scheduled sweep steps a drain_and_shift and a
-checkpoint_restore to completed and rolls back one that cannot start, calling AWS only with what
-the module grants it (the autouse least-privilege check in tests/runtime/conftest.py)."""
+"""The migrations function on moto: its scheduled sweep steps a drain_and_shift, a
+checkpoint_restore and a blue_green to completed and rolls back one that cannot start, calling
+AWS only with what the module grants it (the autouse least-privilege check in
+tests/runtime/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import time
 
 import boto3
 import pytest
-from tests.fleet.fleet_env import FLEET_TABLE, fleet_spec, fleets_table, make_group
+from tests.fleet.fleet_env import FLEET_TABLE, TYPES, fleet_spec, fleets_table, make_group
 from tests.runtime.conftest import HOME, OTHER, AwsEnv
 from tests.runtime.events import Context
 
 from carbon_aware.cli.demo_migrations import (
+    SERVICE,
     EcsStarted,
+    create_service,
     put_checkpoint,
     start_interruptible_run,
     tasks_keep_running,
@@ -49,6 +52,9 @@ def test_the_sweep_steps_what_is_due_with_only_the_functions_grants(
     monkeypatch.setenv(config.FLEET_TABLE, FLEET_TABLE)
     monkeypatch.setenv(settings.MIGRATIONS_TABLE, "migrations")
     monkeypatch.setenv(settings.MIGRATION_POLL, "0.001")
+    groups = {region: f"api-{region}" for region in (HOME, OTHER)}
+    zone_id, services = create_service(groups, {HOME: 4, OTHER: 0}, TYPES)
+    monkeypatch.setenv(settings.MIGRATION_SERVICES, json.dumps(services))
     wiring.reset()
     plain = wiring.client
 
@@ -84,6 +90,19 @@ def test_the_sweep_steps_what_is_due_with_only_the_functions_grants(
             "empty": orchestrator.start(
                 {"kind": "checkpoint_restore", "workload_id": "empty-1", "target": OTHER}, now
             )["id"],
+            "blue_green": orchestrator.start(
+                {
+                    "kind": "blue_green",
+                    "service": SERVICE,
+                    "source": HOME,
+                    "target": OTHER,
+                    "healthy_checks": 1,
+                    "traffic_steps": [50, 100],
+                    "step_wait_seconds": 0,
+                    "deregistration_delay_seconds": 0,
+                },
+                now,
+            )["id"],
         }
         for _ in range(30):
             answer = migrations.handler({}, Context())
@@ -92,5 +111,14 @@ def test_the_sweep_steps_what_is_due_with_only_the_functions_grants(
                 break
             time.sleep(0.01)
     states = {k: orchestrator.repo.get(v).state for k, v in ids.items()}
-    assert states == {"shift": "completed", "restore": "completed", "empty": "rolled_back"}
+    assert states == {
+        "shift": "completed",
+        "restore": "completed",
+        "empty": "rolled_back",
+        "blue_green": "completed",
+    }
+    weights = boto3.client("route53").list_resource_record_sets(HostedZoneId=zone_id)
+    assert {
+        r["SetIdentifier"]: r["Weight"] for r in weights["ResourceRecordSets"] if "Weight" in r
+    } == {HOME: 0, OTHER: 100}
     assert wiring.repository().get("train-1").dispatch["region"] == OTHER

@@ -17,6 +17,7 @@ from carbon_aware.runtime.migrations.orchestrator import Orchestrator
 
 # Built lazily by wiring.migrations(): imported here so this function's bundle carries them.
 from carbon_aware.runtime.migrations.strategies import (  # noqa: F401
+    blue_green,
     checkpoint_restore,
     drain_and_shift,
 )

@@ -12,6 +12,7 @@ from carbon_aware.engine.migration import MigrationError, MigrationPolicy
 from carbon_aware.runtime.config import ConfigError, required
 from carbon_aware.runtime.migrations.orchestrator import DEFAULT_POLL_SECONDS
 from carbon_aware.runtime.migrations.states import DEFAULT_TIMEOUTS, MigrationState
+from carbon_aware.runtime.migrations.strategies.blue_green import Service, parse_services
 
 MIGRATIONS_TABLE = "CARBON_AWARE_MIGRATIONS_TABLE"
 MIGRATION_TIMEOUTS = "CARBON_AWARE_MIGRATION_TIMEOUTS"
@@ -19,13 +20,14 @@ MIGRATION_POLL = "CARBON_AWARE_MIGRATION_POLL_SECONDS"
 MIGRATION_POLICY = "CARBON_AWARE_MIGRATION_POLICY"
 MIGRATION_AUTO = "CARBON_AWARE_MIGRATION_AUTO"
 MIGRATION_LIVE = "CARBON_AWARE_MIGRATION_LIVE"
+MIGRATION_SERVICES = "CARBON_AWARE_MIGRATION_SERVICES"
 
 
 @dataclass(frozen=True)
 class MigrationSettings:
     """The migrations table, each state's timeout, how often a waiting state is polled,
-    whether the trigger pass proposes migrations (``auto``) under which policy, and whether
-    ``live`` (pre-copy) migrations may be started."""
+    whether the trigger pass proposes migrations (``auto``) under which policy, whether ``live``
+    (pre-copy) migrations may be started, and the services blue_green can move."""
 
     table: str
     timeouts: Mapping[MigrationState, float] = field(default_factory=lambda: DEFAULT_TIMEOUTS)
@@ -33,6 +35,7 @@ class MigrationSettings:
     policy: MigrationPolicy = field(default_factory=MigrationPolicy)
     auto: bool = False
     live: bool = False
+    services: Mapping[str, Service] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> MigrationSettings:
@@ -45,6 +48,7 @@ class MigrationSettings:
             _policy(env.get(MIGRATION_POLICY, "")),
             _flag(env, MIGRATION_AUTO),
             _flag(env, MIGRATION_LIVE),
+            _services(env.get(MIGRATION_SERVICES, "")),
         )
 
 
@@ -109,3 +113,12 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if value not in {"", "true", "false"}:
         raise ConfigError(f"environment variable {name} must be true or false")
     return value == "true"
+
+
+def _services(raw: str) -> dict[str, Service]:
+    if not raw.strip():
+        return {}
+    try:
+        return parse_services(json.loads(raw))
+    except ValueError as exc:  # JSONDecodeError is one
+        raise ConfigError(f"{MIGRATION_SERVICES}: {exc}") from None

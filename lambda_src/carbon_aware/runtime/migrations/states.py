@@ -5,8 +5,9 @@ migrating a failure, a timeout or a cancel goes to rolling_back -> rolled_back (
 restored, whatever the target got is released). Validation that rejects the migration ends it
 failed before anything was touched; pending and validating can be cancelled outright.
 completing is retried until done (its steps are idempotent), never timed out into a rollback;
-it rolls back only when its strategy finds the source gone before the switch (nothing of the
-source was released yet). rolling_back is retried until done.
+it rolls back only when its strategy finds the switch cannot be made before anything of the
+source was released (checkpoint_restore: the source run gone; blue_green: the target failing its
+check before the source is lowered). rolling_back is retried until done.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ token), so the orchestrator can re-run a step from the persisted migration alone
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,7 +35,7 @@ class Outcome:
 
 
 class Strategy(Protocol):
-    """One way of migrating (drain_and_shift, checkpoint_restore)."""
+    """One way of migrating (drain_and_shift, checkpoint_restore, blue_green)."""
 
     kind: str
 
@@ -64,6 +64,30 @@ class Strategy(Protocol):
     def rollback_grams(self, m: Migration, now: float) -> dict[str, Any]:
         """The overhead of a move undone at ``now`` (:func:`overhead_grams`)."""
         ...
+
+
+def check_move(
+    request: Mapping[str, Any],
+    kind: str,
+    fields: Set[str],
+    key: str,
+    regions_of: Mapping[str, Sequence[str]],
+) -> tuple[str, str, str]:
+    """(subject, source, target) of a move of the configured subject named by ``request[key]``
+    between two of its regions; :class:`SpecError` names an unknown or bad field."""
+    unknown = sorted(set(request) - fields)
+    if unknown:
+        raise SpecError(f"{unknown[0]}: unknown field for {kind}")
+    subject = request.get(key)
+    if subject not in regions_of:
+        raise SpecError(f"{key}: no configured {key} {subject!r}")
+    regions = list(regions_of[str(subject)])
+    for name in ("source", "target"):
+        if request.get(name) not in regions:
+            raise SpecError(f"{name}: must be one of the {key}'s regions {regions}")
+    if request["source"] == request["target"]:
+        raise SpecError("target: must differ from source")
+    return str(subject), request["source"], request["target"]
 
 
 def check_basis(request: Mapping[str, Any]) -> dict[str, float] | None:

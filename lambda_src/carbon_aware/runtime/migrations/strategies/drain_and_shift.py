@@ -33,21 +33,14 @@ from carbon_aware.runtime.migrations.strategies import (
     SpecError,
     StepFailed,
     check_basis,
+    check_move,
     net_grams,
     overhead_grams,
 )
+from carbon_aware.runtime.migrations.strategies.groups import Group, read_group, set_desired
 
 KIND = "drain_and_shift"
 _FIELDS = {"kind", "fleet", "source", "target", "count", "basis"}
-
-
-@dataclass(frozen=True)
-class Group:
-    """An Auto Scaling group as the migration reads it."""
-
-    desired: int
-    healthy: int
-    max_size: int
 
 
 @dataclass(frozen=True)
@@ -61,25 +54,15 @@ class DrainAndShift:
 
     def check(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Normalised spec: fleet, source, target, count (and the optional basis)."""
-        unknown = sorted(set(request) - _FIELDS)
-        if unknown:
-            raise SpecError(f"{unknown[0]}: unknown field for {KIND}")
-        fleet = request.get("fleet")
-        if fleet not in self.fleets:
-            raise SpecError(f"fleet: no configured fleet {fleet!r}")
-        regions = self.fleets[str(fleet)].policy.regions
-        for name in ("source", "target"):
-            if request.get(name) not in regions:
-                raise SpecError(f"{name}: must be one of the fleet's regions {list(regions)}")
-        if request["source"] == request["target"]:
-            raise SpecError("target: must differ from source")
+        regions = {name: config.policy.regions for name, config in self.fleets.items()}
+        fleet, source, target = check_move(request, KIND, _FIELDS, "fleet", regions)
         count = request.get("count")
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise SpecError("count: must be an integer >= 1")
         return {
             "fleet": fleet,
-            "source": request["source"],
-            "target": request["target"],
+            "source": source,
+            "target": target,
             "count": count,
             "basis": check_basis(request),
         }
@@ -196,22 +179,7 @@ class DrainAndShift:
         return config
 
     def _group(self, config: FleetConfig, region: str) -> Group:
-        name = config.groups[region]
-        found = self.autoscaling(region).describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
-            "AutoScalingGroups"
-        ]
-        if not found:
-            raise StepFailed(f"Auto Scaling group {name} not found in {region}")
-        healthy = sum(
-            1
-            for i in found[0].get("Instances", [])
-            if i.get("LifecycleState") == "InService" and i.get("HealthStatus") == "Healthy"
-        )
-        return Group(int(found[0]["DesiredCapacity"]), healthy, int(found[0]["MaxSize"]))
+        return read_group(self.autoscaling(region), config.groups[region], region)
 
     def _set(self, m: Migration, region: str, desired: int) -> None:
-        self.autoscaling(region).set_desired_capacity(
-            AutoScalingGroupName=self._config(m).groups[region],
-            DesiredCapacity=desired,
-            HonorCooldown=False,
-        )
+        set_desired(self.autoscaling(region), self._config(m).groups[region], desired)
