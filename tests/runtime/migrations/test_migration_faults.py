@@ -13,6 +13,7 @@ only when cancelled before anything was touched) and nothing is left behind.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 from collections import Counter
@@ -33,8 +34,9 @@ from tests.runtime.migrations.migration_env import (
     running_workload,
 )
 
-from carbon_aware.cli.demo_migrations import tasks_keep_running
+from carbon_aware.cli.demo_migrations import put_checkpoint, tasks_keep_running
 from carbon_aware.engine.fleet import share_cap
+from carbon_aware.runtime import segments as seg
 from carbon_aware.runtime.migrations.orchestrator import CannotCancel
 from carbon_aware.runtime.migrations.repository import Migration
 from carbon_aware.runtime.migrations.states import MigrationState
@@ -368,3 +370,69 @@ def reset_service(env: Env, desired: dict[str, int]) -> None:
         if "SetIdentifier" in r
     ]
     route53.change_resource_record_sets(HostedZoneId=env.zone_id, ChangeBatch={"Changes": changes})
+
+
+def test_live_survives_faults_at_every_state(env: Env) -> None:
+    rng = random.Random(37)
+    outcomes: Counter[str] = Counter()
+    sources: dict[str, str] = {}  # source task -> workload: its agent checkpoints on SIGTERM
+
+    def final_checkpoint(params: dict, **_: object) -> None:
+        workload_id = sources.pop(json.loads(params["body"])["task"], None)
+        if workload_id is not None:
+            put_checkpoint(env.raw("s3", SOURCE), env.buckets[SOURCE], workload_id, 9)
+
+    env.raw("ecs", SOURCE).meta.events.register("before-call.ecs.StopTask", final_checkpoint)
+    for trial in range(TRIALS):
+        fault, at = COMBOS[trial % len(COMBOS)]
+        env.faults.clear()
+        workload_id = f"live-{trial}"
+        source_task = running_workload(env, workload_id, 5 + trial % 3, rng.random() < 0.5)
+        sources[source_task] = workload_id
+        before = env.prefix_objects(TARGET, workload_id)
+        kill_target = [at == S.ROLLING_BACK]
+        started = env.orchestrator.start(
+            {"kind": "live", "workload_id": workload_id, "target": TARGET}, env.now()
+        )
+
+        def inject(
+            m: Migration,
+            fault: str = fault,
+            at: S = at,
+            workload_id: str = workload_id,
+            kill_target: list[bool] = kill_target,
+        ) -> None:
+            if fault == "health":
+                kill_target[0] = True
+            elif fault == "interruption":
+                interrupt_source(env, workload_id)
+            else:
+                common_fault(env, fault, at, m, {"copy_object", "run_task", "stop_task"})
+
+        def target_dies(
+            m: Migration, workload_id: str = workload_id, kill_target: list[bool] = kill_target
+        ) -> None:
+            if kill_target[0] and m.state in (S.PREPARING, S.MIGRATING):
+                for task in env.running_tasks(TARGET, workload_id):
+                    env.raw("ecs", TARGET).stop_task(
+                        cluster=env.targets[TARGET]["cluster"], task=task, reason="health"
+                    )
+
+        m = drive(env, started["id"], at, inject, target_dies)
+        check_ending(m, fault, at)
+        record = env.workloads.get(workload_id)
+        assert seg.PAUSED_BY not in (record.dispatch or {}), f"{fault}@{at}: left paused"
+        if m.state == S.COMPLETED:
+            assert record.dispatch["region"] == TARGET
+            assert env.running_tasks(TARGET, workload_id) == [record.dispatch["handle"]]
+            assert source_task not in env.running_tasks(SOURCE, workload_id)
+        else:
+            assert env.prefix_objects(TARGET, workload_id) == before, f"{fault}@{at}: prefix"
+            assert env.running_tasks(TARGET, workload_id) == [], "target run orphaned"
+            if record.status == "RUNNING":  # the source, or its resumption at home, runs
+                assert env.running_tasks(SOURCE, workload_id) == [record.dispatch["handle"]]
+        assert_released(env, m)
+        outcomes[str(m.state)] += 1
+        SUMMARY[("live", f"{fault}@{at}", str(m.state))] += 1
+    print(f"\nlive: {TRIALS} trials, outcomes {dict(outcomes)}")
+    assert outcomes[str(S.COMPLETED)] and outcomes[str(S.ROLLED_BACK)]

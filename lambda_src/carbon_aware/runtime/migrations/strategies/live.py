@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from carbon_aware.runtime import segments as seg
@@ -142,11 +142,16 @@ class LivePreCopy(CheckpointRestore):
             source_target = resolve_target(record.spec, m.data["source"])
             stop(m.data["source_run"], source_target, self.client, PAUSE_REASON)
             return Outcome(False, {"paused_at": now}, "source asked to checkpoint and stop")
+        carried: Mapping[str, Any] = {}
         if "resume_from" not in m.data:
-            return self._carry_final(m)
+            final = self._carry_final(m)
+            if "resume_from" not in final.data:
+                return final
+            carried = final.data  # start the target in the same step: the pause is shorter
+            m = replace(m, data={**m.data, **carried})
         resumed = super().migrate(m, now)
         if not resumed.done:
-            return resumed
+            return Outcome(False, {**carried, **resumed.data}, resumed.note)
         pause = now - m.data["paused_at"]
         return Outcome(True, {"pause_seconds": pause}, f"{resumed.note}; paused {pause:.0f} s")
 
