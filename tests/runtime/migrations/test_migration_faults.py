@@ -149,6 +149,32 @@ def group_fault(
         common_fault(env, fault, at, m, failing)
 
 
+def workload_faults(
+    env: Env, fault: str, at: S, workload_id: str
+) -> tuple[Callable[[Migration], None], Callable[[Migration], None]]:
+    """The injection and the per-step check for a moved workload: a failing health check kills
+    its target run (at rolling_back, on top of the fault: it forces the rollback), an
+    interruption stops its source run, the rest are the common faults."""
+    kill_target = [at == S.ROLLING_BACK]
+
+    def inject(m: Migration) -> None:
+        if fault == "health":
+            kill_target[0] = True
+        elif fault == "interruption":
+            interrupt_source(env, workload_id)
+        else:
+            common_fault(env, fault, at, m, {"copy_object", "run_task", "stop_task"})
+
+    def target_dies(m: Migration) -> None:
+        if kill_target[0] and m.state in (S.PREPARING, S.MIGRATING):
+            for task in env.running_tasks(TARGET, workload_id):
+                env.raw("ecs", TARGET).stop_task(
+                    cluster=env.targets[TARGET]["cluster"], task=task, reason="health check failed"
+                )
+
+    return inject, target_dies
+
+
 def assert_released(env: Env, m: Migration) -> None:
     assert env.repo.holder(m.subject) is None, f"lock of {m.subject} left behind"
     assert m.migration_id not in set(env.repo.due(env.now() + 1e9)), "final migration still due"
@@ -228,39 +254,11 @@ def test_checkpoint_restore_survives_faults_at_every_state(env: Env) -> None:
         workload_id = f"job-{trial}"
         source_task = running_workload(env, workload_id, 5 + trial % 3, rng.random() < 0.5)
         before = env.prefix_objects(TARGET, workload_id)
-        kill_target = [at == S.ROLLING_BACK]
         started = env.orchestrator.start(
             {"kind": "checkpoint_restore", "workload_id": workload_id, "target": TARGET},
             env.now(),
         )
-
-        def inject(
-            m: Migration,
-            fault: str = fault,
-            at: S = at,
-            workload_id: str = workload_id,
-            kill_target: list[bool] = kill_target,
-        ) -> None:
-            if fault == "health":
-                kill_target[0] = True
-            elif fault == "interruption":
-                interrupt_source(env, workload_id)
-            else:
-                common_fault(env, fault, at, m, {"copy_object", "run_task", "stop_task"})
-
-        def target_dies(
-            m: Migration, workload_id: str = workload_id, kill_target: list[bool] = kill_target
-        ) -> None:
-            if kill_target[0] and m.state in (S.PREPARING, S.MIGRATING):
-                ecs = env.raw("ecs", TARGET)
-                for task in env.running_tasks(TARGET, workload_id):
-                    ecs.stop_task(
-                        cluster=env.targets[TARGET]["cluster"],
-                        task=task,
-                        reason="health check failed",
-                    )
-
-        m = drive(env, started["id"], at, inject, target_dies)
+        m = drive(env, started["id"], at, *workload_faults(env, fault, at, workload_id))
         check_ending(m, fault, at)
         record = env.workloads.get(workload_id)
         source_running = source_task in env.running_tasks(SOURCE, workload_id)
@@ -390,35 +388,10 @@ def test_live_survives_faults_at_every_state(env: Env) -> None:
         source_task = running_workload(env, workload_id, 5 + trial % 3, rng.random() < 0.5)
         sources[source_task] = workload_id
         before = env.prefix_objects(TARGET, workload_id)
-        kill_target = [at == S.ROLLING_BACK]
         started = env.orchestrator.start(
             {"kind": "live", "workload_id": workload_id, "target": TARGET}, env.now()
         )
-
-        def inject(
-            m: Migration,
-            fault: str = fault,
-            at: S = at,
-            workload_id: str = workload_id,
-            kill_target: list[bool] = kill_target,
-        ) -> None:
-            if fault == "health":
-                kill_target[0] = True
-            elif fault == "interruption":
-                interrupt_source(env, workload_id)
-            else:
-                common_fault(env, fault, at, m, {"copy_object", "run_task", "stop_task"})
-
-        def target_dies(
-            m: Migration, workload_id: str = workload_id, kill_target: list[bool] = kill_target
-        ) -> None:
-            if kill_target[0] and m.state in (S.PREPARING, S.MIGRATING):
-                for task in env.running_tasks(TARGET, workload_id):
-                    env.raw("ecs", TARGET).stop_task(
-                        cluster=env.targets[TARGET]["cluster"], task=task, reason="health"
-                    )
-
-        m = drive(env, started["id"], at, inject, target_dies)
+        m = drive(env, started["id"], at, *workload_faults(env, fault, at, workload_id))
         check_ending(m, fault, at)
         record = env.workloads.get(workload_id)
         assert seg.PAUSED_BY not in (record.dispatch or {}), f"{fault}@{at}: left paused"
