@@ -145,7 +145,7 @@ def test_a_workload_whose_final_checkpoint_may_outlast_the_pause_is_refused_unto
     [
         ({"max_pause_seconds": 0}, "max_pause_seconds"),
         ({"rounds": 11}, "rounds"),
-        ({"colour": "red"}, "colour"),
+        ({"colour": "red"}, "colour: unknown field for live"),
     ],
 )
 def test_live_is_opt_in_and_its_fields_are_checked(

@@ -77,7 +77,7 @@ class CheckpointRestore:
         """Normalised spec: workload_id, target (and the optional basis)."""
         unknown = sorted(set(request) - _FIELDS)
         if unknown:
-            raise SpecError(f"{unknown[0]}: unknown field for {KIND}")
+            raise SpecError(f"{unknown[0]}: unknown field for {self.kind}")
         workload_id = request.get("workload_id")
         if not isinstance(workload_id, str) or not workload_id:
             raise SpecError("workload_id: must be a workload id")

@@ -67,10 +67,7 @@ class LivePreCopy(CheckpointRestore):
             raise SpecError("kind: live migrations are off (set migrations.live = true)")
         own = {k: request[k] for k in _OWN_FIELDS if k in request}
         base = {k: v for k, v in request.items() if k not in _OWN_FIELDS}
-        try:
-            spec = super().check(base)
-        except SpecError as exc:
-            raise SpecError(str(exc).replace("checkpoint_restore", KIND)) from None
+        spec = super().check(base)
         pause = own.get("max_pause_seconds", DEFAULT_MAX_PAUSE_SECONDS)
         if (
             isinstance(pause, bool)
