@@ -22,6 +22,27 @@ from fakes.server import FakeServer
 # per Region each time an EC2 backend starts (every in-process moto test touching EC2).
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
+# The longest groups, started first so the two workers finish together.
+LONGEST_GROUPS = ("local_demo", "terraform")
+
+
+def _group(item: pytest.Item) -> str:
+    """The xdist group ``item`` runs in: its file, the shared demo run, or the Terraform tests."""
+    if "local_demo" in getattr(item, "fixturenames", ()):
+        return "local_demo"
+    path = item.path.relative_to(item.config.rootpath)
+    return "terraform" if path.parts[:2] == ("tests", "terraform") else path.as_posix()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group tests for ``--dist loadgroup``: a group runs on one worker, so a module- or
+    session-scoped fixture is built once. The demo run is shared by two files, and the Terraform
+    tests init the same configurations, so each of those is one group."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    items.sort(key=lambda item: _group(item) not in LONGEST_GROUPS)
+
 
 @pytest.fixture
 def clock() -> FakeClock:
