@@ -5,8 +5,10 @@ Having this file here puts ``tests/`` on ``sys.path``, so tests import the doubl
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -22,16 +24,24 @@ from fakes.server import FakeServer
 # per Region each time an EC2 backend starts (every in-process moto test touching EC2).
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
+TERRAFORM_TESTS = Path(__file__).resolve().parent / "terraform"
 # The longest groups, started first so the two workers finish together.
 LONGEST_GROUPS = ("local_demo", "terraform")
 
 
 def _group(item: pytest.Item) -> str:
-    """The xdist group ``item`` runs in: its file, the shared demo run, or the Terraform tests."""
+    """The xdist group ``item`` runs in: its file, the shared demo run, or the Terraform tests
+    (with every test using a fixture of theirs: they run terraform in the same directories)."""
     if "local_demo" in getattr(item, "fixturenames", ()):
         return "local_demo"
     path = item.path.relative_to(item.config.rootpath)
-    return "terraform" if path.parts[:2] == ("tests", "terraform") else path.as_posix()
+    info = getattr(item, "_fixtureinfo", None)
+    fixtures = [d for defs in info.name2fixturedefs.values() for d in defs] if info else []
+    if path.parts[:2] == ("tests", "terraform") or any(
+        TERRAFORM_TESTS in Path(inspect.getfile(d.func)).parents for d in fixtures
+    ):
+        return "terraform"
+    return path.as_posix()
 
 
 @pytest.hookimpl(tryfirst=True)
