@@ -1,6 +1,7 @@
 """The migrations demo on moto (in-process): one drain_and_shift, one blue_green (Route 53 weighted
-records) and one checkpoint_restore end to end, and one checkpoint_restore whose target run dies
-and is rolled back. Printed by ``carbon-aware demo``; no AWS, no keys.
+records), one checkpoint_restore and one live (pre-copy, opt-in) end to end, each moved workload
+then finishing in the target and accounted in both Regions, and one checkpoint_restore whose
+target run dies and is rolled back. Printed by ``carbon-aware demo``; no AWS, no keys.
 
 moto runs ECS tasks without a lifecycle of their own (it moves a task towards STOPPED at every
 DescribeTasks and leaves ``startedAt`` unset): :func:`tasks_keep_running` and :class:`EcsStarted`
@@ -18,13 +19,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from carbon_aware.engine.timeutil import iso
+
 SOURCE, TARGET = "eu-west-1", "eu-north-1"
 PREFIX = "carbon-aware"
 FLEET = "web"
 SERVICE = "api"
 ZONE = "example.com"
 T0 = 1_800_000_000.0
-BASIS = {"source_g_per_kwh": 320.0, "target_g_per_kwh": 30.0, "power_watts": 150.0, "hours": 6.0}
+HOUR = 3600.0
+POWER_WATTS = 150.0
+BASIS = {
+    "source_g_per_kwh": 320.0,
+    "target_g_per_kwh": 30.0,
+    "power_watts": POWER_WATTS,
+    "hours": 6.0,
+}
 
 
 @contextlib.contextmanager
@@ -60,8 +70,11 @@ class EcsStarted:
         return describe
 
 
-def put_checkpoint(s3: Any, bucket: str, workload_id: str, sequence: int) -> None:
-    """Commit checkpoint ``sequence`` as the agent does: the object, then its manifest."""
+def put_checkpoint(
+    s3: Any, bucket: str, workload_id: str, sequence: int, written_at: float
+) -> None:
+    """Commit checkpoint ``sequence`` at ``written_at`` as the agent does: the object, then
+    its manifest."""
     body = f"state of {workload_id} at {sequence}".encode()
     key = f"checkpoints/{workload_id}/{sequence:08d}.ckpt"
     s3.put_object(Bucket=bucket, Key=key, Body=body)
@@ -70,7 +83,7 @@ def put_checkpoint(s3: Any, bucket: str, workload_id: str, sequence: int) -> Non
         "key": key,
         "sha256": hashlib.sha256(body).hexdigest(),
         "bytes": len(body),
-        "written_at": "2026-12-05T00:00:00+00:00",
+        "written_at": iso(written_at),
         "progress": 0.5,
     }
     s3.put_object(
@@ -96,7 +109,17 @@ def start_interruptible_run(
         k: v.replace(SOURCE, "{region}") if k in ("arn", "cluster") else v
         for k, v in target.items()
     }
-    spec = {"id": workload_id, "duration_minutes": 120, "interruptible": True, "target": template}
+    spec = {
+        "id": workload_id,
+        "submitted_at": iso(now),
+        "deadline": iso(now + 86400.0),
+        "duration_minutes": 120,
+        "home_region": SOURCE,
+        "regions": [SOURCE, TARGET],
+        "power_watts": POWER_WATTS,
+        "interruptible": True,
+        "target": template,
+    }
     spec.update(extra or {})
     record = workloads.create(workload_id, spec, now)
     record = workloads.transition(
@@ -122,6 +145,7 @@ def start_interruptible_run(
         "end_epoch": now + 7200,
         "state": "running",
         "handle": task,
+        "started_at": now,
     }
     workloads.transition(
         record,
@@ -130,7 +154,13 @@ def start_interruptible_run(
         reason="started",
         due_at=now + 7200,
         updates={
-            "dispatch": {"type": "ecs", "region": SOURCE, "handle": task, "attempts": 1},
+            "dispatch": {
+                "type": "ecs",
+                "region": SOURCE,
+                "handle": task,
+                "attempts": 1,
+                "started_at": now,
+            },
             "segments": {"plan": 0, "current": 0, "done_seconds": 0, "runs": [run]},
         },
     )
@@ -244,6 +274,7 @@ def _setup(clock: list[float]) -> _Demo:
     from carbon_aware.runtime.migrations.strategies.blue_green import BlueGreen, parse_services
     from carbon_aware.runtime.migrations.strategies.checkpoint_restore import CheckpointRestore
     from carbon_aware.runtime.migrations.strategies.drain_and_shift import DrainAndShift
+    from carbon_aware.runtime.migrations.strategies.live import LivePreCopy
     from carbon_aware.runtime.repository import WorkloadRepository
     from carbon_aware.runtime.tables import FLEETS_TABLE, MIGRATIONS_TABLE, WORKLOADS_TABLE
 
@@ -311,6 +342,7 @@ def _setup(clock: list[float]) -> _Demo:
                 FleetRepository(ddb, "fleets"),
             ),
             "checkpoint_restore": CheckpointRestore(workloads, settings, demo.client),
+            "live": LivePreCopy(workloads, settings, demo.client, enabled=True),
             "blue_green": BlueGreen(parse_services(services), demo.client),
         },
     )
@@ -318,7 +350,7 @@ def _setup(clock: list[float]) -> _Demo:
 
 
 def run_migration_demo(export_to: Path | None = None, t0: float = T0) -> list[str]:
-    """Run the four migrations from ``t0``; the lines to print. With ``export_to``, the finished
+    """Run the five migrations from ``t0``; the lines to print. With ``export_to``, the finished
     migrations are written there in the exporter's layout, for the carbon report to read."""
     from moto import mock_aws
 
@@ -327,8 +359,9 @@ def run_migration_demo(export_to: Path | None = None, t0: float = T0) -> list[st
         demo = _setup([t0])
         lines += _drain_and_shift(demo)
         lines += _blue_green(demo)
-        lines += _checkpoint_restore(demo, "train-1", dies=False)
-        lines += _checkpoint_restore(demo, "train-2", dies=True)
+        lines += _workload_migration(demo, "checkpoint_restore", "train-1", dies=False)
+        lines += _workload_migration(demo, "checkpoint_restore", "train-2", dies=True)
+        lines += _workload_migration(demo, "live", "train-3", dies=False)
         if export_to is not None:
             lines.append(_export(demo, export_to))
     return lines
@@ -431,18 +464,27 @@ def _blue_green(demo: _Demo) -> list[str]:
     ]
 
 
-def _checkpoint_restore(demo: _Demo, workload_id: str, *, dies: bool) -> list[str]:
+def _workload_migration(demo: _Demo, kind: str, workload_id: str, *, dies: bool) -> list[str]:
+    """A checkpoint_restore or live migration of a segment running for an hour in SOURCE; when
+    it completes, the segment runs its last hour in TARGET and the completion accounts both."""
+    from carbon_aware.runtime.migrations.strategies.live import PAUSE_REASON
+
     now = demo.clock[0]
     source_task = start_interruptible_run(
-        demo.workloads, demo.client("ecs", SOURCE), demo.targets[SOURCE], workload_id, now
+        demo.workloads, demo.client("ecs", SOURCE), demo.targets[SOURCE], workload_id, now - HOUR
     )
-    put_checkpoint(demo.client("s3", SOURCE), demo.buckets[SOURCE], workload_id, 7)
-    request = {
-        "kind": "checkpoint_restore",
-        "workload_id": workload_id,
-        "target": TARGET,
-        "basis": BASIS,
-    }
+    s3 = demo.client("s3", SOURCE)
+    put_checkpoint(s3, demo.buckets[SOURCE], workload_id, 7, now - 600.0)
+
+    def agent_checkpoints_on_pause(params: dict[str, Any], **_: Any) -> None:
+        body = json.loads(params["body"])
+        if body.get("task") == source_task and body.get("reason") == PAUSE_REASON:
+            put_checkpoint(s3, demo.buckets[SOURCE], workload_id, 8, demo.clock[0])
+
+    demo.client("ecs", SOURCE).meta.events.register(
+        "before-call.ecs.StopTask", agent_checkpoints_on_pause
+    )
+    request = {"kind": kind, "workload_id": workload_id, "target": TARGET, "basis": BASIS}
     started = demo.orchestrator.start(request, now)
     ecs = demo.client("ecs", TARGET)
 
@@ -464,10 +506,42 @@ def _checkpoint_restore(demo: _Demo, workload_id: str, *, dies: bool) -> list[st
         cluster=demo.targets[SOURCE]["cluster"], tasks=[source_task]
     )["tasks"][0]["lastStatus"]
     what = "rolled back: target run died" if dies else "end to end"
-    return [
-        f"migration {m.migration_id} checkpoint_restore {workload_id} {SOURCE} -> {TARGET} "
-        f"({what})",
+    lines = [
+        f"migration {m.migration_id} {kind} {workload_id} {SOURCE} -> {TARGET} ({what})",
         f"  {_path(m)}; {_grams(m)}",
-        f"  workload runs in {record.dispatch['region']} ({record.status}); source task "
-        f"{source}; checkpoint objects in {TARGET}: {listed.get('KeyCount', 0)}",
     ]
+    if kind == "live" and "pause_seconds" in m.data:
+        rounds, paused = len(m.data["rounds"]), m.data["pause_seconds"]
+        lines.append(
+            f"  {rounds} pre-copy round(s), then paused {paused:.0f} s for the final delta "
+            f"({m.data['final_delta_bytes']} B)"
+        )
+    lines.append(
+        f"  workload runs in {record.dispatch['region']} ({record.status}); source task "
+        f"{source}; checkpoint objects in {TARGET}: {listed.get('KeyCount', 0)}"
+    )
+    if not dies:
+        lines.append(_finish(demo, m, workload_id))
+    return lines
+
+
+def _finish(demo: _Demo, m: Any, workload_id: str) -> str:
+    """The moved segment ends an hour on in TARGET; its grams, piece by piece."""
+    from carbon_aware.runtime.completion import Completer, Finished
+    from carbon_aware.runtime.segments import pieces
+    from carbon_aware.runtime.wiring import ProfileSignalSource
+
+    demo.clock[0] += HOUR
+    run = m.data["target_run"]
+    ended = Finished(workload_id, True, m.data["started_at"], demo.clock[0], "", run["handle"])
+    done = Completer(demo.workloads, ProfileSignalSource()).complete(ended, demo.clock[0])
+    ran = " + ".join(
+        f"{p['region']} {(p['ended_at'] - p['started_at']) / 60:.0f} min "
+        f"{p['result']['emissions_g']:.1f} g"
+        for p in pieces(done.segments["runs"])
+    )
+    result = done.result
+    return (
+        f"  then {done.status}: {ran} = {result['emissions_g']:.1f} g against "
+        f"{result['baseline_g']:.1f} g unshifted in {SOURCE} ({result['provider']})"
+    )

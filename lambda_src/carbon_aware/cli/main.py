@@ -243,7 +243,7 @@ def _demo(args: argparse.Namespace) -> int:
     migrations = run_migration_demo(args.output_dir / "export", to_seconds(START) + 43200.0)
     report = run_local_demo(args.output_dir, days=args.days, workloads=args.workloads)
     print(f"report: {report}")
-    print("migrations (drain_and_shift, blue_green, checkpoint_restore, a rollback):")
+    print("migrations (drain_and_shift, blue_green, checkpoint_restore, live, a rollback):")
     for line in migrations:
         print(line)
     return 0

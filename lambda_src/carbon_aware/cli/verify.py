@@ -1,6 +1,7 @@
 """Recompute every reported gram from the exported record and the stored intensities.
 
-An interruptible workload's grams are its segments' (``segments.runs``), each recomputed.
+An interruptible workload's grams are its segments' (``segments.runs``, with the pieces a
+migration moved a segment from), each recomputed.
 
 For each finished workload: its power from the stored spec, the run span from the result, the
 baseline span (home region, from submission, same duration), the intensities read as the
@@ -19,6 +20,7 @@ from typing import Any
 from carbon_aware.cli.ledger import Entry
 from carbon_aware.engine.accounting import Series, Span, emissions_g
 from carbon_aware.engine.signal_type import SignalError, SignalType
+from carbon_aware.runtime.segments import pieces
 
 TOLERANCE = 0.001  # 0.1 %
 HOUR = 3600.0
@@ -101,8 +103,9 @@ def verify(
 
 def _spans(entry: Entry, item: Mapping[str, Any]) -> list[Span]:
     """Run and baseline spans, alternating: one pair for a whole run, one per segment of an
-    interruptible workload (runtime.segments: each with its own baseline start)."""
-    runs = [r for r in (item.get("segments") or {}).get("runs", []) if "result" in r]
+    interruptible workload (runtime.segments: each with its own baseline start, and each piece a
+    migration moved it from)."""
+    runs = pieces((item.get("segments") or {}).get("runs", []))
     if not runs:
         duration = entry.ended_at - entry.started_at
         return [

@@ -36,7 +36,8 @@ class Canceller:
                 " and its grams are counted until the cancel"
             )
         started = float(dispatch.get("started_at") or now)
-        result = {**self.completer.account(record, started, now), "target_stopped": stopped}
+        updates = self.completer.stopped(record, started, now)
+        updates["result"]["target_stopped"] = stopped
         return self.repo.transition(
-            record, State.CANCELLED, now=now, reason=reason, updates={"result": result}
+            record, State.CANCELLED, now=now, reason=reason, updates=updates
         )

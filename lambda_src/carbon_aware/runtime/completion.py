@@ -15,7 +15,8 @@ Understood events:
 
 A segment of an interruptible workload (runtime.segments) that ends is accounted on its own (its
 grams against the same stretch of work run unshifted in the home Region, on one signal type) and
-the workload's result sums its segments: exit 0 ends the workload SUCCEEDED, exit 75
+the workload's result sums its segments (and the pieces a migration moved a segment from, each
+accounted in its own Region: ``segments.MOVED``): exit 0 ends the workload SUCCEEDED, exit 75
 ("checkpointed") schedules the next segment, a Spot interruption waits for a re-plan from the last
 checkpoint (runtime.planner.Planner.resume_segments), anything else fails it. An event for a run
 other than the current segment's (a repeat, or one arriving late) changes nothing, nor does the
@@ -24,6 +25,7 @@ end of a run a live migration paused (``segments.PAUSED_BY``): the migration res
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from collections.abc import Mapping
@@ -183,9 +185,21 @@ class Completer:
         except Conflict:
             return self.repo.get(finished.workload_id)
 
-    def account(self, record: WorkloadRecord, started: float, ended: float) -> dict[str, Any]:
-        """The result of a run that stopped without a completion event (timed out, cancelled)."""
-        return self._result(record, Finished(record.workload_id, False, started, ended, ""), ended)
+    def stopped(self, record: WorkloadRecord, started: float, ended: float) -> dict[str, Any]:
+        """The updates of a run that stopped without a completion event (timed out, cancelled):
+        its ``result`` from ``started`` to ``ended``; for a segmented workload also its
+        ``segments``, the current run accounted until ``ended`` and the result summing every
+        segment so far."""
+        segmented = copy.deepcopy(record.segments) if record.segments else None
+        run = segmented["runs"][segmented["current"]] if segmented else None
+        if not segmented or not run or run["state"] != seg.RUNNING:
+            finished = Finished(record.workload_id, False, started, ended, "")
+            return {"result": self._result(record, finished, ended)}
+        started = float(run.get("started_at") or started)
+        done = float(segmented.get("done_seconds", 0.0))
+        segmented["done_seconds"] = self._account_run(record, run, done, started, ended)
+        self._account_again(record, segmented["runs"])
+        return {"segments": segmented, "result": summed(segmented["runs"])}
 
     def _result(self, record: WorkloadRecord, finished: Finished, now: float) -> dict[str, Any]:
         workload = workload_of(record.spec)
@@ -219,7 +233,7 @@ class Completer:
     ) -> WorkloadRecord:
         segmented = record.segments or {}
         index = segmented["current"]
-        runs = [dict(r) for r in segmented["runs"]]
+        runs = copy.deepcopy(segmented["runs"])
         run = runs[index]
         if run["state"] != seg.RUNNING or (
             finished.handle and finished.handle != run.get("handle")
@@ -230,10 +244,9 @@ class Completer:
         workload = workload_of(record.spec)
         started = finished.started_at or run.get("started_at") or now
         ended = max(finished.ended_at or now, started)
-        done = float(segmented.get("done_seconds", 0.0))
-        base_start = workload.submitted_at + done
-        run.update(started_at=started, ended_at=ended)
-        run["result"] = self._segments_result(record, [run], [base_start])[0]
+        done = self._account_run(
+            record, run, float(segmented.get("done_seconds", 0.0)), started, ended
+        )
         worked = ended - started
         next_index = index + 1
         if finished.succeeded:
@@ -251,12 +264,7 @@ class Completer:
             run["state"], to = seg.FAILED, State.FAILED
             reason = f"target failed in segment {index}: {finished.detail}"
         if to != State.SCHEDULED:
-            # The final account reads every segment again in one read, as a whole run's is read
-            # at its end (observations may have replaced forecasts since a segment ended).
-            ran = [r for r in runs if "result" in r]
-            again = self._segments_result(record, ran, [r["result"]["baseline_start"] for r in ran])
-            for r, result in zip(ran, again, strict=True):
-                r["result"] = result
+            self._account_again(record, runs)
         updated = {**segmented, "runs": runs, "done_seconds": min(done, workload.duration)}
         updates: dict[str, Any] = {"segments": updated, "result": summed(runs)}
         if to != State.SCHEDULED:
@@ -268,6 +276,32 @@ class Completer:
             updated["current"] = next_index
             due = max(float(runs[next_index]["start_epoch"]), now)
         return self.repo.transition(record, to, now=now, reason=reason, due_at=due, updates=updates)
+
+    def _account_run(
+        self, record: WorkloadRecord, run: dict[str, Any], done: float, started: float, ended: float
+    ) -> float:
+        """Account ``run`` over ``[started, ended)`` after the pieces a migration moved it from,
+        each against the home-Region stretch after the work ``done`` before it; the work done
+        once the moved pieces' kept work is added."""
+        submitted = workload_of(record.spec).submitted_at
+        run.update(started_at=started, ended_at=ended)
+        moved, base_starts = run.get(seg.MOVED, []), []
+        for piece in moved:
+            base_starts.append(submitted + done)
+            done += float(piece["work_seconds"])
+        base_starts.append(submitted + done)
+        ran = [*moved, run]
+        for piece, result in zip(ran, self._segments_result(record, ran, base_starts), strict=True):
+            piece["result"] = result
+        return done
+
+    def _account_again(self, record: WorkloadRecord, runs: list[dict[str, Any]]) -> None:
+        """The final account: every piece read again in one read, as a whole run's is read at
+        its end (observations may have replaced forecasts since a segment ended)."""
+        ran = seg.pieces(runs)
+        again = self._segments_result(record, ran, [r["result"]["baseline_start"] for r in ran])
+        for r, result in zip(ran, again, strict=True):
+            r["result"] = result
 
     def _segments_result(
         self, record: WorkloadRecord, runs: list[dict[str, Any]], base_starts: list[float]
@@ -308,13 +342,14 @@ GRAMS = ("emissions_g", "baseline_g", "saved_g")
 def summed(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The workload's result: its segments' grams summed, when all were accounted on one signal
     type and provider class (else ``accounting_error`` says why nothing is summed)."""
-    results = [r["result"] for r in runs if "result" in r]
+    ran = seg.pieces(runs)
+    results = [r["result"] for r in ran]
     result: dict[str, Any] = {
-        "segments": len(results),
-        "regions": sorted({r["region"] for r in runs if "result" in r}),
-        "region": [r["region"] for r in runs if "result" in r][-1],
-        "started_at": min(r["started_at"] for r in runs if "result" in r),
-        "ended_at": max(r["ended_at"] for r in runs if "result" in r),
+        "segments": len([r for r in runs if "result" in r]),
+        "regions": sorted({r["region"] for r in ran}),
+        "region": ran[-1]["region"],
+        "started_at": min(r["started_at"] for r in ran),
+        "ended_at": max(r["ended_at"] for r in ran),
         "duration_seconds": sum(r["duration_seconds"] for r in results),
     }
     errors = [r["accounting_error"] for r in results if "accounting_error" in r]

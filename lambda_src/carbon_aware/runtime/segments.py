@@ -6,7 +6,10 @@ segment being (or next to be) run, ``done_seconds`` the work checkpointed so far
 when an interrupted segment waits to be re-planned from its last checkpoint (``penalised``: the
 Region that interrupted it). Each run: ``region``, ``start_epoch``, ``end_epoch``, ``state``
 (scheduled, running, checkpointed, done, interrupted, failed), and once started ``handle``,
-``started_at``, ``resume_from``; once ended ``ended_at`` and its accounted ``result``.
+``started_at``, ``resume_from``; once ended ``ended_at`` and its accounted ``result``. A run a
+migration moved (runtime.migrations: checkpoint_restore, live) keeps what it ran before each move
+in ``moved``: pieces with ``region``, ``handle``, ``started_at``, ``ended_at`` and ``work_seconds``
+(the part of it the resumed checkpoint kept), accounted with the run (their own ``result``).
 
 Every segment gets a schedule at its start; every segment but the last one at its end minus the
 checkpoint budget, when the dispatcher stops the run (SIGTERM) so the checkpoint is written by
@@ -36,6 +39,8 @@ RAN = frozenset({CHECKPOINTED, INTERRUPTED, DONE, FAILED})
 #: Set on a workload's ``dispatch`` (to the migration's id) while a live migration has paused its
 #: run: the end of that run is the migration's to handle, not the next segment's.
 PAUSED_BY = "paused_by"
+#: A run's earlier pieces, in the Regions a migration moved it from.
+MOVED = "moved"
 START, END = "start", "end"
 
 
@@ -71,6 +76,12 @@ def schedule_times(
             stop = max(float(run["end_epoch"]) - budget, float(run["start_epoch"]))
             times.append((k, END, stop))
     return times
+
+
+def pieces(runs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Everything the runs ran, in order, each accounted piece once: a moved run's earlier
+    pieces, then the run itself."""
+    return [p for run in runs for p in (*run.get(MOVED, ()), run) if "result" in p]
 
 
 def checkpoint_sources(runs: Sequence[Mapping[str, Any]], before: int) -> list[str]:

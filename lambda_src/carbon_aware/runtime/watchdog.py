@@ -14,7 +14,6 @@ DescribeTasks, Batch DescribeJobs, Step Functions DescribeExecution, in the run'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -103,11 +102,9 @@ class Watchdog:
         estimated: bool = True,
     ) -> str:
         """TIMED_OUT with the grams of ``[started, ended)``; ``estimated``: the end is assumed."""
-        result: dict[str, Any] = {
-            **self.completer.account(record, started, max(ended, started)),
-            "ended_at_estimated": estimated,
-        }
+        updates = self.completer.stopped(record, started, max(ended, started))
+        updates["result"]["ended_at_estimated"] = estimated
         self.repo.transition(
-            record, State.TIMED_OUT, now=now, reason=f"timed out: {why}", updates={"result": result}
+            record, State.TIMED_OUT, now=now, reason=f"timed out: {why}", updates=updates
         )
         return "watchdog:TIMED_OUT"

@@ -305,15 +305,28 @@ def create_env(
     return env
 
 
+def drive(env: Env, migration_id: str, each: Callable[[Any], None] = lambda m: None) -> Any:
+    """Step the migration every 30 s until it ends (``each`` sees it after every step)."""
+    for _ in range(60):
+        m = env.orchestrator.step(migration_id, env.now())
+        each(m)
+        if m.state.final:
+            return m
+        env.clock[0] += 30.0
+    raise AssertionError(f"never ended: {env.repo.get(migration_id)}")
+
+
 def running_workload(env: Env, workload_id: str, sequence: int, stale_target: bool) -> str:
     """A RUNNING interruptible workload on ECS in SOURCE with checkpoint ``sequence`` committed
     there (and, with ``stale_target``, an older one left in TARGET); the source task's ARN."""
     task = start_interruptible_run(
         env.workloads, env.raw("ecs", SOURCE), env.targets[SOURCE], workload_id, env.now()
     )
-    put_checkpoint(env.raw("s3", SOURCE), env.buckets[SOURCE], workload_id, sequence)
+    put_checkpoint(env.raw("s3", SOURCE), env.buckets[SOURCE], workload_id, sequence, env.now())
     if stale_target:
-        put_checkpoint(env.raw("s3", TARGET), env.buckets[TARGET], workload_id, sequence - 2)
+        put_checkpoint(
+            env.raw("s3", TARGET), env.buckets[TARGET], workload_id, sequence - 2, env.now()
+        )
     return task
 
 

@@ -378,7 +378,7 @@ def test_live_survives_faults_at_every_state(env: Env) -> None:
     def final_checkpoint(params: dict, **_: object) -> None:
         workload_id = sources.pop(json.loads(params["body"])["task"], None)
         if workload_id is not None:
-            put_checkpoint(env.raw("s3", SOURCE), env.buckets[SOURCE], workload_id, 9)
+            put_checkpoint(env.raw("s3", SOURCE), env.buckets[SOURCE], workload_id, 9, env.now())
 
     env.raw("ecs", SOURCE).meta.events.register("before-call.ecs.StopTask", final_checkpoint)
     for trial in range(TRIALS):

@@ -10,7 +10,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.runtime.migrations.migration_env import Env, create_env, ecs_targets, running_workload
+from tests.runtime.migrations.migration_env import (
+    Env,
+    create_env,
+    drive,
+    ecs_targets,
+    running_workload,
+)
 
 from carbon_aware.cli.demo_migrations import SOURCE, TARGET, put_checkpoint, tasks_keep_running
 from carbon_aware.runtime import segments as seg
@@ -37,20 +43,12 @@ def agent_checkpoints_on_stop(env: Env, sequence: int) -> list[str]:
     def on_stop(params: dict[str, Any], **_: Any) -> None:
         reasons.append(json.loads(params["body"])["reason"])  # the serialised request
         if len(reasons) == 1:  # a stopped task gets no second SIGTERM
-            put_checkpoint(env.raw("s3", SOURCE), env.buckets[SOURCE], WORKLOAD, sequence)
+            put_checkpoint(
+                env.raw("s3", SOURCE), env.buckets[SOURCE], WORKLOAD, sequence, env.now()
+            )
 
     env.raw("ecs", SOURCE).meta.events.register("before-call.ecs.StopTask", on_stop)
     return reasons
-
-
-def drive(env: Env, migration_id: str, each: Any = lambda m: None) -> Any:
-    for _ in range(60):
-        m = env.orchestrator.step(migration_id, env.now())
-        each(m)
-        if m.state.final:
-            return m
-        env.clock[0] += 30.0
-    raise AssertionError(f"never ended: {env.repo.get(migration_id)}")
 
 
 def target_manifest_sequence(env: Env) -> int | None:
@@ -69,7 +67,7 @@ def test_pre_copy_rounds_then_a_pause_then_the_final_delta_resumes_in_the_target
     def each(m: Any) -> None:
         rounds = m.data.get("rounds", [])
         if len(rounds) == 1 and m.state == S.PREPARING:  # the source works on meanwhile
-            put_checkpoint(env.raw("s3", SOURCE), env.buckets[SOURCE], WORKLOAD, 5)
+            put_checkpoint(env.raw("s3", SOURCE), env.buckets[SOURCE], WORKLOAD, 5, env.now())
         record = env.workloads.get(WORKLOAD)
         paused = (record.dispatch or {}).get(seg.PAUSED_BY) == m.migration_id
         states.append((str(m.state), paused))

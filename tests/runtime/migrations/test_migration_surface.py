@@ -140,7 +140,7 @@ def test_the_demo_shows_every_strategy_end_to_end_and_a_rollback(tmp_path: Path)
         for line in lines
         if " -> completing" in line or "rolling_back" in line
     ]
-    assert endings == ["completed", "completed", "completed", "rolled_back"], lines
+    assert endings == ["completed", "completed", "completed", "rolled_back", "completed"], lines
     # blue_green: the weights go 100/0 -> 90/10 -> 50/50 -> 0/100, the target launched first.
     shares = [line.split("weights ")[1] for line in lines if " weights " in line]
     moved = [w.split(" desired")[0] for w in shares]
@@ -153,11 +153,17 @@ def test_the_demo_shows_every_strategy_end_to_end_and_a_rollback(tmp_path: Path)
     for weights, desired in (map(ast.literal_eval, w.split(" desired ")) for w in shares):
         assert not weights["eu-north-1"] or desired["eu-north-1"] == 4, lines
     assert "saved net" in "\n".join(lines)
-    assert lines[-2].endswith("checkpoint objects in eu-north-1: 0"), lines[-2]
+    rolled_back = lines.index(next(line for line in lines if "(rolled back" in line))
+    assert lines[rolled_back + 2].endswith("checkpoint objects in eu-north-1: 0"), lines
+    # Each moved workload then ends in the target, accounted in both Regions.
+    finished = [line for line in lines if line.startswith("  then SUCCEEDED: eu-west-1 ")]
+    assert len(finished) == 2 and all(" + eu-north-1 " in line for line in finished), lines
+    assert any("pre-copy round(s), then paused" in line for line in lines), lines
     # The finished migrations are exported for the monthly report, in their final states.
     (part,) = (tmp_path / "carbon-aware-migrations").glob("dt=*/part-*.jsonl")
     exported = [json.loads(line) for line in part.read_text().splitlines()]
     assert sorted(m["state"] for m in exported) == [
+        "completed",
         "completed",
         "completed",
         "completed",

@@ -73,10 +73,16 @@ class Env:
             self.aws.targets[HOME]["ecs"],
             workload_id,
             self.clock.t,
-            extra if valid else None,
+            extra if valid else {"deadline": "soon"},
         )
         if checkpoint:
-            put_checkpoint(boto3.client("s3", region_name=HOME), self.buckets[HOME], workload_id, 3)
+            put_checkpoint(
+                boto3.client("s3", region_name=HOME),
+                self.buckets[HOME],
+                workload_id,
+                3,
+                self.clock.t,
+            )
 
     def invoke(self, advance: float = 60.0) -> dict[str, Any]:
         """One scheduled invocation, ``advance`` seconds after the last."""
@@ -217,7 +223,7 @@ def test_a_fleet_already_migrating_gets_no_second_start(env: Env) -> None:
 
 
 def test_a_broken_subject_is_counted_and_the_good_one_still_starts(env: Env) -> None:
-    env.workload("broken-1", valid=False)  # no deadline nor home region: the engine rejects it
+    env.workload("broken-1", valid=False)  # a deadline that is no time: the engine rejects it
     env.workload("train-1")
     first, second = env.invoke(), env.invoke()
     for answer in (first, second):

@@ -71,7 +71,7 @@ def test_the_sweep_steps_what_is_due_with_only_the_functions_grants(
             start_interruptible_run(
                 wiring.repository(), ecs, aws.targets[HOME]["ecs"], workload_id, now
             )
-        put_checkpoint(boto3.client("s3", region_name=HOME), buckets[HOME], "train-1", 4)
+        put_checkpoint(boto3.client("s3", region_name=HOME), buckets[HOME], "train-1", 4, now)
         orchestrator = wiring.migrations()
         ids = {
             "shift": orchestrator.start(

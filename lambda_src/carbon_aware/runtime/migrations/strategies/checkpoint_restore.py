@@ -41,7 +41,7 @@ from carbon_aware.runtime.migrations.strategies import (
     overhead_grams,
 )
 from carbon_aware.runtime.repository import Conflict, WorkloadRecord, WorkloadRepository
-from carbon_aware.runtime.runs import RunGone, describe, stop
+from carbon_aware.runtime.runs import RunGone, describe, instant, stop
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.targets import (
     ClientFactory,
@@ -131,7 +131,7 @@ class CheckpointRestore:
         manifest = self._verify_carried(target, wid)
         return Outcome(
             True,
-            {"resume_from": resume, "sequence": manifest["sequence"], "bytes": manifest["bytes"]},
+            {"resume_from": resume, **carried_fields(manifest)},
             f"checkpoint {manifest['sequence']} carried to {target}",
         )
 
@@ -297,15 +297,19 @@ class CheckpointRestore:
         region, moved = run["region"], run["region"] != m.data["source"]
         index = m.data["segment"]
         if index < len(runs):
-            runs[index].update(
+            segment = runs[index]
+            if segment.get("handle") and segment["handle"] != run["handle"]:
+                segment[seg.MOVED] = [*segment.get(seg.MOVED, []), _left_piece(m, segment, now)]
+            segment.update(
                 region=region,
                 handle=run["handle"],
+                started_at=now,
                 resume_from=m.data["resume_from"] if resume_from is None else resume_from,
             )
             if moved:
-                runs[index]["migrated_from"] = m.data["source"]
+                segment["migrated_from"] = m.data["source"]
         dispatch = {k: v for k, v in (record.dispatch or {}).items() if k != seg.PAUSED_BY}
-        dispatch.update(run, migration=m.migration_id)
+        dispatch.update(run, migration=m.migration_id, started_at=now)
         if moved:
             dispatch["migrated_from"] = m.data["source_run"]
         reason = f"migrated to {region}" if moved else f"resumed in {region}"
@@ -353,3 +357,30 @@ class CheckpointRestore:
         if region in self.store.kms_keys:
             encryption["SSEKMSKeyId"] = self.store.kms_keys[region]
         s3.put_object(Bucket=bucket, Key=key, Body=prior.encode(), **encryption)
+
+
+def carried_fields(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """What a migration notes of the checkpoint it carried: its sequence, size and when it was
+    written (the work the resumed segment keeps)."""
+    return {
+        "sequence": manifest["sequence"],
+        "bytes": manifest["bytes"],
+        "checkpoint_written_at": instant(manifest.get("written_at")),
+    }
+
+
+def _left_piece(m: Migration, segment: Mapping[str, Any], now: float) -> dict[str, Any]:
+    """The piece of ``segment`` run before the switch (runtime.segments.MOVED): from its start
+    until the source ended (``source_ended_at``, else now: checkpoint_restore releases it right
+    after the switch), keeping the work up to the checkpoint the segment resumes from."""
+    started = float(segment.get("started_at") or now)
+    ended = max(float(m.data.get("source_ended_at") or now), started)
+    written = m.data.get("checkpoint_written_at")
+    kept = min(max(float(written) - started, 0.0), ended - started) if written else 0.0
+    return {
+        "region": segment["region"],
+        "handle": segment["handle"],
+        "started_at": started,
+        "ended_at": ended,
+        "work_seconds": kept,
+    }

@@ -41,9 +41,12 @@ from carbon_aware.runtime.migrations.strategies import (
     net_grams,
     overhead_grams,
 )
-from carbon_aware.runtime.migrations.strategies.checkpoint_restore import CheckpointRestore
+from carbon_aware.runtime.migrations.strategies.checkpoint_restore import (
+    CheckpointRestore,
+    carried_fields,
+)
 from carbon_aware.runtime.repository import Conflict, WorkloadRecord
-from carbon_aware.runtime.runs import RunGone, describe, stop
+from carbon_aware.runtime.runs import RunGone, describe, instant, stop
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.targets import resolve_target
 
@@ -141,7 +144,7 @@ class LivePreCopy(CheckpointRestore):
             return Outcome(False, {"paused_at": now}, "source asked to checkpoint and stop")
         carried: Mapping[str, Any] = {}
         if "resume_from" not in m.data:
-            final = self._carry_final(m)
+            final = self._carry_final(m, now)
             if "resume_from" not in final.data:
                 return final
             carried = final.data  # start the target in the same step: the pause is shorter
@@ -164,10 +167,13 @@ class LivePreCopy(CheckpointRestore):
             record.status == State.RUNNING
             and dispatch.get("handle") == m.data["source_run"]["handle"]
         )
-        if at_source and self._source_ended(m, record):
-            resume = self.store.uri(source, m.spec["workload_id"]) + MANIFEST
-            if self.store.manifest(source, m.spec["workload_id"]) is None:
-                resume = ""
+        ended = self._source_end(m, record, now) if at_source else None
+        if ended is not None:
+            manifest = self.store.manifest(source, m.spec["workload_id"])
+            resume = self.store.uri(source, m.spec["workload_id"]) + MANIFEST if manifest else ""
+            written = instant(manifest.get("written_at")) if manifest else None
+            left = {"source_ended_at": ended, "checkpoint_written_at": written}
+            m = replace(m, data={**m.data, **left})
             run = self._start(m, record, resolve_target(record.spec, source), source, resume)
             if not self._switch(m, record, now, run=run, resume_from=resume):
                 return Outcome(False, note="workload record changed; retrying")
@@ -208,23 +214,27 @@ class LivePreCopy(CheckpointRestore):
             return False
         return True
 
-    def _source_ended(self, m: Migration, record: WorkloadRecord) -> bool:
+    def _source_end(self, m: Migration, record: WorkloadRecord, now: float) -> float | None:
+        """When the source run ended (now when its end time is unknown); None while it runs."""
         try:
             state = describe(
                 m.data["source_run"], resolve_target(record.spec, m.data["source"]), self.client
             )
         except RunGone:
-            return True
-        return state is None or state.ended
+            return now
+        if state is not None and not state.ended:
+            return None
+        return (state.ended_at if state else None) or now
 
-    def _carry_final(self, m: Migration) -> Outcome:
+    def _carry_final(self, m: Migration, now: float) -> Outcome:
         """Once the source has ended: copy its final checkpoint (unless pre-copied) and the
         manifest to the target, and verify them."""
         wid, source, target = m.spec["workload_id"], m.data["source"], m.spec["target"]
         record = self.repo.get(wid)
         if record is None:
             raise StepFailed(f"no workload {wid}")
-        if not self._source_ended(m, record):
+        ended = self._source_end(m, record, now)
+        if ended is None:
             return Outcome(False, note="waiting for the source's final checkpoint")
         manifest = self.store.manifest(source, wid)
         if manifest is None:
@@ -241,9 +251,9 @@ class LivePreCopy(CheckpointRestore):
             False,
             {
                 "resume_from": self.store.uri(target, wid) + MANIFEST,
-                "sequence": carried["sequence"],
-                "bytes": carried["bytes"],
+                **carried_fields(carried),
                 "final_delta_bytes": delta,
+                "source_ended_at": ended,
             },
             f"final checkpoint {carried['sequence']} carried ({delta} B not pre-copied)",
         )
