@@ -44,13 +44,16 @@ def _group(item: pytest.Item) -> str:
     return path.as_posix()
 
 
-@pytest.hookimpl(tryfirst=True)
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Group tests for ``--dist loadgroup`` (as each is collected: pytest-xdist reads the groups
+    in its own collection hook): a group runs on one worker, so a module- or session-scoped
+    fixture is built once. The demo run is shared by two files, and the Terraform tests init the
+    same configurations, so each of those is one group."""
+    item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group tests for ``--dist loadgroup``: a group runs on one worker, so a module- or
-    session-scoped fixture is built once. The demo run is shared by two files, and the Terraform
-    tests init the same configurations, so each of those is one group."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    """The longest groups first, so the two workers finish together."""
     items.sort(key=lambda item: _group(item) not in LONGEST_GROUPS)
 
 
