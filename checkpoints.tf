@@ -22,19 +22,45 @@ locals {
   }
   # Carrying a checkpoint: read the manifest and the checkpoint in one Region, write both in
   # another (CopyObject needs GetObject on the source and PutObject on the destination), with
-  # the keys that encrypt them.
-  checkpoint_statements = length(local.checkpoint_buckets) == 0 ? [] : concat(
-    [{
+  # the keys that encrypt them. A manifest naming an EBS snapshot (encrypted under its Region's
+  # checkpoint key) has the snapshot copied too: CopySnapshot, tagged at creation, re-encrypted
+  # under the destination's key (EBS works with those keys through grants for the copy).
+  checkpoint_statements = concat(
+    length(local.checkpoint_buckets) == 0 ? [] : [{
       Sid      = "CarryCheckpoints"
       Effect   = "Allow"
       Action   = ["s3:GetObject", "s3:PutObject"]
       Resource = [for b in aws_s3_bucket.checkpoints : "${b.arn}/checkpoints/*"]
     }],
-    length(compact(values(local.checkpoint_kms_key_arns))) == 0 ? [] : [{
-      Sid      = "CheckpointKeys"
+    length(local.checkpoint_buckets) == 0 ? [] : [{
+      # DescribeSnapshots has no resource-level permissions.
+      Sid      = "CarrySnapshots"
       Effect   = "Allow"
-      Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      Action   = ["ec2:CopySnapshot", "ec2:DescribeSnapshots"]
+      Resource = ["*"]
+    }],
+    length(local.checkpoint_buckets) == 0 ? [] : [{
+      Sid       = "TagSnapshotCopies"
+      Effect    = "Allow"
+      Action    = ["ec2:CreateTags"]
+      Resource  = ["arn:${local.partition}:ec2:*::snapshot/*"]
+      Condition = { StringEquals = { "ec2:CreateAction" = "CopySnapshot" } }
+    }],
+    length(compact(values(local.checkpoint_kms_key_arns))) == 0 ? [] : [{
+      Sid    = "CheckpointKeys"
+      Effect = "Allow"
+      Action = [
+        "kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:DescribeKey",
+      ]
       Resource = compact(values(local.checkpoint_kms_key_arns))
+    }],
+    length(compact(values(local.checkpoint_kms_key_arns))) == 0 ? [] : [{
+      Sid       = "SnapshotCopyGrants"
+      Effect    = "Allow"
+      Action    = ["kms:CreateGrant"]
+      Resource  = compact(values(local.checkpoint_kms_key_arns))
+      Condition = { Bool = { "kms:GrantIsForAWSResource" = "true" } }
     }],
   )
 }

@@ -131,6 +131,14 @@ locals {
       Resource = [for b in aws_s3_bucket.checkpoints : "${b.arn}/checkpoints/*"]
     }],
     length(local.checkpoint_buckets) == 0 ? [] : [{
+      # ... and the snapshot copies it made (tagged carbon-aware:copied-from at creation).
+      Sid       = "SnapshotCopyRollback"
+      Effect    = "Allow"
+      Action    = ["ec2:DeleteSnapshot"]
+      Resource  = ["arn:${local.partition}:ec2:*::snapshot/*"]
+      Condition = { Null = { "aws:ResourceTag/carbon-aware:copied-from" = "false" } }
+    }],
+    length(local.checkpoint_buckets) == 0 ? [] : [{
       Sid       = "CheckpointListing"
       Effect    = "Allow"
       Action    = ["s3:ListBucket"]

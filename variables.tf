@@ -989,7 +989,7 @@ variable "interruption_handling" {
 ################################################################################
 
 variable "checkpoints" {
-  description = "Checkpoint storage of interruptible workloads: `enabled` creates a KMS-encrypted bucket in every Region of `regions` (keys: regional_kms_key_arns, kms_key_arn at home, else the AWS managed aws/s3 key); `retention_days` expires checkpoints; `budget_seconds` is the time a stopped segment gets to checkpoint (CARBON_AWARE_CHECKPOINT_BUDGET_SECONDS; set the target's ECS container stopTimeout to it). Disabled, interruptible submissions are rejected."
+  description = "Checkpoint storage of interruptible workloads: `enabled` creates a KMS-encrypted bucket in every Region of `regions` (keys: regional_kms_key_arns, kms_key_arn at home, else the AWS managed aws/s3 key; a checkpoint naming an EBS snapshot needs a key in both Regions, as its copy is re-encrypted under them); `retention_days` expires checkpoints; `budget_seconds` is the time a stopped segment gets to checkpoint (CARBON_AWARE_CHECKPOINT_BUDGET_SECONDS; set the target's ECS container stopTimeout to it). Disabled, interruptible submissions are rejected."
   type = object({
     enabled        = optional(bool, true)
     retention_days = optional(number, 7)

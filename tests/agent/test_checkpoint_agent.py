@@ -60,6 +60,21 @@ def test_fresh_start_then_resume_continues_the_sequence(prefix):
     assert manifest_at(prefix).key.endswith(checkpoint_name(2))
 
 
+def test_a_checkpoint_may_name_a_snapshot_and_the_resumed_run_reads_it(prefix):
+    first = Checkpointer.from_env(0.01, env(prefix))
+    first.resume()
+    first.save(b"small", progress=0.5, snapshot_id="snap-0123456789abcdef0")
+    assert manifest_at(prefix).snapshot_id == "snap-0123456789abcdef0"
+    second = Checkpointer.from_env(0.01, env(prefix))
+    assert second.resume() == b"small"
+    assert second.resumed_snapshot_id == "snap-0123456789abcdef0"
+    second.save(b"no volume")  # a checkpoint without one names none
+    raw = json.loads(Path(prefix.removeprefix("file://"), "latest.json").read_bytes())
+    assert "snapshot_id" not in raw
+    with pytest.raises(ManifestError, match=r"manifest\.snapshot_id"):
+        Manifest.from_json(json.dumps({**raw, "snapshot_id": 7}).encode())
+
+
 def test_save_before_resume_is_refused(prefix):
     with pytest.raises(RuntimeError, match="resume"):
         Checkpointer.from_env(1, env(prefix)).save(b"x")

@@ -45,7 +45,7 @@ from carbon_aware.runtime.handlers import (
 from carbon_aware.runtime.tables import IDEMPOTENCY_TABLE, WORKLOADS_TABLE
 from fakes.price_apis import PricingApp, ec2_product, fargate_product
 from fakes.signed_api import SignedApi
-from terraform.test_drift import ACTION_NAMES, LOCAL_STACK_ONLY, granted_to
+from terraform.test_drift import ACTION_NAMES, ALSO_AUTHORISED_AS, LOCAL_STACK_ONLY, granted_to
 
 HOME = "eu-west-1"
 OTHER = "eu-north-1"
@@ -122,7 +122,8 @@ def least_privilege(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, set[s
         function = _running.get()
         if function is not None:
             action = f"{client.meta.service_model.signing_name}:{operation}"
-            calls.setdefault(function, set()).add(ACTION_NAMES.get(action, action))
+            authorised = {action, *ALSO_AUTHORISED_AS.get(action, ())}
+            calls.setdefault(function, set()).update(ACTION_NAMES.get(a, a) for a in authorised)
         return original(client, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", record)

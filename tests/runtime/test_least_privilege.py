@@ -19,7 +19,7 @@ from tests.runtime.events import Context, http, stored_spec, submission, submit
 from tests.runtime.events import completion as completion_event
 
 from carbon_aware.cli.demo_fleet import FakePlacementScores, InstanceTypeFill
-from carbon_aware.cli.demo_migrations import SERVICE, create_service
+from carbon_aware.cli.demo_migrations import SERVICE, create_service, create_snapshot
 from carbon_aware.engine import Signal
 from carbon_aware.engine.signal import SignalType
 from carbon_aware.engine.timeutil import iso
@@ -81,21 +81,25 @@ def retire(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def checkpoint_buckets(estate: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A checkpoint bucket in each Region, as the module creates them."""
+    """A checkpoint bucket and key in each Region, as the module creates them."""
     buckets = {r: f"ckpt-{r}" for r in (HOME, OTHER)}
+    keys = {}
     for region, bucket in buckets.items():
         location = {"LocationConstraint": region}
         boto3.client("s3", region_name=region).create_bucket(
             Bucket=bucket, CreateBucketConfiguration=location
         )
+        keys[region] = boto3.client("kms", region_name=region).create_key()["KeyMetadata"]["Arn"]
     monkeypatch.setenv(config.CHECKPOINT_BUCKETS, json.dumps(buckets))
+    monkeypatch.setenv(config.CHECKPOINT_KMS_KEYS, json.dumps(keys))
     wiring.reset()
     return buckets
 
 
 def segment_due(env: AwsEnv, buckets: dict[str, str], kind: str) -> WorkloadRecord:
-    """An interruptible workload whose first segment checkpointed in the other Region and whose
-    second (home) segment was due an hour ago, written directly."""
+    """An interruptible workload whose first segment checkpointed in the other Region (part of
+    its state in an EBS snapshot there) and whose second (home) segment was due an hour ago,
+    written directly."""
     now, workload_id = time.time(), f"segmented-{kind}"
     target = {**env.targets[HOME][kind], "overrides": {"containerOverrides": [{"name": "job"}]}}
     if kind == "batch":
@@ -124,7 +128,16 @@ def segment_due(env: AwsEnv, buckets: dict[str, str], kind: str) -> WorkloadReco
     s3 = boto3.client("s3", region_name=OTHER)
     key = f"checkpoints/{workload_id}/00000001.ckpt"
     s3.put_object(Bucket=buckets[OTHER], Key=key, Body=b"state")
-    manifest = {"sequence": 1, "key": key, "sha256": "", "bytes": 5, "progress": 0.5}
+    key_of = json.loads(os.environ[config.CHECKPOINT_KMS_KEYS])
+    snapshot = create_snapshot(boto3.client("ec2", region_name=OTHER), OTHER, key_of[OTHER])
+    manifest = {
+        "sequence": 1,
+        "key": key,
+        "sha256": "",
+        "bytes": 5,
+        "progress": 0.5,
+        "snapshot_id": snapshot,
+    }
     s3.put_object(
         Bucket=buckets[OTHER],
         Key=f"checkpoints/{workload_id}/latest.json",

@@ -457,6 +457,9 @@ ACTION_NAMES = {
     "s3:ListObjectsV2": "s3:ListBucket",
     "dynamodb:TransactWriteItems": "dynamodb:PutItem",
 }
+# Operations authorised as more than one action: CopySnapshot with TagSpecifications is also
+# authorised as CreateTags on the new snapshot.
+ALSO_AUTHORISED_AS = {"ec2:CopySnapshot": {"ec2:CreateTags"}}
 # Calls made by libraries on our behalf, keyed by what our code uses.
 LIBRARY_CALLS = {
     "batch_writer": {"dynamodb:BatchWriteItem"},
@@ -496,6 +499,7 @@ def called_actions() -> set[str]:
                 names.add(node.id if isinstance(node, ast.Name) else node.name)
     actions = {operations[n] for n in names if n in operations}
     actions |= {a for n, calls in LIBRARY_CALLS.items() if n in names for a in calls}
+    actions |= {also for a in actions for also in ALSO_AUTHORISED_AS.get(a, ())}
     return {ACTION_NAMES.get(a, a) for a in actions} - LOCAL_STACK_ONLY
 
 

@@ -91,6 +91,8 @@ class Checkpointer:
     clock: Callable[[], float] = time.monotonic
     requests: Requests = field(default_factory=Requests)
     stats: Stats = field(default_factory=Stats)
+    #: The EBS snapshot the resumed checkpoint names (already copied to this Region), if any.
+    resumed_snapshot_id: str | None = field(default=None, init=False)
     _sequence: int | None = field(default=None, init=False)
     _manifest_etag: str | None = field(default=None, init=False)
     _last_save: float = field(default=0.0, init=False)
@@ -187,6 +189,7 @@ class Checkpointer:
         if blob is None:
             raise ManifestError(f"checkpoint {manifest.key}: named by the manifest but missing")
         data = manifest.verify(blob.data)
+        self.resumed_snapshot_id = manifest.snapshot_id
         self._sequence = max(m.sequence for m, _ in found) + 1
         self.stats.resume_seconds = self.clock() - started
         LOG.info(
@@ -207,19 +210,25 @@ class Checkpointer:
         return self.clock() - self._last_save >= self.interval_seconds
 
     def checkpoint_if_due(
-        self, snapshot: Callable[[], bytes], progress: float | None = None
+        self,
+        snapshot: Callable[[], bytes],
+        progress: float | None = None,
+        snapshot_id: str | None = None,
     ) -> bool:
         """Save ``snapshot()`` when :meth:`due`; after a stop request raise CheckpointedStop once
         it is committed. True when a checkpoint was saved."""
         saved = self.due()
         if saved:
-            self.save(snapshot(), progress)
+            self.save(snapshot(), progress, snapshot_id)
         if self.stop_requested:
             raise CheckpointedStop(self.requests.stop_reason)
         return saved
 
-    def save(self, data: bytes, progress: float | None = None) -> Manifest:
-        """Commit ``data`` as the next checkpoint: the object first, then the manifest."""
+    def save(
+        self, data: bytes, progress: float | None = None, snapshot_id: str | None = None
+    ) -> Manifest:
+        """Commit ``data`` as the next checkpoint: the object first, then the manifest (naming
+        ``snapshot_id``, an EBS snapshot of this Region with the rest of the state, if any)."""
         if self._sequence is None:
             raise RuntimeError("resume() must be called before save(): it reads the manifest")
         started = self.clock()
@@ -237,6 +246,7 @@ class Checkpointer:
             bytes=len(data),
             written_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
             progress=progress,
+            snapshot_id=snapshot_id,
         )
         self._manifest_etag = self.store.swap(
             self.prefix + MANIFEST_NAME, manifest.to_json(), self._manifest_etag

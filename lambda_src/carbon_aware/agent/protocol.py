@@ -46,7 +46,10 @@ class Manifest:
     """``latest.json``: the one committed checkpoint of a prefix.
 
     ``key`` is the checkpoint's full key in the same bucket (or directory) as the manifest; the
-    prefix is the same in every Region's bucket, so a copied manifest needs no rewrite.
+    prefix is the same in every Region's bucket, so a copied manifest needs no rewrite, unless
+    it names ``snapshot_id``: an EBS snapshot in the manifest's Region holding the state too
+    large for the object (encrypted under the Region's checkpoint key), which the runtime copies
+    with the checkpoint and names anew in the copied manifest.
     """
 
     sequence: int
@@ -55,10 +58,14 @@ class Manifest:
     bytes: int
     written_at: str
     progress: float | None = None
+    snapshot_id: str | None = None
 
     def to_json(self) -> bytes:
-        """The manifest's stored form."""
-        return json.dumps(asdict(self), sort_keys=True).encode()
+        """The manifest's stored form (without ``snapshot_id`` when there is none)."""
+        fields = asdict(self)
+        if self.snapshot_id is None:
+            del fields["snapshot_id"]
+        return json.dumps(fields, sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Manifest:
@@ -76,6 +83,9 @@ class Manifest:
         progress = data.get("progress")
         if progress is not None and not isinstance(progress, int | float):
             raise ManifestError("manifest.progress: not a number")
+        snapshot_id = data.get("snapshot_id")
+        if snapshot_id is not None and not isinstance(snapshot_id, str):
+            raise ManifestError("manifest.snapshot_id: not a string")
         return cls(
             sequence=data["sequence"],
             key=data["key"],
@@ -83,6 +93,7 @@ class Manifest:
             bytes=data["bytes"],
             written_at=data["written_at"],
             progress=None if progress is None else float(progress),
+            snapshot_id=snapshot_id,
         )
 
     def verify(self, data: bytes) -> bytes:

@@ -71,10 +71,15 @@ class EcsStarted:
 
 
 def put_checkpoint(
-    s3: Any, bucket: str, workload_id: str, sequence: int, written_at: float
+    s3: Any,
+    bucket: str,
+    workload_id: str,
+    sequence: int,
+    written_at: float,
+    snapshot_id: str | None = None,
 ) -> None:
     """Commit checkpoint ``sequence`` at ``written_at`` as the agent does: the object, then
-    its manifest."""
+    its manifest (naming ``snapshot_id`` when given)."""
     body = f"state of {workload_id} at {sequence}".encode()
     key = f"checkpoints/{workload_id}/{sequence:08d}.ckpt"
     s3.put_object(Bucket=bucket, Key=key, Body=body)
@@ -86,11 +91,23 @@ def put_checkpoint(
         "written_at": iso(written_at),
         "progress": 0.5,
     }
+    if snapshot_id:
+        manifest["snapshot_id"] = snapshot_id
     s3.put_object(
         Bucket=bucket,
         Key=f"checkpoints/{workload_id}/latest.json",
         Body=json.dumps(manifest).encode(),
     )
+
+
+def create_snapshot(ec2: Any, region: str, key: str) -> str:
+    """An EBS snapshot in ``region`` encrypted under ``key``, for a checkpoint to name. moto
+    sets no key on CreateSnapshot (AWS sets the volume's): a same-Region CopySnapshot does."""
+    volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=8, Encrypted=True)
+    plain = ec2.create_snapshot(VolumeId=volume["VolumeId"])["SnapshotId"]
+    return ec2.copy_snapshot(
+        SourceRegion=region, SourceSnapshotId=plain, Encrypted=True, KmsKeyId=key
+    )["SnapshotId"]
 
 
 def start_interruptible_run(
@@ -235,6 +252,7 @@ class _Demo:
     groups: dict[str, str]
     service_groups: dict[str, str]
     zone_id: str
+    keys: dict[str, str]
 
     def client(self, service: str, region: str | None = None) -> Any:
         import boto3
@@ -322,7 +340,9 @@ def _setup(clock: list[float]) -> _Demo:
     workloads = WorkloadRepository(
         boto3.resource("dynamodb", region_name=SOURCE).Table("workloads")
     )
-    demo = _Demo(clock, {}, None, workloads, targets, buckets, groups, service_groups, zone_id)
+    demo = _Demo(
+        clock, {}, None, workloads, targets, buckets, groups, service_groups, zone_id, keys
+    )
     settings = WorkloadSettings(
         workloads_table="workloads",
         regions=(SOURCE, TARGET),
@@ -474,7 +494,13 @@ def _workload_migration(demo: _Demo, kind: str, workload_id: str, *, dies: bool)
         demo.workloads, demo.client("ecs", SOURCE), demo.targets[SOURCE], workload_id, now - HOUR
     )
     s3 = demo.client("s3", SOURCE)
-    put_checkpoint(s3, demo.buckets[SOURCE], workload_id, 7, now - 600.0)
+    # The end-to-end checkpoint_restore keeps part of its state on an EBS volume.
+    snapshot = (
+        create_snapshot(demo.client("ec2", SOURCE), SOURCE, demo.keys[SOURCE])
+        if kind == "checkpoint_restore" and not dies
+        else None
+    )
+    put_checkpoint(s3, demo.buckets[SOURCE], workload_id, 7, now - 600.0, snapshot)
 
     def agent_checkpoints_on_pause(params: dict[str, Any], **_: Any) -> None:
         body = json.loads(params["body"])
@@ -510,6 +536,11 @@ def _workload_migration(demo: _Demo, kind: str, workload_id: str, *, dies: bool)
         f"migration {m.migration_id} {kind} {workload_id} {SOURCE} -> {TARGET} ({what})",
         f"  {_path(m)}; {_grams(m)}",
     ]
+    if snapshot and "snapshot_copy" in m.data:
+        lines.append(
+            f"  snapshot {snapshot} copied to {TARGET} as {m.data['snapshot_copy']}, "
+            "re-encrypted under its checkpoint key"
+        )
     if kind == "live" and "pause_seconds" in m.data:
         rounds, paused = len(m.data["rounds"]), m.data["pause_seconds"]
         lines.append(

@@ -6,6 +6,10 @@ objects and the manifest ``<prefix>/latest.json`` (``sequence``, ``key``, ``sha2
 one holding the newest checkpoint, :meth:`CheckpointStore.carry` copies the checkpoint and then
 its manifest there, re-encrypted under the destination Region's KMS key (a KMS key serves its
 own Region only). A single CopyObject carries up to 5 GB (the submission's ``checkpoint_gb``).
+A manifest may name an EBS snapshot (``snapshot_id``, encrypted under its Region's checkpoint
+key): it is copied too (CopySnapshot, re-encrypted under the destination's key, tagged with the
+workload and ``COPIED_FROM``, so a repeated carry finds its copy instead of copying twice) and
+the manifest written in the destination names the copy.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from carbon_aware.runtime.targets import ClientFactory
+from carbon_aware.runtime.targets import WORKLOAD_TAG, ClientFactory
 
 MANIFEST = "latest.json"
 MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+#: Tag of a snapshot copied with a checkpoint: the snapshot it was copied from.
+COPIED_FROM = "carbon-aware:copied-from"
 
 
 class CheckpointError(RuntimeError):
@@ -58,8 +64,72 @@ class CheckpointStore:
         _, source, manifest = newest
         if source != region:
             self.copy(source, region, manifest["key"])
-            self.copy(source, region, prefix(workload_id) + MANIFEST)
+            if manifest.get("snapshot_id"):
+                copied = self.copy_snapshot(source, region, workload_id, manifest["snapshot_id"])
+                self.put_manifest(region, workload_id, {**manifest, "snapshot_id": copied})
+            else:
+                self.copy(source, region, prefix(workload_id) + MANIFEST)
         return self.uri(region, workload_id) + MANIFEST
+
+    def copy_snapshot(self, source: str, region: str, workload_id: str, snapshot_id: str) -> str:
+        """The copy in ``region`` of ``source``'s snapshot ``snapshot_id``, re-encrypted under
+        ``region``'s key: the one already copied, else a new (pending) copy."""
+        found = self.copies(region, COPIED_FROM, snapshot_id)
+        if found:
+            return found[0]
+        if source not in self.kms_keys or region not in self.kms_keys:
+            missing = region if source in self.kms_keys else source
+            raise CheckpointError(
+                f"snapshot {snapshot_id}: no checkpoint KMS key in {missing} "
+                "(regional_kms_key_arns) to keep it encrypted under"
+            )
+        (original,) = self.client("ec2", source).describe_snapshots(SnapshotIds=[snapshot_id])[
+            "Snapshots"
+        ]
+        if original.get("KmsKeyId") != self.kms_keys.get(source):
+            raise CheckpointError(
+                f"snapshot {snapshot_id} is not encrypted under the checkpoint key of {source}"
+            )
+        return self.client("ec2", region).copy_snapshot(
+            SourceRegion=source,
+            SourceSnapshotId=snapshot_id,
+            Encrypted=True,
+            KmsKeyId=self.kms_keys[region],
+            Description=f"checkpoint of {workload_id} copied from {source}",
+            TagSpecifications=[
+                {
+                    "ResourceType": "snapshot",
+                    "Tags": [
+                        {"Key": WORKLOAD_TAG, "Value": workload_id},
+                        {"Key": COPIED_FROM, "Value": snapshot_id},
+                    ],
+                }
+            ],
+        )["SnapshotId"]
+
+    def copies(self, region: str, tag: str, value: str) -> list[str]:
+        """Snapshots of ``region`` a carry copied, whose ``tag`` (``COPIED_FROM`` or
+        ``WORKLOAD_TAG``) is ``value``."""
+        answer = self.client("ec2", region).describe_snapshots(
+            OwnerIds=["self"], Filters=[{"Name": f"tag:{tag}", "Values": [value]}]
+        )
+        return sorted(s["SnapshotId"] for s in answer["Snapshots"])
+
+    def snapshot_state(self, region: str, snapshot_id: str) -> str:
+        """``pending``, ``completed``, ``error``... of a snapshot of ``region``."""
+        (snapshot,) = self.client("ec2", region).describe_snapshots(SnapshotIds=[snapshot_id])[
+            "Snapshots"
+        ]
+        return str(snapshot["State"])
+
+    def put_manifest(self, region: str, workload_id: str, manifest: Mapping[str, Any]) -> None:
+        """Write ``manifest`` as ``workload_id``'s in ``region``, encrypted under its key."""
+        self.client("s3", region).put_object(
+            Bucket=self.buckets[region],
+            Key=prefix(workload_id) + MANIFEST,
+            Body=json.dumps(dict(manifest), sort_keys=True).encode(),
+            **self.encryption(region),
+        )
 
     def manifest(self, region: str, workload_id: str) -> dict[str, Any] | None:
         """The committed manifest of ``workload_id`` in ``region`` (None when there is none)."""
@@ -81,12 +151,16 @@ class CheckpointStore:
 
     def copy(self, source: str, region: str, key: str) -> None:
         """Server-side copy into ``region``'s bucket, encrypted under its key."""
-        encryption: dict[str, Any] = {"ServerSideEncryption": "aws:kms"}
-        if region in self.kms_keys:
-            encryption["SSEKMSKeyId"] = self.kms_keys[region]
         self.client("s3", region).copy_object(
             Bucket=self.buckets[region],
             Key=key,
             CopySource={"Bucket": self.buckets[source], "Key": key},
-            **encryption,
+            **self.encryption(region),
         )
+
+    def encryption(self, region: str) -> dict[str, Any]:
+        """SSE-KMS under ``region``'s checkpoint key (the bucket's default without one)."""
+        encryption: dict[str, Any] = {"ServerSideEncryption": "aws:kms"}
+        if region in self.kms_keys:
+            encryption["SSEKMSKeyId"] = self.kms_keys[region]
+        return encryption

@@ -9,6 +9,7 @@ runs (filled here when RUNNING).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from carbon_aware.cli.demo_migrations import (
     TARGET,
     EcsStarted,
     create_service,
+    create_snapshot,
     put_checkpoint,
     start_interruptible_run,
     weights,
@@ -138,6 +140,7 @@ class Env:
     zone_id: str = ""
     services: dict[str, Any] = field(default_factory=dict)  # as var.migrations.services renders
     clients: dict[tuple[str, str], Any] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # each region's checkpoint KMS key
 
     def client(self, service: str, region: str) -> Client:
         raw = self.raw(service, region)
@@ -182,6 +185,13 @@ class Env:
             startedBy=f"{PREFIX}-{workload_id}",
             desiredStatus="RUNNING",
         )["taskArns"]
+
+    def manifest(self, region: str, workload_id: str) -> dict[str, Any]:
+        """The workload's committed manifest in ``region`` ({} when there is none)."""
+        body = self.prefix_objects(region, workload_id).get(
+            f"checkpoints/{workload_id}/latest.json"
+        )
+        return json.loads(body) if body else {}
 
     def prefix_objects(self, region: str, workload_id: str) -> dict[str, bytes]:
         s3 = self.raw("s3", region)
@@ -269,6 +279,7 @@ def create_env(
         service_groups,
         zone_id,
         services,
+        keys=keys,
     )
     settings = WorkloadSettings(
         workloads_table="workloads-migrations",
@@ -316,13 +327,19 @@ def drive(env: Env, migration_id: str, each: Callable[[Any], None] = lambda m: N
     raise AssertionError(f"never ended: {env.repo.get(migration_id)}")
 
 
-def running_workload(env: Env, workload_id: str, sequence: int, stale_target: bool) -> str:
+def running_workload(
+    env: Env, workload_id: str, sequence: int, stale_target: bool, snapshot: bool = False
+) -> str:
     """A RUNNING interruptible workload on ECS in SOURCE with checkpoint ``sequence`` committed
-    there (and, with ``stale_target``, an older one left in TARGET); the source task's ARN."""
+    there (naming an EBS snapshot with ``snapshot``; and, with ``stale_target``, an older one
+    left in TARGET); the source task's ARN."""
     task = start_interruptible_run(
         env.workloads, env.raw("ecs", SOURCE), env.targets[SOURCE], workload_id, env.now()
     )
-    put_checkpoint(env.raw("s3", SOURCE), env.buckets[SOURCE], workload_id, sequence, env.now())
+    snap = create_snapshot(env.raw("ec2", SOURCE), SOURCE, env.keys[SOURCE]) if snapshot else None
+    put_checkpoint(
+        env.raw("s3", SOURCE), env.buckets[SOURCE], workload_id, sequence, env.now(), snap
+    )
     if stale_target:
         put_checkpoint(
             env.raw("s3", TARGET), env.buckets[TARGET], workload_id, sequence - 2, env.now()

@@ -7,12 +7,12 @@ own stop event, during a live pause or after a switch, changes nothing."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from tests.runtime.events import ecs_stopped
-from tests.runtime.migrations.migration_env import Env, create_env, drive, ecs_targets
+from tests.runtime.migrations.migration_env import Env, drive
 
 from carbon_aware.cli.demo_migrations import (
     POWER_WATTS,
@@ -21,7 +21,6 @@ from carbon_aware.cli.demo_migrations import (
     TARGET,
     put_checkpoint,
     start_interruptible_run,
-    tasks_keep_running,
 )
 from carbon_aware.cli.export import scan_table
 from carbon_aware.cli.ledger import entry_of
@@ -51,12 +50,6 @@ class Flat:
 
 def grams(region: str, seconds: float) -> float:
     return POWER_WATTS / 1000.0 * seconds / 3600.0 * G_PER_KWH[region]
-
-
-@pytest.fixture
-def env(moto_aws: None) -> Iterator[Env]:
-    with tasks_keep_running():
-        yield create_env([T0], ecs_targets())
 
 
 def started_workload(env: Env, workload_id: str) -> str:

@@ -41,6 +41,7 @@ from carbon_aware.runtime.migrations.orchestrator import CannotCancel
 from carbon_aware.runtime.migrations.repository import Migration
 from carbon_aware.runtime.migrations.states import MigrationState
 from carbon_aware.runtime.migrations.strategies.blue_green import ROUTE53_REGION
+from carbon_aware.runtime.targets import WORKLOAD_TAG
 
 S = MigrationState
 AT = (S.VALIDATING, S.PREPARING, S.MIGRATING, S.COMPLETING, S.ROLLING_BACK)
@@ -163,7 +164,8 @@ def workload_faults(
         elif fault == "interruption":
             interrupt_source(env, workload_id)
         else:
-            common_fault(env, fault, at, m, {"copy_object", "run_task", "stop_task"})
+            failing = {"copy_object", "copy_snapshot", "delete_snapshot", "run_task", "stop_task"}
+            common_fault(env, fault, at, m, failing)
 
     def target_dies(m: Migration) -> None:
         if kill_target[0] and m.state in (S.PREPARING, S.MIGRATING):
@@ -173,6 +175,14 @@ def workload_faults(
                 )
 
     return inject, target_dies
+
+
+def snapshot_copies(env: Env, workload_id: str) -> list[str]:
+    """The workload's snapshot copies in the target (tagged by the carry)."""
+    described = env.raw("ec2", TARGET).describe_snapshots(
+        OwnerIds=["self"], Filters=[{"Name": f"tag:{WORKLOAD_TAG}", "Values": [workload_id]}]
+    )
+    return [s["SnapshotId"] for s in described["Snapshots"]]
 
 
 def assert_released(env: Env, m: Migration) -> None:
@@ -252,7 +262,8 @@ def test_checkpoint_restore_survives_faults_at_every_state(env: Env) -> None:
         fault, at = COMBOS[trial % len(COMBOS)]
         env.faults.clear()
         workload_id = f"job-{trial}"
-        source_task = running_workload(env, workload_id, 5 + trial % 3, rng.random() < 0.5)
+        stale, snapshot = rng.random() < 0.5, trial % 2 == 1  # every other one with a snapshot
+        source_task = running_workload(env, workload_id, 5 + trial % 3, stale, snapshot)
         before = env.prefix_objects(TARGET, workload_id)
         started = env.orchestrator.start(
             {"kind": "checkpoint_restore", "workload_id": workload_id, "target": TARGET},
@@ -268,11 +279,14 @@ def test_checkpoint_restore_survives_faults_at_every_state(env: Env) -> None:
             assert not source_running, "source run not released"
             assert env.running_tasks(TARGET, workload_id) == [record.dispatch["handle"]]
             assert record.segments["runs"][0]["migrated_from"] == SOURCE
+            named = env.manifest(TARGET, workload_id).get("snapshot_id")
+            assert snapshot_copies(env, workload_id) == ([named] if snapshot else [])
         else:
             assert env.prefix_objects(TARGET, workload_id) == before, (
                 f"{m.state}: target prefix changed"
             )
             assert env.running_tasks(TARGET, workload_id) == [], "target run orphaned"
+            assert snapshot_copies(env, workload_id) == [], "snapshot copy orphaned"
             if record.status == "RUNNING":
                 assert record.dispatch["handle"] == source_task and source_running
         assert_released(env, m)

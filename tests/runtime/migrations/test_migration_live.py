@@ -6,19 +6,16 @@ region; the strategy is opt-in and refuses workloads that do not qualify."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from tests.runtime.migrations.migration_env import (
     Env,
-    create_env,
     drive,
-    ecs_targets,
     running_workload,
 )
 
-from carbon_aware.cli.demo_migrations import SOURCE, TARGET, put_checkpoint, tasks_keep_running
+from carbon_aware.cli.demo_migrations import SOURCE, TARGET, put_checkpoint
 from carbon_aware.runtime import segments as seg
 from carbon_aware.runtime.migrations.states import MigrationState
 from carbon_aware.runtime.migrations.strategies import SpecError
@@ -27,12 +24,6 @@ from carbon_aware.runtime.migrations.strategies.live import PAUSE_REASON, LivePr
 S = MigrationState
 T0 = 1_800_000_000.0
 WORKLOAD = "job-live"
-
-
-@pytest.fixture
-def env(moto_aws: None) -> Iterator[Env]:
-    with tasks_keep_running():
-        yield create_env([T0], ecs_targets())
 
 
 def agent_checkpoints_on_stop(env: Env, sequence: int) -> list[str]:

@@ -29,7 +29,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from carbon_aware.runtime import segments as seg
-from carbon_aware.runtime.checkpoints import MANIFEST, MISSING, CheckpointStore, prefix
+from carbon_aware.runtime.checkpoints import (
+    MANIFEST,
+    MISSING,
+    CheckpointError,
+    CheckpointStore,
+    prefix,
+)
 from carbon_aware.runtime.config import WorkloadSettings
 from carbon_aware.runtime.migrations.repository import Migration
 from carbon_aware.runtime.migrations.strategies import (
@@ -44,6 +50,7 @@ from carbon_aware.runtime.repository import Conflict, WorkloadRecord, WorkloadRe
 from carbon_aware.runtime.runs import RunGone, describe, instant, stop
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.targets import (
+    WORKLOAD_TAG,
     ClientFactory,
     RunNames,
     TargetError,
@@ -121,19 +128,31 @@ class CheckpointRestore:
         )
 
     def prepare(self, m: Migration, now: float) -> Outcome:
-        """Note the target prefix's manifest, then carry the newest checkpoint and verify it."""
+        """Note the target prefix's manifest, then carry the newest checkpoint and verify it;
+        when it names an EBS snapshot, wait until the snapshot's copy is complete."""
         wid, target = m.spec["workload_id"], m.spec["target"]
         if "prior_manifest" not in m.data:
             return Outcome(False, {"prior_manifest": self._raw_manifest(target, wid)}, "noted")
-        resume = self.store.carry(wid, [m.data["source"]], target)
-        if not resume:
-            raise StepFailed(f"no committed checkpoint in {m.data['source']} yet")
-        manifest = self._verify_carried(target, wid)
-        return Outcome(
-            True,
-            {"resume_from": resume, **carried_fields(manifest)},
-            f"checkpoint {manifest['sequence']} carried to {target}",
-        )
+        if "resume_from" not in m.data:
+            try:
+                resume = self.store.carry(wid, [m.data["source"]], target)
+            except CheckpointError as exc:
+                raise StepFailed(str(exc)) from None
+            if not resume:
+                raise StepFailed(f"no committed checkpoint in {m.data['source']} yet")
+            manifest = self._verify_carried(target, wid)
+            carried = {"resume_from": resume, **carried_fields(manifest)}
+            note = f"checkpoint {manifest['sequence']} carried to {target}"
+            if not manifest.get("snapshot_id"):
+                return Outcome(True, carried, note)
+            carried["snapshot_copy"] = manifest["snapshot_id"]
+            return Outcome(False, carried, f"{note}, snapshot {manifest['snapshot_id']} copying")
+        state = self.store.snapshot_state(target, m.data["snapshot_copy"])
+        if state == "completed":
+            return Outcome(True, note=f"snapshot {m.data['snapshot_copy']} copied")
+        if state in {"pending", "recoverable", "recovering"}:
+            return Outcome(False, note=f"snapshot {m.data['snapshot_copy']} {state}")
+        raise StepFailed(f"the copy {m.data['snapshot_copy']} of the checkpoint's snapshot {state}")
 
     def _verify_carried(self, target: str, workload_id: str) -> dict[str, Any]:
         """The manifest carried to ``target``, once its object matches it (size and SHA-256)."""
@@ -217,6 +236,7 @@ class CheckpointRestore:
                     )
         if "prior_manifest" in m.data:
             self._restore_prefix(target, wid, m.data["prior_manifest"])
+            self._delete_snapshot_copy(m)
         return Outcome(True, note="target released, source kept")
 
     def grams(self, m: Migration) -> dict[str, Any]:
@@ -353,10 +373,17 @@ class CheckpointRestore:
         if prior is None:
             s3.delete_object(Bucket=bucket, Key=key)
             return
-        encryption: dict[str, Any] = {"ServerSideEncryption": "aws:kms"}
-        if region in self.store.kms_keys:
-            encryption["SSEKMSKeyId"] = self.store.kms_keys[region]
-        s3.put_object(Bucket=bucket, Key=key, Body=prior.encode(), **encryption)
+        s3.put_object(Bucket=bucket, Key=key, Body=prior.encode(), **self.store.encryption(region))
+
+    def _delete_snapshot_copy(self, m: Migration) -> None:
+        """Delete the workload's snapshot copies in the target (found by their tag, so a copy a
+        crash left unrecorded goes too) but the one the restored manifest names."""
+        wid, target = m.spec["workload_id"], m.spec["target"]
+        prior = m.data["prior_manifest"]
+        kept = json.loads(prior).get("snapshot_id") if prior else None
+        for copy in self.store.copies(target, WORKLOAD_TAG, wid):
+            if copy != kept:
+                self.client("ec2", target).delete_snapshot(SnapshotId=copy)
 
 
 def carried_fields(manifest: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,9 @@ with its manifest, verified, and the segment resumes in the target from it. comp
 checkpoint_restore's: the record points at the target run.
 
 Who it suits, and the qualification check: workloads that checkpoint on SIGTERM (the agent does)
-with state small enough to copy within the pause. validate refuses a workload without a committed
-checkpoint, or whose checkpoint budget (the time its final checkpoint may take) exceeds
+with state small enough to copy within the pause. validate refuses a workload without a
+committed checkpoint, one whose checkpoint names an EBS snapshot (a copy takes minutes), or one
+whose checkpoint budget (the time its final checkpoint may take) exceeds
 ``max_pause_seconds``; preparing refuses one whose measured copy took more than half of it.
 Unlike checkpoint_restore no work is redone and nothing runs twice (no overlap grams); the price
 is the pause, in which the workload makes no progress. Services that must answer throughout
@@ -55,6 +56,10 @@ _OWN_FIELDS = {"max_pause_seconds", "rounds"}
 DEFAULT_MAX_PAUSE_SECONDS = 120.0
 DEFAULT_ROUNDS = 3
 PAUSE_REASON = "paused for a live migration (carbon-aware): checkpoint and exit"
+SNAPSHOT_REFUSED = (
+    "not qualified: its checkpoint names an EBS snapshot, whose copy takes minutes, not a pause "
+    "(checkpoint_restore moves it)"
+)
 
 
 @dataclass(frozen=True)
@@ -94,11 +99,14 @@ class LivePreCopy(CheckpointRestore):
                 f"not qualified: its final checkpoint may take {budget:g} s (the checkpoint "
                 f"budget), over max_pause_seconds {pause:g}"
             )
-        if self.store.manifest(found.data["source"], m.spec["workload_id"]) is None:
+        manifest = self.store.manifest(found.data["source"], m.spec["workload_id"])
+        if manifest is None:
             raise StepFailed(
                 "not qualified: no committed checkpoint yet (live moves workloads that "
                 "checkpoint while they run)"
             )
+        if manifest.get("snapshot_id"):
+            raise StepFailed(SNAPSHOT_REFUSED)
         return Outcome(True, found.data, f"{found.note}, live within {pause:g} s")
 
     def prepare(self, m: Migration, now: float) -> Outcome:
@@ -239,6 +247,8 @@ class LivePreCopy(CheckpointRestore):
         manifest = self.store.manifest(source, wid)
         if manifest is None:
             raise StepFailed(f"the checkpoints of {wid} in {source} are gone")
+        if manifest.get("snapshot_id"):
+            raise StepFailed(SNAPSHOT_REFUSED)
         delta = 0
         if manifest["sequence"] not in {r["sequence"] for r in m.data.get("rounds", [])}:
             self.store.copy(source, target, manifest["key"])
