@@ -200,6 +200,20 @@ def test_sigterm_checkpoints_the_current_state_then_exits_75(prefix):
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # restored on exit
 
 
+def test_a_stop_landing_between_the_due_check_and_the_stop_check_still_saves(prefix):
+    with Checkpointer.from_env(3600, env(prefix)) as ckpt:
+        ckpt.resume()
+
+        def not_due_then_sigterm() -> bool:
+            ckpt.requests.stop("SIGTERM")  # the signal handler runs as due() returns
+            return False
+
+        ckpt.due = not_due_then_sigterm
+        with pytest.raises(CheckpointedStop):
+            ckpt.checkpoint_if_due(lambda: b"step 7")
+    assert Checkpointer.from_env(1, env(prefix)).resume() == b"step 7"
+
+
 def test_budget_comes_from_the_environment(prefix):
     ckpt = Checkpointer.from_env(1, env(prefix, CARBON_AWARE_CHECKPOINT_BUDGET_SECONDS="90"))
     assert ckpt.budget_seconds == 90.0 and ckpt.time_left() is None

@@ -221,6 +221,8 @@ class Checkpointer:
         if saved:
             self.save(snapshot(), progress, snapshot_id)
         if self.stop_requested:
+            if not saved:  # the stop landed after due() was asked: this step is not saved yet
+                self.save(snapshot(), progress, snapshot_id)
             raise CheckpointedStop(self.requests.stop_reason)
         return saved
 
