@@ -23,8 +23,9 @@ locals {
   # Carrying a checkpoint: read the manifest and the checkpoint in one Region, write both in
   # another (CopyObject needs GetObject on the source and PutObject on the destination), with
   # the keys that encrypt them. A manifest naming an EBS snapshot (encrypted under its Region's
-  # checkpoint key) has the snapshot copied too: CopySnapshot, tagged at creation, re-encrypted
-  # under the destination's key (EBS works with those keys through grants for the copy).
+  # checkpoint key, so only with checkpoint keys) has the snapshot copied too: CopySnapshot,
+  # tagged at creation, re-encrypted under the destination's key (EBS works with those keys
+  # through grants for the copy).
   checkpoint_statements = concat(
     length(local.checkpoint_buckets) == 0 ? [] : [{
       Sid      = "CarryCheckpoints"
@@ -32,14 +33,20 @@ locals {
       Action   = ["s3:GetObject", "s3:PutObject"]
       Resource = [for b in aws_s3_bucket.checkpoints : "${b.arn}/checkpoints/*"]
     }],
-    length(local.checkpoint_buckets) == 0 ? [] : [{
-      # DescribeSnapshots has no resource-level permissions.
+    length(compact(values(local.checkpoint_kms_key_arns))) == 0 ? [] : [{
       Sid      = "CarrySnapshots"
       Effect   = "Allow"
-      Action   = ["ec2:CopySnapshot", "ec2:DescribeSnapshots"]
+      Action   = ["ec2:CopySnapshot"]
+      Resource = ["arn:${local.partition}:ec2:*::snapshot/*"]
+    }],
+    length(compact(values(local.checkpoint_kms_key_arns))) == 0 ? [] : [{
+      # DescribeSnapshots has no resource-level permissions.
+      Sid      = "DescribeSnapshots"
+      Effect   = "Allow"
+      Action   = ["ec2:DescribeSnapshots"]
       Resource = ["*"]
     }],
-    length(local.checkpoint_buckets) == 0 ? [] : [{
+    length(compact(values(local.checkpoint_kms_key_arns))) == 0 ? [] : [{
       Sid       = "TagSnapshotCopies"
       Effect    = "Allow"
       Action    = ["ec2:CreateTags"]

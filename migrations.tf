@@ -130,7 +130,7 @@ locals {
       Action   = ["s3:DeleteObject"]
       Resource = [for b in aws_s3_bucket.checkpoints : "${b.arn}/checkpoints/*"]
     }],
-    length(local.checkpoint_buckets) == 0 ? [] : [{
+    length(compact(values(local.checkpoint_kms_key_arns))) == 0 ? [] : [{
       # ... and the snapshot copies it made (tagged carbon-aware:copied-from at creation).
       Sid       = "SnapshotCopyRollback"
       Effect    = "Allow"

@@ -65,10 +65,10 @@ run "two_regions" {
   assert {
     condition = alltrue(flatten([
       for m in module.function : [
-        for s in jsondecode(m.role_policy).Statement : contains(s.Resource, "*") == contains(["Tracing", "VpcNetworkInterfaces", "PriceList", "InterruptedInstances"], s.Sid)
+        for s in jsondecode(m.role_policy).Statement : contains(s.Resource, "*") == contains(["Tracing", "VpcNetworkInterfaces", "PriceList", "InterruptedInstances", "DescribeSnapshots"], s.Sid)
       ]
     ]))
-    error_message = "only X-Ray, VPC interface and Price List actions (which have no resource scoping) use Resource *"
+    error_message = "only X-Ray, VPC interface, Price List and DescribeSnapshots actions (which have no resource scoping) use Resource *"
   }
 
   assert {
@@ -262,10 +262,10 @@ run "allow_list_and_options" {
   assert {
     condition = alltrue(flatten([
       for m in module.function : [
-        for s in jsondecode(m.role_policy).Statement : contains(s.Resource, "*") == contains(["Tracing", "VpcNetworkInterfaces", "BatchRunStatus", "PriceList", "InterruptedInstances"], s.Sid)
+        for s in jsondecode(m.role_policy).Statement : contains(s.Resource, "*") == contains(["Tracing", "VpcNetworkInterfaces", "BatchRunStatus", "PriceList", "InterruptedInstances", "DescribeSnapshots"], s.Sid)
       ]
     ]))
-    error_message = "only X-Ray, VPC interface, batch:DescribeJobs and Price List actions (which have no resource scoping) use Resource *"
+    error_message = "only X-Ray, VPC interface, batch:DescribeJobs, Price List and DescribeSnapshots actions (which have no resource scoping) use Resource *"
   }
 
   assert {

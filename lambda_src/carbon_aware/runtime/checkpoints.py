@@ -74,15 +74,15 @@ class CheckpointStore:
     def copy_snapshot(self, source: str, region: str, workload_id: str, snapshot_id: str) -> str:
         """The copy in ``region`` of ``source``'s snapshot ``snapshot_id``, re-encrypted under
         ``region``'s key: the one already copied, else a new (pending) copy."""
-        found = self.copies(region, COPIED_FROM, snapshot_id)
-        if found:
-            return found[0]
         if source not in self.kms_keys or region not in self.kms_keys:
             missing = region if source in self.kms_keys else source
             raise CheckpointError(
                 f"snapshot {snapshot_id}: no checkpoint KMS key in {missing} "
                 "(regional_kms_key_arns) to keep it encrypted under"
             )
+        found = self.copies(region, COPIED_FROM, snapshot_id)
+        if found:
+            return found[0]
         (original,) = self.client("ec2", source).describe_snapshots(SnapshotIds=[snapshot_id])[
             "Snapshots"
         ]

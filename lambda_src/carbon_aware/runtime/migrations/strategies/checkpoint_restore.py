@@ -379,6 +379,8 @@ class CheckpointRestore:
         """Delete the workload's snapshot copies in the target (found by their tag, so a copy a
         crash left unrecorded goes too) but the one the restored manifest names."""
         wid, target = m.spec["workload_id"], m.spec["target"]
+        if target not in self.store.kms_keys:
+            return  # no key to re-encrypt under: a carry copies no snapshot there
         prior = m.data["prior_manifest"]
         kept = json.loads(prior).get("snapshot_id") if prior else None
         for copy in self.store.copies(target, WORKLOAD_TAG, wid):
