@@ -333,14 +333,32 @@ class CheckpointRestore:
         if moved:
             dispatch["migrated_from"] = m.data["source_run"]
         reason = f"migrated to {region}" if moved else f"resumed in {region}"
+        return self._update(
+            record,
+            State.RUNNING,
+            now,
+            f"{reason} (migration {m.migration_id})",
+            {"dispatch": dispatch, "segments": {**segmented, "runs": runs}},
+        )
+
+    def _update(
+        self,
+        record: WorkloadRecord,
+        status: State,
+        now: float,
+        reason: str,
+        updates: Mapping[str, Any],
+    ) -> bool:
+        """Write ``updates`` on the workload (moved to ``status``, its due time kept); False
+        when the record changed under us."""
         try:
             self.repo.transition(
                 record,
-                State.RUNNING,
+                status,
                 now=now,
-                reason=f"{reason} (migration {m.migration_id})",
+                reason=reason,
                 due_at=record.due_at if record.due_at is not None else now,
-                updates={"dispatch": dispatch, "segments": {**segmented, "runs": runs}},
+                updates=dict(updates),
             )
         except Conflict:
             return False

@@ -46,7 +46,7 @@ from carbon_aware.runtime.migrations.strategies.checkpoint_restore import (
     CheckpointRestore,
     carried_fields,
 )
-from carbon_aware.runtime.repository import Conflict, WorkloadRecord
+from carbon_aware.runtime.repository import WorkloadRecord
 from carbon_aware.runtime.runs import RunGone, describe, instant, stop
 from carbon_aware.runtime.states import State
 from carbon_aware.runtime.targets import resolve_target
@@ -209,18 +209,8 @@ class LivePreCopy(CheckpointRestore):
         if by is not None:
             dispatch[seg.PAUSED_BY] = by
         what = "paused" if by else "unpaused"
-        try:
-            self.repo.transition(
-                record,
-                record.status,
-                now=now,
-                reason=f"{what} by migration {m.migration_id}",
-                due_at=record.due_at if record.due_at is not None else now,
-                updates={"dispatch": dispatch},
-            )
-        except Conflict:
-            return False
-        return True
+        reason = f"{what} by migration {m.migration_id}"
+        return self._update(record, record.status, now, reason, {"dispatch": dispatch})
 
     def _source_end(self, m: Migration, record: WorkloadRecord, now: float) -> float | None:
         """When the source run ended (now when its end time is unknown); None while it runs."""
