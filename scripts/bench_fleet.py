@@ -1,15 +1,18 @@
-"""Fleet simulation bench: three region sets over a year, five runs each (issue #11 item 5).
+"""Fleet simulation bench: four region sets over a year, five runs and a bound each (#11 item 5).
 
 Per set: the home region alone, the best static allocation chosen on the previous year's means,
-the hourly oracle, and the optimizer (the deployed decide/apply_plan) with the history forecaster
-(no look-ahead) and with a perfect forecast; grams, dollars, moves per instance-day, minimum
-capacity held, and whether the issue's targets hold. Writes ``build/bench_fleet.json`` and prints
-the table. Skipped, saying so, when the shared development data are absent.
+the hourly oracle, and the optimizer (the deployed decide/apply_plan, every 5 minutes) with the
+history forecaster (no look-ahead) and with a perfect forecast; grams, dollars, moves per
+instance-day, minimum capacity held, and whether the issue's targets hold. For sets without share
+limits, the move-budget bound: the most of the static-to-oracle gap any fleet can close within one
+move per instance-day (perfect foresight, the 5-minute launch overlap). Writes
+``build/bench_fleet.json`` and prints the table. Skipped, saying so, when the shared development
+data are absent.
 
 The EU and US sets map eu-west-1 to IE and us-west-2 to US-NW-PACW, zones with 2022 data only:
 they simulate 2022 (after a week of forecaster history) with the static allocation chosen in
-hindsight on the same period. The Asia-Pacific set (zones with 2021-2023 data) simulates 2023
-with the static allocation chosen on 2022.
+hindsight on the same period. The two Asia-Pacific sets (zones with 2021-2023 data) simulate
+2023 with the static allocation chosen on 2022.
 
 Usage: python scripts/bench_fleet.py [--data-dir DIR] [--output FILE] [--runs-per-hour N]
 """
@@ -31,6 +34,9 @@ REGION_SETS = (
     (("eu-west-1", "eu-west-2", "eu-central-1"), 2022, 0.5),
     (("us-east-1", "us-west-1", "us-west-2"), 2022, 1.0),
     (("ap-southeast-1", "ap-southeast-2", "ap-northeast-2"), 2023, 1.0),
+    # The one three-region Asia-Pacific set (of SG, AU-NSW, KR, JP-TK, IN-WE) whose gap is 2
+    # points or more and whose move-budget bound is over 80 %: where the gap target can hold.
+    (("ap-southeast-2", "ap-northeast-1", "ap-south-1"), 2023, 1.0),
 )
 
 
@@ -63,8 +69,15 @@ def main() -> int:
     print(format_table(results))
     for result in results:
         for name in ("optimizer_history", "optimizer_perfect"):
-            failed = [k for k, ok in result["runs"][name]["targets"].items() if ok is False]
+            row = result["runs"][name]
+            failed = [k for k, ok in row["targets"].items() if ok is False]
             status = "all targets hold" if not failed else "missed: " + ", ".join(failed)
+            if "gap_80pct" in failed and row.get("gap_80pct_reachable") is False:
+                bound = result["runs"]["bound"]
+                status += (
+                    f" (unreachable: within {bound['moves_per_instance_day']:g} move per "
+                    f"instance-day no fleet closes more than {bound['gap_closed']:.1%} of this gap)"
+                )
             print(f"{'/'.join(result['regions'])} {name}: {status}")
     print(f"written: {args.output}")
     return 0

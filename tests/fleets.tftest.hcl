@@ -84,7 +84,7 @@ run "one_fleet_over_three_regions" {
         dwell_minutes       = 90
         max_step            = 2
         move_cost_minutes   = 45
-        lookahead_hours     = 6
+        lookahead_hours     = 12
         renewable_threshold = 0.5
         scaling_tiers       = [{ below = 100, target = 60 }, { below = 200, target = 75 }, { below = null, target = 90 }]
         scaling_policy_name = "ca-fleet-web-carbon-utilisation"

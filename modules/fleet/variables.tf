@@ -308,7 +308,7 @@ variable "move_cost_minutes" {
 variable "lookahead_hours" {
   description = "Hours of carbon forecast a move's saving is weighed over (0-48); the dwell period counts instead when longer."
   type        = number
-  default     = 6
+  default     = 12
   nullable    = false
 
   validation {

@@ -119,9 +119,47 @@ def test_simulate_prints_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split()[:2] == ["set", "run"]
-    names = ["home", "static", "oracle", "optimizer_history", "optimizer_perfect"]
-    assert [line.split()[1 if i == 0 else 0] for i, line in enumerate(lines[1:])] == names
+    names = ["home", "static", "oracle", "optimizer_history", "optimizer_perfect", "bound"]
+    assert [line.split()[1 if i == 0 else 0] for i, line in enumerate(lines[1:7])] == names
     assert lines[1].startswith("eu-west-1/eu-west-2/eu-central-1")
+    assert lines[7].endswith(
+        "at most 1 move per instance-day, each move running both regions 60 min"
+    )
+    assert len(lines) == 8
+
+
+def test_without_share_limits_the_move_budget_bound_judges_the_gap_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Three days from midnight. Static is DE (200 g/kWh): 72 x 200 = 14,400 carbon-hours per
+    # instance. The oracle takes GB by day (100, 08:00-20:00): 2 moves a day. With hourly runs a
+    # move also runs the source for an hour: the best day trip leaves DE at 08:00 (+200) and
+    # GB at 19:00 while it is still 100 (+100), saving 11 x 100 - 300 = 800 for two moves. A
+    # lone move on the last morning, staying in GB (400 from 20:00), saves 12 x 100 - 200 -
+    # 4 x 200 = 200. Within 3 moves: one trip and that move, 14,400 - 1,000 = 13,400 (the
+    # plan); a fleet half of whose instances make two trips (1,600 for 4 moves) averages 3
+    # moves at 14,400 - 1,200 (the floor).
+    code, out, _ = run_cli(write_data(tmp_path), "--json", capsys=capsys)
+    assert code == 0
+    runs = json.loads(out)["runs"]
+    bound, static = runs["bound"], runs["static"]["grams"]
+    assert bound["grams"] / static == pytest.approx(13_200 / 14_400, abs=1e-5)
+    assert bound["plan_grams"] / static == pytest.approx(13_400 / 14_400, abs=1e-5)
+    assert bound["plan_moves_per_instance_day"] == 1.0 == bound["moves_per_instance_day"]
+    assert bound["overlap_minutes"] == 60
+    assert bound["gap_closed"] == pytest.approx(1_200 / (14_400 - 10_800), abs=1e-3)
+    for name in ("optimizer_history", "optimizer_perfect"):
+        assert runs[name]["gap_80pct_reachable"] is False
+
+
+def test_share_limits_leave_the_bound_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(write_data(tmp_path), "--max-share", "0.5", "--json", capsys=capsys)
+    assert code == 0
+    runs = json.loads(out)["runs"]
+    assert "bound" not in runs
+    assert "gap_80pct_reachable" not in runs["optimizer_history"]
 
 
 @pytest.mark.parametrize(

@@ -262,7 +262,14 @@ def test_a_two_hour_dip_is_not_chased_unless_moves_cost_nothing(
     for region, desired in zip(REGIONS, (4, 0, 0), strict=True):
         make_group(region, groups[region], desired)
     extra = {} if move_cost is None else {"move_cost_minutes": move_cost}
-    spec = fleet_spec(groups, desired_total=4, min_total=4, strategy="follow_the_sun", **extra)
+    spec = fleet_spec(
+        groups,
+        desired_total=4,
+        min_total=4,
+        strategy="follow_the_sun",
+        lookahead_hours=6,
+        **extra,
+    )
     # eu-west-1 is far cleaner for the coming two hours, then dirtier: better on average over the
     # six-hour look-ahead, but not by enough to pay for a move (and for leaving again)
     carbon = Carbon(

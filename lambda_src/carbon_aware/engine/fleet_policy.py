@@ -54,7 +54,7 @@ DEFAULT_DWELL_MINUTES = 60
 #: Default cost of moving one instance: running it this long in its source region.
 DEFAULT_MOVE_COST_MINUTES = 45
 #: Default hours of forecast a move's saving is weighed over.
-DEFAULT_LOOKAHEAD_HOURS = 6
+DEFAULT_LOOKAHEAD_HOURS = 12
 MAX_LOOKAHEAD_HOURS = 48
 #: Default carbon tiers: (upper bound in g/kWh, or None for "else"; target utilisation %).
 DEFAULT_SCALING_TIERS: tuple[tuple[float | None, float], ...] = (
