@@ -20,6 +20,7 @@ from carbon_aware.runtime.migrations.strategies import (  # noqa: F401
     blue_green,
     checkpoint_restore,
     drain_and_shift,
+    live,
 )
 from carbon_aware.runtime.migrations.triggers import Triggers  # noqa: F401
 from carbon_aware.runtime.observability import logger, metrics, tracer
