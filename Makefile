@@ -79,7 +79,7 @@ checkov: $(CHECKOV)
 
 # Terraform fmt/validate/test of the module and examples, docs, drift and build tests, checkov.
 validate-tf: install build $(CHECKOV)
-	$(WITH_TF) $(BIN)/python -m pytest tests/terraform tests/build
+	$(WITH_TF) $(BIN)/python -m pytest tests/terraform tests/bundles
 	$(CHECKOV_RUN)
 
 clean:

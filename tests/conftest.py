@@ -26,7 +26,7 @@ os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 TERRAFORM_TESTS = Path(__file__).resolve().parent / "terraform"
 # The longest groups, started first so the two workers finish together.
-LONGEST_GROUPS = ("local_demo", "terraform")
+LONGEST_GROUPS = ("tests/bundles/test_build.py", "local_demo", "terraform")
 
 
 def _group(item: pytest.Item) -> str:
