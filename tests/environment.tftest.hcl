@@ -75,7 +75,7 @@ run "rendered_environment" {
         strategy          = "follow_the_sun"
         dwell_minutes     = 45
         max_step          = 2
-        move_cost_minutes = 30
+        move_cost_minutes = 40
         lookahead_hours   = 12
       }
     }

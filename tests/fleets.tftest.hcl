@@ -83,7 +83,7 @@ run "one_fleet_over_three_regions" {
         hysteresis          = 0.05
         dwell_minutes       = 90
         max_step            = 2
-        move_cost_minutes   = 45
+        move_cost_minutes   = 30
         lookahead_hours     = 12
         renewable_threshold = 0.5
         scaling_tiers       = [{ below = 100, target = 60 }, { below = 200, target = 75 }, { below = null, target = 90 }]

@@ -296,7 +296,7 @@ variable "dwell_minutes" {
 variable "move_cost_minutes" {
   description = "What moving one instance to another Region costs, as minutes of running it in its source Region (boot, warm-up, the launch-before-drain overlap): a move is made only when its forecast saving over the look-ahead is larger (0-1440)."
   type        = number
-  default     = 45
+  default     = 30
   nullable    = false
 
   validation {

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+
 import pytest
 
 from carbon_aware.engine.fleet import FLEET_STRATEGIES
 from carbon_aware.engine.fleet_moves import (
     RegionPath,
-    move_saving,
     score_paths,
+    switching_costs,
     worthwhile_moves,
 )
 from carbon_aware.engine.fleet_policy import FleetPolicy, GroupState, RegionSignals, decide
@@ -29,12 +32,39 @@ def moves(paths: dict[str, list[float]], alloc: dict[str, int], **kw: object):
     )
 
 
-def test_saving_charges_leaving_before_the_look_ahead_ends() -> None:
-    source = (1.0, 1.0, 1.0, 1.0)
-    dip = (0.2, 1.4, 1.4, 1.4)  # better for one hour, then worse
-    assert move_saving(source, dip, cost=0.5) == pytest.approx(0.8 - 0.5)
-    steady = (0.9,) * 4
-    assert move_saving(source, steady, cost=0.5) == pytest.approx(0.4)  # stays to the end
+def brute_force(start: tuple[float, ...], other: tuple[float, ...], cost: float) -> float:
+    """Every sequence of regions hour by hour, a switch into hour h costing cost * left[h]."""
+    paths = (start, other)
+    best = float("inf")
+    for rest in itertools.product((0, 1), repeat=len(start) - 1):
+        where = (0, *rest)
+        total = sum(paths[r][h] for h, r in enumerate(where))
+        total += sum(
+            cost * paths[where[h - 1]][h] for h in range(1, len(where)) if where[h] != where[h - 1]
+        )
+        best = min(best, total)
+    return best
+
+
+def test_switching_costs_by_hand_a_dip_the_source_can_reach_later_is_not_chased() -> None:
+    source, destination = (1.0, 1.0, 1.0), (0.2, 2.0, 0.2)
+    # from source: move on hour 2 (1 + 1 + 0.5 * 1 + 0.2); from destination: stay (2.4)
+    assert switching_costs(source, destination, 0.5) == pytest.approx((2.7, 2.4))
+    plan = moves({"a": list(source), "b": list(destination)}, {"a": 10, "b": 0})
+    assert not plan.moves  # moving now saves 0.3 of a 0.5 cost: wait for hour 2
+    assert plan.refused is not None and plan.refused.saving == pytest.approx(0.3)
+
+
+def test_switching_costs_match_every_path() -> None:
+    rng = random.Random(11)
+    for _ in range(200):
+        hours = rng.randint(1, 7)
+        a = tuple(round(rng.uniform(0.1, 2.0), 2) for _ in range(hours))
+        b = tuple(round(rng.uniform(0.1, 2.0), 2) for _ in range(hours))
+        cost = rng.choice((0.0, 0.25, 0.5, 1.5))
+        in_a, in_b = switching_costs(a, b, cost)
+        assert in_a == pytest.approx(brute_force(a, b, cost))
+        assert in_b == pytest.approx(brute_force(b, a, cost))
 
 
 def test_a_short_dip_is_refused_and_a_lasting_advantage_moves() -> None:
@@ -43,7 +73,8 @@ def test_a_short_dip_is_refused_and_a_lasting_advantage_moves() -> None:
     assert short.refused is not None and short.refused.saving <= short.refused.cost
     lasting = moves({"a": [1.0] * 6, "b": [0.85] * 6}, {"a": 10, "b": 0})
     assert lasting.allocation == {"a": 0, "b": 10}
-    assert lasting.moves[0].saving == pytest.approx(0.9) and lasting.moves[0].cost == 0.5
+    # staying would still move on hour 1 (1 + 0.5 + 5 * 0.85): moving now saves 5.75 - 5.1
+    assert lasting.moves[0].saving == pytest.approx(0.65) and lasting.moves[0].cost == 0.5
 
 
 def test_no_move_ahead_of_time_and_hysteresis_on_the_mean() -> None:
@@ -77,7 +108,10 @@ def test_score_paths_share_one_scale_and_hold_a_short_forecast() -> None:
 
 def test_decide_reports_a_refused_move_and_makes_a_worthwhile_one() -> None:
     regions = ("x", "y")
-    policy = FleetPolicy("f", regions, "follow_the_sun", 4, 4, dwell_minutes=0)
+    # two hours a third cleaner save 0.667 score-hours: less than a 45-minute move
+    policy = FleetPolicy(
+        "f", regions, "follow_the_sun", 4, 4, dwell_minutes=0, move_cost_minutes=45
+    )
     groups = {"x": GroupState("x", 4, 4), "y": GroupState("y", 0, 0)}
 
     def signals(y: tuple[float, ...]) -> list[RegionSignals]:

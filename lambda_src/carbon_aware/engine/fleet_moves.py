@@ -2,19 +2,19 @@
 
 Pure and deterministic. A region's **score path** is its unit score (the strategy's weights, see
 :mod:`carbon_aware.engine.fleet`) for each hour of the look-ahead, all on one scale: carbon over
-the largest horizon-mean carbon of the regions, price over the largest price. Moving one instance
-from ``source`` to ``destination`` saves, if it stays ``k`` hours, the sum of
-``source[h] - destination[h]`` over those hours; leaving again before the look-ahead ends costs
-another move. Its **saving** is the best such ``k``::
+the largest horizon-mean carbon of the regions, price over the largest price. A move's **cost**
+is running the region it leaves for ``move_cost_hours`` (launch, boot and warm-up, the
+launch-before-drain overlap). Moving one instance from ``source`` to ``destination`` now is
+weighed against staying, each followed by the best plan for that instance over the look-ahead,
+free to switch between the two regions at any later hour at that cost (:func:`switching_costs`)::
 
-    saving = max over k of  sum(source[:k] - destination[:k]) - (cost if k < hours else 0)
+    saving = least(start in source) - least(start in destination)
 
-and its **cost** is running the source for ``move_cost_hours`` (launch, boot and warm-up, the
-launch-before-drain overlap): ``cost = move_cost_hours * source[0]``. A move is made only when
+so a dip the source will share later is not chased now, waiting is chosen when moving later is
+cheaper, and coming back is priced in. A move is made only when
 
-- the destination scores better now (``destination[0] < source[0]``: no move ahead of time),
 - its mean over the look-ahead is more than ``hysteresis`` better than the source's, and
-- ``saving > cost``.
+- ``saving > cost`` with ``cost = move_cost_hours * source[0]``.
 
 :func:`worthwhile_moves` applies the best such moves greedily (largest ``saving - cost`` first,
 as many units as the bounds allow), never draining a region that received units in the same run
@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 
 from carbon_aware.engine.fleet import FleetStrategy
 
@@ -93,11 +92,22 @@ def score_paths(
     }
 
 
-def move_saving(source: Sequence[float], destination: Sequence[float], cost: float) -> float:
-    """Best saving of one instance moved from ``source`` to ``destination`` (module docstring)."""
-    gains = list(accumulate(a - b for a, b in zip(source, destination, strict=True)))
-    # leaving before the look-ahead ends costs another move
-    return max(max(gains[:-1], default=-math.inf) - cost, gains[-1])
+def switching_costs(
+    source: Sequence[float], destination: Sequence[float], move_cost_hours: float
+) -> tuple[float, float]:
+    """Least score-hours over the look-ahead for one instance starting in ``source`` and in
+    ``destination``, free to switch between them on any later hour; a switch on hour ``h`` costs
+    ``move_cost_hours`` of the left region's score at ``h``."""
+    in_source = in_destination = 0.0
+    for hour in range(len(source) - 1, -1, -1):
+        if hour + 1 < len(source):
+            in_source, in_destination = (
+                min(in_source, move_cost_hours * source[hour + 1] + in_destination),
+                min(in_destination, move_cost_hours * destination[hour + 1] + in_source),
+            )
+        in_source += source[hour]
+        in_destination += destination[hour]
+    return in_source, in_destination
 
 
 @dataclass(frozen=True)
@@ -142,11 +152,12 @@ def worthwhile_moves(
                     continue
                 if alloc[destination] >= high[destination]:
                     continue
-                a, b = paths[source], paths[destination]
-                if b[0] >= a[0] or means[source] - means[destination] <= hysteresis * means[source]:
+                if means[source] - means[destination] <= hysteresis * means[source]:
                     continue
+                a, b = paths[source], paths[destination]
+                stay, go = switching_costs(a, b, move_cost_hours)
                 cost = move_cost_hours * a[0]
-                saving = move_saving(a, b, cost)
+                saving = stay - go
                 units = min(alloc[source] - low[source], high[destination] - alloc[destination])
                 candidate = Move(source, destination, units, saving, cost)
                 if saving <= cost:

@@ -52,7 +52,7 @@ POLICY_STRATEGIES: dict[str, FleetStrategy] = {
 #: Default least time between two allocation changes.
 DEFAULT_DWELL_MINUTES = 60
 #: Default cost of moving one instance: running it this long in its source region.
-DEFAULT_MOVE_COST_MINUTES = 45
+DEFAULT_MOVE_COST_MINUTES = 30
 #: Default hours of forecast a move's saving is weighed over.
 DEFAULT_LOOKAHEAD_HOURS = 12
 MAX_LOOKAHEAD_HOURS = 48
