@@ -13,7 +13,8 @@ free to switch between the two regions at any later hour at that cost (:func:`sw
 so a dip the source will share later is not chased now, waiting is chosen when moving later is
 cheaper, and coming back is priced in. A move is made only when
 
-- its mean over the look-ahead is more than ``hysteresis`` better than the source's, and
+- the destination's mean over the look-ahead is more than ``hysteresis`` better than the
+  source's, and
 - ``saving > cost`` with ``cost = move_cost_hours * source[0]``.
 
 :func:`worthwhile_moves` applies the best such moves greedily (largest ``saving - cost`` first,
