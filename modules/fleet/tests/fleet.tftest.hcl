@@ -125,7 +125,7 @@ run "a_group_per_region" {
       hysteresis          = 0.05
       dwell_minutes       = 60
       max_step            = null
-      move_cost_minutes   = 45
+      move_cost_minutes   = 30
       lookahead_hours     = 12
       renewable_threshold = 0.5
       scaling_tiers       = [{ below = 100, target = 60 }, { below = 200, target = 75 }, { below = null, target = 90 }]
