@@ -77,7 +77,7 @@ def test_a_short_dip_is_refused_and_a_lasting_advantage_moves() -> None:
     assert lasting.moves[0].saving == pytest.approx(0.65) and lasting.moves[0].cost == 0.5
 
 
-def test_no_move_ahead_of_time_and_hysteresis_on_the_mean() -> None:
+def test_waits_when_moving_later_is_cheaper_and_hysteresis_on_the_mean() -> None:
     later = moves({"a": [1.0] * 6, "b": [1.1] + [0.2] * 5}, {"a": 10, "b": 0})
     assert not later.moves  # b is better later, not now: wait
     near = {"a": [1.0] * 6, "b": [0.96] * 6}
